@@ -1,0 +1,3 @@
+from logctl.cli import main
+
+main()

@@ -1,0 +1,142 @@
+"""The ``logctl`` command line: thin commands over the library.
+
+Each command turns its options into settings and makes one library call. Every
+:class:`~logctl.errors.LogctlError` is turned into one line on stderr and an exit code in
+:func:`main`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import traceback
+from typing import Annotated, Optional
+
+import typer
+
+from logctl import __version__
+from logctl.config import resolve_database
+from logctl.errors import LogctlError
+
+app = typer.Typer(
+    name="logctl",
+    help="Keep, stream and read the logs of workflow runs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+
+_state = {"debug": False}
+
+DatabaseUrl = Annotated[
+    Optional[str],
+    typer.Option(
+        "--database-url",
+        help="PostgreSQL URL. Default: $DATABASE_URL, else the embedded server in $LOGCTL_DATA_DIR.",
+        show_default=False,
+    ),
+]
+
+
+def _say(text: str) -> None:
+    typer.echo(f"logctl: {text}", err=True)
+
+
+def _dsn(database_url: str | None) -> str:
+    """Resolve the database, say which one on stderr, and return its DSN."""
+    from logctl.db import dsn_for
+
+    target = resolve_database(database_url)
+    _say(f"using {target.describe()}")
+    return dsn_for(target)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"logctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Keep, stream and read the logs of workflow runs."""
+    _state["debug"] = debug or bool(os.environ.get("LOGCTL_DEBUG"))
+
+
+@app.command("apply-schema")
+def apply_schema(
+    database_url: DatabaseUrl = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the SQL that would run; change nothing.")] = False,
+) -> None:
+    """Create or upgrade the thread_logs schema, idempotently, then verify it."""
+    from logctl.db import connect
+    from logctl.migrate import apply_migrations
+    from logctl.render import render_migration_report
+
+    with connect(_dsn(database_url)) as conn:
+        report = apply_migrations(conn, dry_run=dry_run)
+    typer.echo(render_migration_report(report))
+
+
+@app.command("db-url")
+def db_url(database_url: DatabaseUrl = None) -> None:
+    """Print the database URL in use (starts the embedded server if needed): psql "$(logctl db-url)"."""
+    from logctl.db import dsn_for
+
+    typer.echo(dsn_for(resolve_database(database_url)))
+
+
+@app.command("db-stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL server (its data stays in $LOGCTL_DATA_DIR)."""
+    from logctl.embedded import stop_embedded
+
+    _say("stopped the embedded PostgreSQL" if stop_embedded() else "the embedded PostgreSQL was not running")
+
+
+@app.command()
+def prune(
+    days: Annotated[Optional[float], typer.Option("--days", help="Delete rows older than N days.")] = None,
+    keep_per_thread: Annotated[
+        Optional[int], typer.Option("--keep-per-thread", help="Keep only the newest N rows of each thread.")
+    ] = None,
+    thread: Annotated[Optional[str], typer.Option("--thread", help="Prune only this thread.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print how many rows would go; delete nothing.")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per delete transaction.")] = 5000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Delete old rows in short batched transactions (safe to run from cron on many machines)."""
+    from logctl.core.retention import plan_prune
+    from logctl.render import prune_progress, render_prune_result
+    from logctl.retention import run_prune
+    from logctl.store import LogStore
+
+    plan = plan_prune(
+        days=days, keep_per_thread=keep_per_thread, thread_id=thread,
+        now=dt.datetime.now(dt.timezone.utc), batch_size=batch_size,
+    )
+    with LogStore(_dsn(database_url), max_size=2) as store, prune_progress(plan) as progress:
+        result = run_prune(store, plan, dry_run=dry_run, progress=progress)
+    typer.echo(render_prune_result(plan, result))
+
+
+def main() -> None:
+    """Entry point: run the app and turn logctl errors into one line and an exit code."""
+    try:
+        app()
+    except LogctlError as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        _say(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _say("interrupted")
+        sys.exit(130)

@@ -1,0 +1,217 @@
+"""The log record model, level normalisation and record validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, Final
+
+from logctl.core.cursor import Cursor
+from logctl.errors import InvalidRecord
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "LEVELS",
+    "MAX_THREAD_ID_LENGTH",
+    "LogRecord",
+    "escape_nul",
+    "level_rank",
+    "normalise_level",
+    "record_from_wire",
+    "validate_thread_id",
+]
+
+#: The level set of the seed, lowest first.
+LEVELS: Final = ("DEBUG", "INFO", "WARN", "ERROR")
+
+#: Other spellings accepted on input, mapped onto :data:`LEVELS`.
+LEVEL_ALIASES: Final[Mapping[str, str]] = {
+    "TRACE": "DEBUG",
+    "NOTSET": "DEBUG",
+    "WARNING": "WARN",
+    "CRITICAL": "ERROR",
+    "FATAL": "ERROR",
+    "ERR": "ERROR",
+}
+
+DEFAULT_MAX_MESSAGE_BYTES: Final = 1024 * 1024
+MAX_THREAD_ID_LENGTH: Final = 256
+
+#: Fields a producer may send in one record.
+WIRE_FIELDS: Final = frozenset({"seq", "thread_id", "message", "level", "created_at"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One log line of one thread.
+
+    ``id`` and ``cursor`` are set once the record is persisted; ``producer_id`` and
+    ``seq`` identify it before that (and make resends idempotent).
+    """
+
+    thread_id: str
+    message: str
+    level: str = "INFO"
+    created_at: dt.datetime | None = None
+    producer_id: str | None = None
+    seq: int | None = None
+    id: int | None = None
+    cursor: Cursor | None = None
+
+    @property
+    def key(self) -> tuple[str, int] | None:
+        """The producer key ``(producer_id, seq)``, or None for a plain SQL insert."""
+        if self.producer_id is None or self.seq is None:
+            return None
+        return (self.producer_id, self.seq)
+
+    def to_json(self) -> dict[str, Any]:
+        """The history API's record shape, plus logctl's extra fields."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "thread_id": self.thread_id,
+            "message": self.message,
+            "created_at": format_timestamp(self.created_at),
+            "level": self.level,
+        }
+        if self.cursor is not None:
+            out["cursor"] = str(self.cursor)
+        if self.producer_id is not None:
+            out["producer_id"] = self.producer_id
+            out["seq"] = self.seq
+        return out
+
+
+def format_timestamp(value: dt.datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z`` suffix, as in the seed's JSON."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    text = value.astimezone(dt.timezone.utc).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def parse_timestamp(value: object) -> dt.datetime:
+    """Parse an ISO 8601 timestamp; naive values are taken as UTC."""
+    if not isinstance(value, str):
+        raise InvalidRecord("bad_created_at", f"created_at must be an ISO 8601 string, not {type(value).__name__}")
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRecord("bad_created_at", f"created_at {value[:64]!r} is not an ISO 8601 timestamp") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed
+
+
+def normalise_level(value: object) -> str:
+    """Map a level name onto :data:`LEVELS`, or raise :class:`InvalidRecord`.
+
+    Case is ignored, and the stdlib ``logging`` names are accepted: WARNING→WARN,
+    CRITICAL→ERROR (also FATAL, ERR), TRACE/NOTSET→DEBUG.
+    """
+    if value is None:
+        return "INFO"
+    if not isinstance(value, str):
+        raise InvalidRecord("unknown_level", f"level must be a string, not {type(value).__name__}")
+    upper = value.strip().upper()
+    if upper in LEVELS:
+        return upper
+    if upper in LEVEL_ALIASES:
+        return LEVEL_ALIASES[upper]
+    raise InvalidRecord(
+        "unknown_level",
+        f"unknown level {value[:32]!r}: expected one of {', '.join(LEVELS)}",
+    )
+
+
+def level_rank(level: str) -> int:
+    """Position of a normalised level in :data:`LEVELS` (unknown levels rank as INFO)."""
+    try:
+        return LEVELS.index(level)
+    except ValueError:
+        return 1
+
+
+def escape_nul(text: str) -> str:
+    r"""PostgreSQL TEXT cannot hold NUL: store it visibly as the four characters ``\x00``."""
+    return text.replace("\x00", "\\x00") if "\x00" in text else text
+
+
+def validate_thread_id(value: object) -> str:
+    """Return a usable thread id or raise :class:`InvalidRecord`.
+
+    Any text is stored literally (SQL is always parameterised); only emptiness, NUL
+    bytes and excessive length are refused.
+    """
+    if value is None:
+        raise InvalidRecord("missing_thread_id", "record has no thread_id")
+    if not isinstance(value, str):
+        raise InvalidRecord("bad_thread_id", f"thread_id must be a string, not {type(value).__name__}")
+    if not value:
+        raise InvalidRecord("bad_thread_id", "thread_id is empty")
+    if "\x00" in value:
+        raise InvalidRecord("bad_thread_id", "thread_id contains a NUL byte")
+    if len(value) > MAX_THREAD_ID_LENGTH:
+        raise InvalidRecord(
+            "bad_thread_id", f"thread_id is {len(value)} characters long; the limit is {MAX_THREAD_ID_LENGTH}"
+        )
+    return value
+
+
+def check_message(value: object, max_bytes: int) -> str:
+    """Return the message to store (NUL escaped) or raise :class:`InvalidRecord`."""
+    if not isinstance(value, str):
+        if value is None:
+            raise InvalidRecord("missing_message", "record has no message")
+        raise InvalidRecord("bad_message", f"message must be a string, not {type(value).__name__}")
+    # Cheap bound first: a str of n code points is at most 4n UTF-8 bytes.
+    if len(value) * 4 > max_bytes and len(value.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise InvalidRecord(
+            "message_too_large",
+            f"message is {len(value.encode('utf-8', 'surrogatepass'))} bytes; the limit is {max_bytes}",
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRecord("invalid_utf8", "message is not valid UTF-8 (it holds a lone surrogate)") from None
+    return escape_nul(value)
+
+
+def record_from_wire(
+    raw: object,
+    *,
+    producer_id: str | None,
+    now: dt.datetime,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    default_thread_id: str | None = None,
+) -> LogRecord:
+    """Validate one record as sent by a producer and build a :class:`LogRecord`.
+
+    ``now`` stamps records that carry no ``created_at``.
+    """
+    if not isinstance(raw, dict):
+        raise InvalidRecord("bad_record", f"a record must be a JSON object, not {type(raw).__name__}")
+    unknown = raw.keys() - WIRE_FIELDS
+    if unknown:
+        names = ", ".join(sorted(str(k)[:32] for k in unknown)[:5])
+        raise InvalidRecord("unknown_field", f"unknown field(s) in record: {names}")
+    seq = raw.get("seq")
+    if producer_id is not None:
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or seq >= 2**63:
+            raise InvalidRecord("bad_seq", f"seq must be a non-negative 64-bit integer, not {seq!r:.32}")
+    thread_id = validate_thread_id(raw.get("thread_id", default_thread_id))
+    message = check_message(raw.get("message"), max_message_bytes)
+    level = normalise_level(raw.get("level"))
+    created = raw.get("created_at")
+    created_at = now if created is None else parse_timestamp(created)
+    return LogRecord(
+        thread_id=thread_id,
+        message=message,
+        level=level,
+        created_at=created_at,
+        producer_id=producer_id,
+        seq=seq if producer_id is not None else None,
+    )

@@ -1,0 +1,53 @@
+"""Retention plans: what ``logctl prune`` should delete, decided from options and ``now``."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Final
+
+from logctl.errors import ConfigError
+
+__all__ = ["DEFAULT_BATCH", "PrunePlan", "plan_prune"]
+
+DEFAULT_BATCH: Final = 5000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PrunePlan:
+    """Delete rows created before ``cutoff`` and/or beyond the newest ``keep_per_thread``."""
+
+    cutoff: dt.datetime | None
+    keep_per_thread: int | None
+    thread_id: str | None
+    batch_size: int = DEFAULT_BATCH
+
+    def describe(self) -> str:
+        parts = []
+        if self.cutoff is not None:
+            parts.append(f"rows created before {self.cutoff.isoformat(timespec='seconds')}")
+        if self.keep_per_thread is not None:
+            parts.append(f"all but the newest {self.keep_per_thread} rows of each thread")
+        scope = f"thread {self.thread_id!r}" if self.thread_id is not None else "every thread"
+        return f"{' and '.join(parts)} in {scope}"
+
+
+def plan_prune(
+    *,
+    days: float | None,
+    keep_per_thread: int | None,
+    thread_id: str | None,
+    now: dt.datetime,
+    batch_size: int = DEFAULT_BATCH,
+) -> PrunePlan:
+    """Validate prune options into a plan; at least one criterion is required."""
+    if days is None and keep_per_thread is None:
+        raise ConfigError("nothing to prune by: give --days N, --keep-per-thread N, or both")
+    if days is not None and days < 0:
+        raise ConfigError(f"--days must be zero or more, not {days}")
+    if keep_per_thread is not None and keep_per_thread < 1:
+        raise ConfigError(f"--keep-per-thread must be 1 or more, not {keep_per_thread}")
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be 1 or more, not {batch_size}")
+    cutoff = now - dt.timedelta(days=days) if days is not None else None
+    return PrunePlan(cutoff, keep_per_thread, thread_id, batch_size)

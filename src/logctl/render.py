@@ -1,0 +1,68 @@
+"""Text the CLI prints: migration reports, prune progress and results."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+from logctl.core.retention import PrunePlan
+from logctl.migrate import MigrationReport
+from logctl.retention import Progress, PruneResult
+
+__all__ = ["prune_progress", "render_migration_report", "render_prune_result"]
+
+
+def render_migration_report(report: MigrationReport) -> str:
+    if report.dry_run:
+        if not report.pending_sql:
+            return "Schema is up to date; nothing would run."
+        chunks = [f"-- migration {m.version:03d}_{m.name} (one transaction)\n{m.sql.strip()}" for m in report.pending_sql]
+        return "\n\n".join(chunks)
+    lines = []
+    if report.applied:
+        for m in report.applied:
+            lines.append(f"applied migration {m.version:03d}_{m.name}")
+    else:
+        lines.append("schema is up to date; nothing changed")
+    state = report.state
+    if state is not None:
+        lines.append(f"verified table {state.schema}.thread_logs (~{state.rows_estimate} rows)")
+        lines.append("  columns: " + ", ".join(f"{c} {t}" for c, t in state.columns))
+        lines.append("  indexes: " + ", ".join(state.indexes))
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def prune_progress(plan: PrunePlan) -> Iterator[Progress]:
+    """A rich progress bar on a terminal; plain lines on stderr otherwise."""
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TimeElapsedColumn
+
+        with Bar(
+            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=Console(stderr=True), transient=True,
+        ) as bar:
+            task = bar.add_task("pruning", total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=max(total, done))
+
+            yield update
+        return
+
+    def plain(done: int, total: int) -> None:
+        if total == 0:
+            return
+        print(f"logctl: prune: deleted {done} of {total} rows", file=sys.stderr, flush=True)
+
+    yield plain
+
+
+def render_prune_result(plan: PrunePlan, result: PruneResult) -> str:
+    if result.skipped_locked:
+        return "another logctl prune holds the lock on this database; skipped"
+    if result.dry_run:
+        return f"dry run: would delete {result.planned} rows ({plan.describe()})"
+    return f"deleted {result.deleted} rows in {result.seconds:.2f}s ({plan.describe()})"
