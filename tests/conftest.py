@@ -1,0 +1,84 @@
+"""Shared fixtures: a real PostgreSQL for every test, isolated by schema.
+
+The server is ``LOGCTL_TEST_DATABASE_URL`` when set (never ``DATABASE_URL``, which may be
+someone's real database); otherwise an embedded PostgreSQL started for this session in a
+temporary directory. Nothing is ever skipped for want of a database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from logctl.store import LogStore
+
+
+@pytest.fixture(autouse=True)
+def _no_real_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every test away from the developer's own DATABASE_URL and hub."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("LOGCTL_SERVER", raising=False)
+
+
+@pytest.fixture(scope="session")
+def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A DSN for the test server's admin database."""
+    configured = os.environ.get("LOGCTL_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    from logctl.embedded import embedded_dsn, stop_embedded
+
+    base = tmp_path_factory.mktemp("embedded")
+    yield embedded_dsn(base=base, dbname="logctl_test")
+    stop_embedded(base=base)
+
+
+def schema_dsn(server: str, schema: str) -> str:
+    """``server`` with its search_path set to ``schema``."""
+    return make_conninfo(server, options=f"-c search_path={schema}")
+
+
+@pytest.fixture
+def fresh_dsn(server_dsn: str) -> Iterator[str]:
+    """A DSN whose search_path is a new, empty schema (dropped afterwards)."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield schema_dsn(server_dsn, schema)
+    finally:
+        with psycopg.connect(server_dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def dsn(fresh_dsn: str) -> str:
+    """A DSN for an isolated schema with logctl's migrations applied."""
+    from logctl.migrate import apply_migrations
+
+    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
+        apply_migrations(conn)
+    return fresh_dsn
+
+
+@pytest.fixture
+def store(dsn: str) -> Iterator[LogStore]:
+    """An open :class:`LogStore` on an isolated, migrated schema."""
+    with LogStore(dsn, max_size=4) as s:
+        yield s
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for running the ``logctl`` CLI as a subprocess (no DATABASE_URL)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "LOGCTL_SERVER"}}
+    env["LOGCTL_DATA_DIR"] = str(tmp_path / "logctl-data")
+    env["NO_COLOR"] = "1"
+    return env
