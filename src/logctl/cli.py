@@ -128,6 +128,29 @@ def prune(
     typer.echo(render_prune_result(plan, result))
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port for WebSocket and HTTP (0 picks a free one).")] = 8765,
+    no_migrate: Annotated[
+        bool, typer.Option("--no-migrate", help="Do not apply migrations; refuse to start on an old schema.")
+    ] = False,
+    demo: Annotated[bool, typer.Option("--demo", help="Also run synthetic demo threads (demo-build, demo-etl, demo-agent).")] = False,
+    max_message_bytes: Annotated[int, typer.Option("--max-message-bytes", help="Largest accepted message.")] = 1024 * 1024,
+    max_backlog: Annotated[
+        int, typer.Option("--max-backlog", help="Unwritten records held before producers are slowed down.")
+    ] = 1_000_000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run the hub: ingest logs, persist them to PostgreSQL, stream them live, serve history."""
+    from logctl.hub.run import serve as run
+    from logctl.hub.server import HubConfig
+
+    config = HubConfig(host=host, port=port, max_message_bytes=max_message_bytes, max_backlog=max_backlog)
+    if not run(resolve_database(database_url), config, migrate=not no_migrate, demo=demo):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point: run the app and turn logctl errors into one line and an exit code."""
     try:

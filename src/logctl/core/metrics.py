@@ -1,0 +1,73 @@
+"""Hub counters and their Prometheus text rendering."""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["HubMetrics", "render_prometheus"]
+
+BATCH_BUCKETS = (1, 10, 100, 1000, 5000, 20000)
+
+
+@dataclasses.dataclass(slots=True)
+class HubMetrics:
+    """Counters owned by the hub; mutated only on its event loop or writer thread."""
+
+    records_in: int = 0
+    records_rejected: int = 0
+    records_committed: int = 0
+    records_duplicate: int = 0
+    records_broadcast: int = 0
+    records_pending_broadcast: int = 0
+    frames_in: int = 0
+    frame_errors: int = 0
+    batches: int = 0
+    batch_records_sum: int = 0
+    batch_buckets: list[int] = dataclasses.field(default_factory=lambda: [0] * len(BATCH_BUCKETS))
+    write_failures: int = 0
+    slow_subscribers_closed: int = 0
+
+    def observe_batch(self, size: int, inserted: int) -> None:
+        self.batches += 1
+        self.batch_records_sum += size
+        self.records_committed += inserted
+        self.records_duplicate += size - inserted
+        for i, bound in enumerate(BATCH_BUCKETS):
+            if size <= bound:
+                self.batch_buckets[i] += 1
+                break
+
+
+def render_prometheus(m: HubMetrics, *, backlog: int, subscribers: int, connections: int, database_up: bool) -> str:
+    """The ``/metrics`` body in the Prometheus text exposition format."""
+    lines: list[str] = []
+
+    def counter(name: str, help_: str, value: int) -> None:
+        lines.extend([f"# HELP logctl_{name} {help_}", f"# TYPE logctl_{name} counter", f"logctl_{name} {value}"])
+
+    def gauge(name: str, help_: str, value: int) -> None:
+        lines.extend([f"# HELP logctl_{name} {help_}", f"# TYPE logctl_{name} gauge", f"logctl_{name} {value}"])
+
+    counter("records_received_total", "Valid records received from producers.", m.records_in)
+    counter("records_rejected_total", "Records refused by validation.", m.records_rejected)
+    counter("records_committed_total", "Records committed to PostgreSQL.", m.records_committed)
+    counter("records_duplicate_total", "Resent records already stored (skipped).", m.records_duplicate)
+    counter("records_broadcast_total", "Committed records sent to subscribers (per subscriber).", m.records_broadcast)
+    counter("records_pending_broadcast_total", "Uncommitted records broadcast during a database outage.", m.records_pending_broadcast)
+    counter("frames_received_total", "WebSocket frames received.", m.frames_in)
+    counter("frame_errors_total", "Frames answered with an error.", m.frame_errors)
+    counter("write_failures_total", "Failed batch writes (retried).", m.write_failures)
+    counter("slow_subscribers_closed_total", "Subscribers closed because they could not keep up.", m.slow_subscribers_closed)
+    lines += ["# HELP logctl_batch_size Records per committed batch.", "# TYPE logctl_batch_size histogram"]
+    running = 0
+    for bound, count in zip(BATCH_BUCKETS, m.batch_buckets):
+        running += count
+        lines.append(f'logctl_batch_size_bucket{{le="{bound}"}} {running}')
+    lines.append(f'logctl_batch_size_bucket{{le="+Inf"}} {m.batches}')
+    lines.append(f"logctl_batch_size_sum {m.batch_records_sum}")
+    lines.append(f"logctl_batch_size_count {m.batches}")
+    gauge("backlog_records", "Records accepted but not yet committed.", backlog)
+    gauge("subscribers", "Active thread subscriptions.", subscribers)
+    gauge("connections", "Open WebSocket connections.", connections)
+    gauge("database_up", "1 when the last database operation succeeded.", int(database_up))
+    return "\n".join(lines) + "\n"

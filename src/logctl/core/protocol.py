@@ -1,0 +1,169 @@
+"""Frames of the WebSocket protocol (docs/protocol.md): parse what clients send, encode replies.
+
+Bytes in, decisions out: nothing here touches a socket.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any, Final
+
+from logctl.core.cursor import Cursor
+from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, LogRecord, record_from_wire, validate_thread_id
+from logctl.errors import InvalidRecord, ProtocolError
+
+__all__ = [
+    "Ping",
+    "Publish",
+    "RecordError",
+    "Subscribe",
+    "Unsubscribe",
+    "encode",
+    "error_frame",
+    "parse_frame",
+    "records_frame",
+    "validate_publish",
+]
+
+FRAME_FIELDS: Final = {
+    "publish": frozenset({"type", "producer", "ref", "records"}),
+    "subscribe": frozenset({"type", "thread_id", "cursor"}),
+    "unsubscribe": frozenset({"type", "thread_id"}),
+    "ping": frozenset({"type", "ref"}),
+}
+MAX_PRODUCER_LENGTH: Final = 128
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Publish:
+    producer: str | None
+    ref: Any
+    records: list[Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Subscribe:
+    thread_id: str
+    cursor: Cursor | None
+    now: bool = False  # cursor "now": start at the current horizon
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    thread_id: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Ping:
+    ref: Any = None
+
+
+Frame = Publish | Subscribe | Unsubscribe | Ping
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecordError:
+    """One rejected record of a publish frame."""
+
+    index: int
+    seq: int | None
+    error: InvalidRecord
+
+
+def encode(obj: dict[str, Any]) -> str:
+    """Compact JSON, UTF-8 kept as is."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def parse_frame(data: str | bytes) -> Frame:
+    """Decode one client frame or raise :class:`ProtocolError` saying precisely why not."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        try:
+            data = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError("invalid_utf8", f"binary frame is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        obj = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError("bad_json", f"frame is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("bad_frame", f"a frame must be a JSON object, not {type(obj).__name__}")
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("bad_frame", "frame has no \"type\" string")
+    allowed = FRAME_FIELDS.get(kind)
+    if allowed is None:
+        raise ProtocolError(
+            "unknown_type", f"unknown frame type {kind[:32]!r}: expected one of {', '.join(FRAME_FIELDS)}"
+        )
+    unknown = obj.keys() - allowed
+    if unknown:
+        names = ", ".join(sorted(str(k)[:32] for k in unknown)[:5])
+        raise ProtocolError("unknown_field", f"unknown field(s) in {kind} frame: {names}")
+    if kind == "publish":
+        producer = obj.get("producer")
+        if producer is not None and (not isinstance(producer, str) or not producer or len(producer) > MAX_PRODUCER_LENGTH or "\x00" in producer):
+            raise ProtocolError("bad_frame", f"producer must be a non-empty string of at most {MAX_PRODUCER_LENGTH} characters")
+        records = obj.get("records")
+        if not isinstance(records, list):
+            raise ProtocolError("bad_frame", "publish frame needs a \"records\" list")
+        return Publish(producer, obj.get("ref"), records)
+    if kind == "ping":
+        return Ping(obj.get("ref"))
+    try:
+        thread_id = validate_thread_id(obj.get("thread_id"))
+    except InvalidRecord as exc:
+        raise ProtocolError(exc.code, f"{kind}: {exc}") from None
+    if kind == "unsubscribe":
+        return Unsubscribe(thread_id)
+    cursor = obj.get("cursor")
+    if cursor is None:
+        return Subscribe(thread_id, None)
+    if cursor == "now":
+        return Subscribe(thread_id, None, now=True)
+    if not isinstance(cursor, str):
+        raise ProtocolError("bad_cursor", "cursor must be a string such as \"1234-56\", \"now\" or null")
+    return Subscribe(thread_id, Cursor.parse(cursor))
+
+
+def validate_publish(
+    frame: Publish, *, now: dt.datetime, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+) -> tuple[list[LogRecord], list[RecordError], int | None]:
+    """Split a publish frame into valid records and per-record errors.
+
+    Returns ``(records, errors, upto)`` where ``upto`` is the highest ``seq`` in the frame
+    (valid or not) for the cumulative ack, or None without a producer.
+    """
+    good: list[LogRecord] = []
+    bad: list[RecordError] = []
+    upto: int | None = None
+    for index, raw in enumerate(frame.records):
+        seq = raw.get("seq") if isinstance(raw, dict) else None
+        try:
+            record = record_from_wire(raw, producer_id=frame.producer, now=now, max_message_bytes=max_message_bytes)
+        except InvalidRecord as exc:
+            bad.append(RecordError(index, seq if isinstance(seq, int) and not isinstance(seq, bool) else None, exc))
+            continue
+        good.append(record)
+    if frame.producer is not None:
+        seqs = [r.seq for r in good if r.seq is not None] + [e.seq for e in bad if e.seq is not None]
+        upto = max(seqs) if seqs else None
+    return good, bad, upto
+
+
+def error_frame(code: str, message: str, **context: Any) -> str:
+    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    frame.update({k: v for k, v in context.items() if v is not None})
+    return encode(frame)
+
+
+def records_frame(thread_id: str, records: Sequence[LogRecord], *, pending: bool = False) -> str:
+    """One ``records`` frame; encoded once and sent to every subscriber of the thread."""
+    frame: dict[str, Any] = {"type": "records", "thread_id": thread_id}
+    if pending:
+        frame["pending"] = True
+    frame["records"] = [r.to_json() for r in records]
+    return encode(frame)

@@ -1,0 +1,1 @@
+"""The hub: ingest over WebSocket, group-commit to PostgreSQL, broadcast, history API."""

@@ -1,0 +1,54 @@
+"""Starting the hub: database, migrations, the announcement line, the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from logctl.config import DatabaseTarget
+from logctl.db import connect, dsn_for
+from logctl.errors import SchemaOutdated
+from logctl.hub.server import HubConfig, run_hub
+from logctl.migrate import apply_migrations, pending_migrations
+from logctl.store import LogStore
+
+__all__ = ["serve"]
+
+
+def prepare_schema(dsn: str, *, migrate: bool) -> None:
+    """Apply pending migrations (under the advisory lock), or refuse an out-of-date schema."""
+    with connect(dsn) as conn:
+        if migrate:
+            apply_migrations(conn)
+            return
+        pending = pending_migrations(conn)
+    if pending:
+        names = ", ".join(f"{m.version:03d}_{m.name}" for m in pending)
+        raise SchemaOutdated(f"the schema lacks migration(s) {names}: run `logctl apply-schema` first")
+
+
+def serve(target: DatabaseTarget, config: HubConfig, *, migrate: bool = True, demo: bool = False) -> bool:
+    """Run the hub until SIGINT/SIGTERM. Return whether every accepted record was written."""
+    logging.basicConfig(level=logging.WARNING, format="logctl: %(name)s: %(message)s", stream=sys.stderr)
+    dsn = dsn_for(target)
+    prepare_schema(dsn, migrate=migrate)
+
+    def announce(host: str, port: int) -> None:
+        base = f"{host}:{port}"
+        print(
+            f"logctl hub: ws://{base}/ws  http://{base}/admin/runs/<thread_id>/logs"
+            f"  database: {target.describe()}" + ("  (demo threads: demo-build, demo-etl, demo-agent)" if demo else ""),
+            flush=True,
+        )
+
+    async def main() -> bool:
+        extra = None
+        if demo:
+            from logctl.hub.demo import run_demo
+
+            extra = run_demo
+        with LogStore(dsn, min_size=2, max_size=10, name="logctl-hub") as store:
+            return await run_hub(store, config, announce=announce, extra=extra)
+
+    return asyncio.run(main())

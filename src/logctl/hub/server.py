@@ -1,0 +1,283 @@
+"""The hub's network edge: WebSocket ingest and subscriptions, and the GET routes.
+
+The protocol decisions live in ``logctl.core.protocol`` and ``logctl.core.http``; this
+module moves bytes between sockets, the writer thread and the feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import http
+import json
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from logctl.core import http as routes
+from logctl.core.cursor import ORIGIN
+from logctl.core.metrics import HubMetrics, render_prometheus
+from logctl.core.protocol import (
+    Ping,
+    Publish,
+    Subscribe,
+    Unsubscribe,
+    encode,
+    error_frame,
+    parse_frame,
+    validate_publish,
+)
+from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, LogRecord
+from logctl.errors import DatabaseError, ProtocolError
+from logctl.hub.feed import Feed, Subscriber, status_frame
+from logctl.hub.writer import GroupWriter
+from logctl.store import LogStore
+
+__all__ = ["Hub", "HubConfig", "run_hub"]
+
+logger = logging.getLogger("logctl.hub.server")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HubConfig:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_frame_bytes: int = 64 * 1024 * 1024
+    max_backlog: int = 1_000_000
+    drain_timeout: float = 10.0
+
+
+def _send(ws: ServerConnection, text: str) -> None:
+    """Queue a frame without awaiting (``broadcast`` to one; skips closed connections)."""
+    broadcast([ws], text)
+
+
+def _json_response(status: int, body: Any, content_type: str = "application/json") -> Response:
+    payload = (body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)).encode()
+    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(payload))), ("Connection", "close")])
+    return Response(status, http.HTTPStatus(status).phrase, headers, payload)
+
+
+def _error_response(status: int, code: str, message: str) -> Response:
+    return _json_response(status, {"error": {"code": code, "message": message}})
+
+
+class Hub:
+    """Ingest, persist, broadcast and serve history for one process."""
+
+    def __init__(self, store: LogStore, config: HubConfig) -> None:
+        self.store = store
+        self.config = config
+        self.metrics = HubMetrics()
+        self.loop = asyncio.get_running_loop()
+        self.connections: set[ServerConnection] = set()
+        self.feed = Feed(store, self.loop, self.metrics)
+        self.writer = GroupWriter(
+            store, self.loop, self.metrics,
+            max_backlog=config.max_backlog, on_down=self._database_down, on_up=self._database_up,
+        )
+        self.stopping = False
+        self.server: Server | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> tuple[str, int]:
+        self.writer.start()
+        self.feed.start()
+        self.server = await serve(
+            self._handle, self.config.host, self.config.port,
+            process_request=self._process_request,
+            max_size=self.config.max_frame_bytes,
+            compression=None,
+            logger=logging.getLogger("logctl.hub.websockets"),
+        )
+        sock = next(iter(self.server.sockets))
+        host, port = sock.getsockname()[:2]
+        return str(host), int(port)
+
+    async def stop(self) -> bool:
+        """Stop taking input, write and ack what was accepted, close connections."""
+        self.stopping = True
+        if self.server is not None:
+            self.server.close(close_connections=False)
+        flushed = await asyncio.to_thread(self.writer.stop, self.config.drain_timeout)
+        await asyncio.sleep(0)  # let the last acks go out
+        await self.feed.stop()
+        if self.server is not None:
+            self.server.close(close_connections=True)
+            await self.server.wait_closed()
+        return flushed
+
+    # -- writer callbacks (on the loop) -------------------------------------------------
+
+    def _database_down(self, records: list[LogRecord]) -> None:
+        self.feed.broadcast_pending(records)
+        broadcast(self.connections, status_frame(False, self.writer.backlog))
+
+    def _database_up(self) -> None:
+        broadcast(self.connections, status_frame(True, self.writer.backlog))
+
+    def ingest(self, records: list[LogRecord], done: Callable[[], None] = lambda: None) -> None:
+        """Queue valid records for writing; ``done`` runs once they are committed.
+
+        While the database is down the records also go at once to local subscribers, marked
+        pending (docs/protocol.md).
+        """
+        self.metrics.records_in += len(records)
+        if records and not self.writer.database_up:
+            self.feed.broadcast_pending(records)
+        self.writer.submit(records, done)
+
+    # -- WebSocket -----------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        subs: dict[str, Subscriber] = {}
+        self.connections.add(ws)
+        try:
+            async for data in ws:
+                self.metrics.frames_in += 1
+                try:
+                    frame = parse_frame(data)
+                    if isinstance(frame, Publish):
+                        await self._publish(ws, frame)
+                    elif isinstance(frame, Subscribe):
+                        await self._subscribe(ws, frame, subs)
+                    elif isinstance(frame, Unsubscribe):
+                        sub = subs.pop(frame.thread_id, None)
+                        if sub is not None:
+                            self.feed.unsubscribe(sub)
+                        _send(ws, encode({"type": "unsubscribed", "thread_id": frame.thread_id}))
+                    elif isinstance(frame, Ping):
+                        _send(ws, encode({"type": "pong", "ref": frame.ref}))
+                except ProtocolError as exc:
+                    self.metrics.frame_errors += 1
+                    _send(ws, error_frame(exc.code, str(exc)))
+                except DatabaseError as exc:
+                    self.metrics.frame_errors += 1
+                    _send(ws, error_frame("database_unavailable", str(exc)))
+        except ConnectionClosed:
+            pass
+        finally:
+            for sub in subs.values():
+                self.feed.unsubscribe(sub)
+            self.connections.discard(ws)
+
+    async def _publish(self, ws: ServerConnection, frame: Publish) -> None:
+        if self.stopping:
+            _send(ws, error_frame("shutting_down", "the hub is shutting down; records not taken", ref=frame.ref))
+            return
+        records, errors, upto = validate_publish(
+            frame, now=dt.datetime.now(dt.timezone.utc), max_message_bytes=self.config.max_message_bytes
+        )
+        for bad in errors:
+            _send(ws, error_frame(bad.error.code, str(bad.error), ref=frame.ref, producer=frame.producer,
+                                  seq=bad.seq, index=bad.index))
+        self.metrics.records_rejected += len(errors)
+        await self.writer.wait_for_room()  # backpressure: stop reading this socket while full
+        ack = encode({"type": "ack", "ref": frame.ref, "producer": frame.producer, "upto": upto,
+                      "accepted": len(records), "rejected": len(errors)})
+        self.ingest(records, lambda: _send(ws, ack))
+
+    async def _subscribe(self, ws: ServerConnection, frame: Subscribe, subs: dict[str, Subscriber]) -> None:
+        old = subs.pop(frame.thread_id, None)
+        if old is not None:
+            self.feed.unsubscribe(old)
+        transport = ws.transport
+
+        def close_slow() -> None:
+            asyncio.ensure_future(ws.close(1013, "subscriber too slow: reconnect with your last cursor"))
+
+        sub = Subscriber(
+            thread_id=frame.thread_id,
+            send=lambda text: _send(ws, text),
+            buffered=transport.get_write_buffer_size,
+            close_slow=close_slow,
+            last=frame.cursor or ORIGIN,
+        )
+        subs[frame.thread_id] = sub
+        # "subscribed" must precede the first records frame, so it goes out first.
+        _send(ws, encode({"type": "subscribed", "thread_id": frame.thread_id,
+                          "cursor": None if frame.now else str(sub.last)}))
+        await self.feed.subscribe(sub, now=frame.now)
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        path, _, query = request.path.partition("?")
+        try:
+            target = routes.route(path, query)
+        except routes.HttpError as exc:
+            return _error_response(exc.status, exc.code, str(exc))
+        if isinstance(target, routes.Upgrade):
+            if request.headers.get("Upgrade", "").lower() != "websocket":
+                return _error_response(426, "upgrade_required", "this path speaks WebSocket; see docs/protocol.md")
+            return None
+        if isinstance(target, routes.Metrics):
+            body = render_prometheus(
+                self.metrics, backlog=self.writer.backlog, subscribers=self.feed.subscriber_count,
+                connections=len(self.connections), database_up=self.writer.database_up,
+            )
+            return _json_response(200, body, "text/plain; version=0.0.4")
+        if isinstance(target, routes.Health):
+            return await self._health()
+        return await self._history(target)
+
+    async def _health(self) -> Response:
+        try:
+            horizon = await asyncio.wait_for(asyncio.to_thread(self.store.horizon), timeout=3)
+            database = "up"
+        except (DatabaseError, asyncio.TimeoutError):
+            horizon, database = None, "down"
+        ok = database == "up" and self.writer.database_up
+        return _json_response(200 if ok else 503, {
+            "status": "ok" if ok else "degraded",
+            "database": database,
+            "writes": "up" if self.writer.database_up else "failing",
+            "backlog": self.writer.backlog,
+            "subscribers": self.feed.subscriber_count,
+            "connections": len(self.connections),
+            "horizon": horizon,
+        })
+
+    async def _history(self, req: routes.History) -> Response:
+        try:
+            page = await asyncio.to_thread(
+                self.store.history, req.thread_id, limit=req.limit, before=req.before, after=req.after
+            )
+        except DatabaseError as exc:
+            return _error_response(503, "database_unavailable", str(exc))
+        return _json_response(200, {
+            "logs": [r.to_json() for r in page.records],
+            "count": len(page.records),
+            "cursor": str(page.resume),
+            "before": str(page.before) if page.before is not None else None,
+        })
+
+
+async def run_hub(
+    store: LogStore,
+    config: HubConfig,
+    *,
+    announce: Callable[[str, int], None],
+    extra: Callable[[Hub], Awaitable[None]] | None = None,
+) -> bool:
+    """Serve until SIGINT/SIGTERM, then drain. Return whether everything accepted was written."""
+    hub = Hub(store, config)
+    host, port = await hub.start()
+    announce(host, port)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        hub.loop.add_signal_handler(sig, stop.set)
+    side = asyncio.ensure_future(extra(hub)) if extra is not None else None
+    await stop.wait()
+    if side is not None:
+        side.cancel()
+    return await hub.stop()
