@@ -11,12 +11,16 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
 from logctl.store import LogStore
+
+if TYPE_CHECKING:
+    from helpers import HubProcess
 
 
 @pytest.fixture(autouse=True)
@@ -82,3 +86,14 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env["LOGCTL_DATA_DIR"] = str(tmp_path / "logctl-data")
     env["NO_COLOR"] = "1"
     return env
+
+
+@pytest.fixture
+def hub(dsn: str, cli_env: dict[str, str]) -> Iterator["HubProcess"]:
+    """A real ``logctl serve`` on a free port over the test's schema."""
+    from helpers import HubProcess
+
+    proc = HubProcess(dsn, cli_env)
+    yield proc
+    if proc.proc is not None and proc.proc.poll() is None:
+        proc.kill()

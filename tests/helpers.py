@@ -1,11 +1,20 @@
-"""Helpers shared by tests: run the CLI for real, wait for conditions."""
+"""Helpers shared by tests: run the CLI for real, wait for conditions, set up databases."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from logctl.core.records import LogRecord
 
 
 def run_cli(args: Sequence[str], env: dict[str, str], *, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -24,3 +33,160 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0, interval: f
             return
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+class HubProcess:
+    """A real ``logctl serve`` subprocess on a free port."""
+
+    def __init__(self, dsn: str, env: dict[str, str], *extra: str, port: int = 0) -> None:
+        self.dsn, self.env, self.extra = dsn, env, extra
+        self.proc: subprocess.Popen[str] | None = None
+        self.port = port
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "logctl", "serve", "--port", str(self.port), "--database-url", self.dsn, *self.extra],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("logctl hub: ws://"):
+            self.proc.kill()
+            raise AssertionError(f"hub did not start: {line!r} {self.proc.stderr.read() if self.proc.stderr else ''}")
+        self.port = int(line.split()[2].rsplit(":", 1)[1].split("/")[0])
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self, timeout: float = 20) -> int:
+        """SIGTERM, wait, and return the exit code."""
+        assert self.proc is not None
+        self.proc.terminate()
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no goodbye."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def stderr(self) -> str:
+        assert self.proc is not None and self.proc.stderr is not None
+        return self.proc.stderr.read()
+
+
+def start_hub(dsn: str, env: dict[str, str], *extra: str) -> HubProcess:
+    """Start ``logctl serve`` on a free port against ``dsn``; see :class:`HubProcess`."""
+    return HubProcess(dsn, env, *extra)
+
+
+def get_json(url: str) -> tuple[int, object]:
+    """GET ``url`` and decode its JSON body, whatever the status."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+# -- databases (real PostgreSQL only) ---------------------------------------------------
+
+#: The seed's own DDL, verbatim, and its three named indexes.
+SEED_DDL = """
+CREATE TABLE thread_logs (
+    id BIGSERIAL PRIMARY KEY,
+    thread_id TEXT,                      -- Associated workflow thread
+    message TEXT NOT NULL,               -- Log message content
+    created_at TIMESTAMP WITH TIME ZONE, -- When the log was created
+    level TEXT DEFAULT 'INFO'            -- Log level (INFO, WARN, ERROR, DEBUG)
+);
+CREATE INDEX idx_thread_logs_thread_id ON thread_logs(thread_id);
+CREATE INDEX idx_thread_logs_created_at ON thread_logs(created_at);
+CREATE INDEX idx_thread_logs_thread_time ON thread_logs(thread_id, created_at);
+"""
+
+HOSTILE_THREAD_ID = "'; DROP TABLE thread_logs; --"
+
+
+def records(thread_id: str, n: int, *, producer: str | None = None, start: int = 0, **fields: object) -> list[LogRecord]:
+    """``n`` records of one thread with messages ``m<i>`` (and seqs ``start..`` if ``producer``)."""
+    return [
+        LogRecord(
+            thread_id=thread_id,
+            message=f"m{i}",
+            producer_id=producer,
+            seq=i if producer is not None else None,
+            **fields,  # type: ignore[arg-type]
+        )
+        for i in range(start, start + n)
+    ]
+
+
+def sql_insert(dsn: str, rows: Sequence[tuple[str | None, str, dt.datetime | None]]) -> None:
+    """Insert ``(thread_id, message, created_at)`` rows with plain SQL, as the seed's code did."""
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
+        cur.executemany("INSERT INTO thread_logs (thread_id, message, created_at) VALUES (%s, %s, %s)", rows)
+
+
+def query(dsn: str, statement: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    """Run one statement on a new connection and return its rows."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cur = conn.execute(statement, params)  # type: ignore[arg-type]
+        return cur.fetchall() if cur.description else []
+
+
+def wait_for_horizon(dsn: str, timeout: float = 10.0) -> None:
+    """Wait until every transaction committed so far lies below the xmin horizon (readable)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        mark = int(conn.execute("SELECT pg_current_xact_id()::text::int8").fetchone()[0])  # type: ignore[index]
+
+        def passed() -> bool:
+            row = conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8").fetchone()
+            return row is not None and int(row[0]) > mark
+
+        wait_until(passed, timeout=timeout)
+
+
+@contextlib.contextmanager
+def limited_role(dsn: str, *privileges: str, login: bool = True, password: str | None = None) -> Iterator[str]:
+    """A new role that may use the current schema with only ``privileges`` on its tables.
+
+    Yields a DSN that connects as that role (same server, database and search_path).
+    The role is dropped afterwards.
+    """
+    role = f"logctl_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        schema = str(conn.execute("SELECT current_schema()").fetchone()[0])  # type: ignore[index]
+        conn.execute(
+            sql.SQL("CREATE ROLE {} {} PASSWORD {}").format(
+                sql.Identifier(role), sql.SQL("LOGIN" if login else "NOLOGIN"), sql.Literal(password)
+            )
+        )
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), sql.Identifier(role)))
+        if privileges:
+            conn.execute(
+                sql.SQL("GRANT {} ON ALL TABLES IN SCHEMA {} TO {}").format(
+                    sql.SQL(", ").join(sql.SQL(p) for p in privileges), sql.Identifier(schema), sql.Identifier(role)
+                )
+            )
+    try:
+        yield make_conninfo(dsn, user=role, password=password)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The ``logctl: error:`` lines of a CLI run's stderr."""
+    return [line for line in stderr.splitlines() if line.startswith("logctl: error:")]

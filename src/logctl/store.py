@@ -71,7 +71,9 @@ def _record(row: Sequence[Any]) -> LogRecord:
 class LogStore:
     """Batched writes, gap-free reads and retention over one connection pool."""
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 10, name: str = "logctl") -> None:
+    def __init__(
+        self, dsn: str, *, min_size: int = 1, max_size: int = 10, name: str = "logctl", timeout: float = 5.0
+    ) -> None:
         self.dsn = dsn
         self.pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
             dsn,
@@ -79,6 +81,7 @@ class LogStore:
             max_size=max_size,
             name=name,
             open=False,
+            timeout=timeout,  # how long a caller waits for a connection before DatabaseUnavailable
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
         )
 
