@@ -15,7 +15,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from logctl.core.cursor import Cursor
-from logctl.core.records import LogRecord
+from logctl.core.records import LogRecord, escape_nul
 from logctl.db import CONNECT_TIMEOUT, connect, translating
 
 __all__ = ["HistoryPage", "LogStore"]
@@ -107,14 +107,14 @@ class LogStore:
         """Write ``records`` in one statement and one transaction; return rows inserted.
 
         Records whose ``(producer_id, seq)`` is already stored are skipped, so a resend
-        is harmless.
+        is harmless. NUL characters in messages, which TEXT cannot hold, are stored as ``\\x00``.
         """
         if not records:
             return 0
         now = dt.datetime.now(dt.timezone.utc)
         params = (
             [r.thread_id for r in records],
-            [r.message for r in records],
+            [escape_nul(r.message) for r in records],
             [r.level for r in records],
             [r.created_at or now for r in records],
             [r.producer_id for r in records],
