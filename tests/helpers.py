@@ -35,6 +35,70 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0, interval: f
     raise AssertionError(f"condition not met within {timeout}s")
 
 
+class HubProcess:
+    """A real ``logctl serve`` subprocess on a free port."""
+
+    def __init__(self, dsn: str, env: dict[str, str], *extra: str, port: int = 0) -> None:
+        self.dsn, self.env, self.extra = dsn, env, extra
+        self.proc: subprocess.Popen[str] | None = None
+        self.port = port
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "logctl", "serve", "--port", str(self.port), "--database-url", self.dsn, *self.extra],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("logctl hub: ws://"):
+            self.proc.kill()
+            raise AssertionError(f"hub did not start: {line!r} {self.proc.stderr.read() if self.proc.stderr else ''}")
+        self.port = int(line.split()[2].rsplit(":", 1)[1].split("/")[0])
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self, timeout: float = 20) -> int:
+        """SIGTERM, wait, and return the exit code."""
+        assert self.proc is not None
+        self.proc.terminate()
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no goodbye."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def stderr(self) -> str:
+        assert self.proc is not None and self.proc.stderr is not None
+        return self.proc.stderr.read()
+
+
+def start_hub(dsn: str, env: dict[str, str], *extra: str) -> HubProcess:
+    """Start ``logctl serve`` on a free port against ``dsn``; see :class:`HubProcess`."""
+    return HubProcess(dsn, env, *extra)
+
+
+def get_json(url: str) -> tuple[int, object]:
+    """GET ``url`` and decode its JSON body, whatever the status."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
 # -- databases (real PostgreSQL only) ---------------------------------------------------
 
 #: The seed's own DDL, verbatim, and its three named indexes.
