@@ -107,7 +107,7 @@ class Hub:
         """Stop taking input, write and ack what was accepted, close connections."""
         self.stopping = True
         if self.server is not None:
-            self.server.close(close_connections=False)
+            self.server.server.close()  # stop listening; Server.close() below closes connections
         flushed = await asyncio.to_thread(self.writer.stop, self.config.drain_timeout)
         await asyncio.sleep(0)  # let the last acks go out
         await self.feed.stop()
