@@ -1,0 +1,267 @@
+"""The tail client: history over HTTP, the live stream over WebSocket, reconnects.
+
+The HTTP GETs run ``urllib.request`` in a worker thread; the stream uses
+``websockets.asyncio.client``. Every decision about what to show is made by
+:class:`~logctl.core.merge.StreamMerge`; this module only moves frames and reports what
+it is doing through a *sink*, a plain callable that receives :data:`Event` values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import logging
+import random
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Literal, Union
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from logctl.core.cursor import ORIGIN, Cursor
+from logctl.core.merge import Entry, HistoryPage, StreamMerge, parse_history, parse_record, reconnect_delay
+from logctl.core.records import LogRecord
+from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError, ProtocolError
+
+__all__ = ["DbStatus", "Event", "Shown", "State", "TailClient"]
+
+logger = logging.getLogger("logctl.tail.client")
+
+#: The hub refuses larger pages (``MAX_LIMIT`` in ``logctl.core.http``).
+PAGE_LIMIT: Final = 10_000
+HTTP_TIMEOUT: Final = 10.0
+CONNECT_TIMEOUT: Final = 5.0
+
+StateKind = Literal["loading", "live", "reconnecting", "unreachable", "failed"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class State:
+    """The connection state. ``retry_at`` is a ``time.monotonic()`` deadline when waiting to retry."""
+
+    kind: StateKind
+    detail: str = ""
+    retry_at: float | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Shown:
+    """Entries to add to the view, in order (records and markers)."""
+
+    entries: Sequence[Entry]
+    history: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DbStatus:
+    """The hub's own word on its database (a ``status`` frame)."""
+
+    up: bool
+    backlog: int
+
+
+Event = Union[State, Shown, DbStatus]
+Sink = Callable[[Event], None]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class TailClient:
+    """Talks to one hub about one thread."""
+
+    def __init__(self, server: str, thread_id: str) -> None:
+        self.server = server.rstrip("/")
+        self.thread_id = thread_id
+        scheme, rest = self.server.split("://", 1)
+        self.http_base = ("https" if scheme == "wss" else "http") + "://" + rest.split("/", 1)[0]
+        self.ws_url = self.server if self.server.endswith("/ws") else self.server + "/ws"
+        self.history_url = f"{self.http_base}/admin/runs/{urllib.parse.quote(thread_id, safe='')}/logs"
+
+    # -- history (HTTP) -------------------------------------------------------------------
+
+    async def history(self, *, limit: int, before: Cursor | None = None, after: Cursor | None = None) -> HistoryPage:
+        """One page of the history API, oldest first."""
+        query: dict[str, str] = {"limit": str(max(1, min(limit, PAGE_LIMIT)))}
+        if before is not None:
+            query["before"] = str(before)
+        if after is not None:
+            query["after"] = str(after)
+        url = f"{self.history_url}?{urllib.parse.urlencode(query)}"
+        body = await asyncio.to_thread(self._get_json, url)
+        return parse_history(body)
+
+    def _get_json(self, url: str) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as err:
+            raise self._http_error(err) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise HubUnavailable(f"no logctl hub answers at {self.http_base}: {reason}") from None
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise HubUnavailable(f"{self.http_base} answered, but not with logctl's history JSON") from None
+        if not isinstance(body, dict):
+            raise HubUnavailable(f"{self.http_base} answered, but not with logctl's history JSON")
+        return body
+
+    def _http_error(self, err: urllib.error.HTTPError) -> LogctlError:
+        try:
+            detail = json.loads(err.read())["error"]
+            code, message = str(detail["code"]), str(detail["message"])
+        except Exception:
+            return HubUnavailable(f"{self.http_base} answered HTTP {err.code}; is it a logctl hub?")
+        if err.code == 503:
+            return DatabaseUnavailable(f"the hub at {self.http_base} cannot read its database: {message}")
+        return ProtocolError(code, f"the hub refused the history request: {message}")
+
+    async def initial(self, limit: int, since: dt.datetime | None = None) -> HistoryPage:
+        """The latest ``limit`` records (only those at or after ``since``), paging back as needed.
+
+        ``limit`` 0 returns no records, only the cursor to follow from.
+        """
+        first = await self.history(limit=min(max(limit, 1), PAGE_LIMIT))
+        resume = first.resume
+        records = list(first.records) if limit > 0 else []
+        # with no records kept, paging back starts at the resume cursor itself
+        before = first.before if limit > 0 else (resume if first.records else None)
+        while len(records) < limit and before is not None and not _older_than(records, since):
+            page = await self.history(limit=min(limit - len(records), PAGE_LIMIT), before=before)
+            records[:0] = page.records
+            before = page.before
+        if len(records) > limit:
+            before = records[-limit].cursor
+            records = records[-limit:]
+        if since is not None:
+            kept = [r for r in records if r.created_at is None or r.created_at >= since]
+            if len(kept) < len(records):
+                before = kept[0].cursor if kept else resume
+            records = kept
+        return HistoryPage(tuple(records), resume, before)
+
+    async def first_time(self) -> dt.datetime | None:
+        """When the thread's first record was made (for relative times), or None if it has none."""
+        page = await self.history(limit=1, after=ORIGIN)
+        return page.records[0].created_at if page.records else None
+
+    # -- live (WebSocket) -----------------------------------------------------------------
+
+    async def follow(self, merge: StreamMerge, sink: Sink, *, rng: random.Random | None = None) -> None:
+        """Follow the thread forever from ``merge.cursor``, reconnecting with backoff.
+
+        Raises only for errors that a retry cannot fix (a refused subscribe).
+        """
+        rng = rng or random.Random()
+        attempt = 0
+        catching_up = False
+        was_live = False
+        while True:
+            try:
+                if catching_up:
+                    sink(State("reconnecting", "catching up"))
+                    await self._catch_up(merge, sink)
+                async with connect(
+                    self.ws_url, open_timeout=CONNECT_TIMEOUT, max_size=None, compression=None,
+                    ping_interval=10, ping_timeout=10, close_timeout=2,
+                ) as ws:
+                    cursor = str(merge.cursor) if merge.cursor is not None else None
+                    await ws.send(json.dumps({"type": "subscribe", "thread_id": self.thread_id, "cursor": cursor}))
+                    async for raw in ws:
+                        frame = json.loads(raw)
+                        kind = frame.get("type") if isinstance(frame, dict) else None
+                        if kind == "subscribed":
+                            if catching_up:
+                                sink(Shown([merge.end_catch_up(_now())]))
+                                catching_up = False
+                            attempt, was_live = 0, True
+                            sink(State("live"))
+                        elif kind == "records":
+                            self._records(frame, merge, sink)
+                        elif kind == "status":
+                            sink(DbStatus(frame.get("database") != "down", int(frame.get("backlog") or 0)))
+                        elif kind == "error":
+                            self._error(frame)
+                    reason = _close_reason(ws.close_code, ws.close_reason or "")
+            except (ConnectionClosed, OSError, InvalidHandshake, InvalidURI, HubUnavailable, DatabaseUnavailable,
+                    asyncio.TimeoutError, ValueError) as exc:
+                reason = _describe(exc, self.server)
+            if not catching_up:
+                merge.begin_catch_up()
+                catching_up = True
+            attempt += 1
+            delay = reconnect_delay(attempt, jitter=rng.random())
+            kind_: StateKind = "reconnecting" if was_live and attempt == 1 else "unreachable"
+            sink(State(kind_, reason, time.monotonic() + delay))
+            await asyncio.sleep(delay)
+
+    async def _catch_up(self, merge: StreamMerge, sink: Sink) -> None:
+        """Read what was committed since the cursor over HTTP, in pages."""
+        while True:
+            page = await self.history(limit=PAGE_LIMIT, after=merge.cursor or ORIGIN)
+            shown = merge.live(page.records)
+            if shown:
+                sink(Shown(shown))
+            if page.resume is not None:
+                merge.advance(page.resume)
+            if len(page.records) < PAGE_LIMIT:
+                return
+
+    def _records(self, frame: dict[str, Any], merge: StreamMerge, sink: Sink) -> None:
+        raw = frame.get("records")
+        if not isinstance(raw, list):
+            raise ProtocolError("bad_frame", "records frame without a records list")
+        records: list[LogRecord] = [parse_record(r) for r in raw]
+        shown = merge.live(records, pending=bool(frame.get("pending")))
+        if shown:
+            sink(Shown(shown))
+
+    def _error(self, frame: dict[str, Any]) -> None:
+        code = str(frame.get("code"))
+        message = str(frame.get("message"))
+        if code in ("database_unavailable", "shutting_down"):
+            raise DatabaseUnavailable(f"the hub cannot serve the stream right now: {message}")
+        raise ProtocolError(code, f"the hub refused the subscription: {message}")
+
+
+def _older_than(records: Sequence[LogRecord], since: dt.datetime | None) -> bool:
+    """True when the oldest loaded record is already before ``since`` (no need to page back)."""
+    if since is None or not records:
+        return False
+    first = records[0].created_at
+    return first is not None and first < since
+
+
+def _close_reason(code: int | None, reason: str) -> str:
+    if code == 1013:
+        return "the hub dropped a slow connection"
+    if code in (1001, 1012):
+        return "the hub is restarting"
+    return f"connection closed ({code}{': ' + reason if reason else ''})"
+
+
+def _describe(exc: BaseException, server: str) -> str:
+    if isinstance(exc, ConnectionClosed):
+        code = exc.rcvd.code if exc.rcvd is not None else None
+        return _close_reason(code, exc.rcvd.reason if exc.rcvd is not None else "") if code else "connection lost"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"no hub answers at {server} (connection refused)"
+    if isinstance(exc, (asyncio.TimeoutError, socket.timeout)):
+        return f"no answer from {server} within {CONNECT_TIMEOUT:.0f} s"
+    if isinstance(exc, (HubUnavailable, DatabaseUnavailable)):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"cannot reach {server}: {exc.strerror or exc}"
+    if isinstance(exc, ValueError):
+        return "the hub sent a frame that is not JSON"
+    return f"{server}: {exc}"

@@ -1,0 +1,85 @@
+"""What ``logctl tail`` was asked to do, validated once."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from typing import Literal
+
+from logctl.config import DEFAULT_SERVER, resolve_server
+from logctl.core.display import TIME_MODES, TimeMode, compile_pattern, parse_since
+from logctl.core.records import normalise_level, validate_thread_id
+from logctl.core.view import Filter
+from logctl.errors import ConfigError, InvalidRecord
+
+__all__ = ["ColorChoice", "TailSettings", "tail_settings"]
+
+ColorChoice = Literal["auto", "always", "never"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TailSettings:
+    """Options of one ``logctl tail`` run."""
+
+    thread_id: str
+    server: str = DEFAULT_SERVER
+    limit: int = 1000
+    since: dt.datetime | None = None
+    follow: bool = True
+    plain: bool = False
+    json: bool = False
+    color: ColorChoice = "auto"
+    min_level: str = "DEBUG"
+    include: re.Pattern[str] | None = None
+    exclude: re.Pattern[str] | None = None
+    #: None: local time in the viewer, UTC in plain output.
+    time_mode: TimeMode | None = None
+
+    @property
+    def filter(self) -> Filter:
+        return Filter(self.min_level, self.include, self.exclude)
+
+
+def tail_settings(
+    thread_id: str,
+    *,
+    server: str | None = None,
+    limit: int = 1000,
+    since: str | None = None,
+    follow: bool = True,
+    plain: bool = False,
+    json: bool = False,
+    color: str = "auto",
+    level: str | None = None,
+    include: str | None = None,
+    exclude: str | None = None,
+    time_mode: str | None = None,
+    now: dt.datetime | None = None,
+) -> TailSettings:
+    """Check and convert command-line values; raise :class:`ConfigError` naming the bad one."""
+    try:
+        thread = validate_thread_id(thread_id)
+        min_level = normalise_level(level) if level else "DEBUG"
+    except InvalidRecord as exc:
+        raise ConfigError(str(exc)) from None
+    if limit < 0:
+        raise ConfigError(f"--tail must be 0 or more, not {limit}")
+    if color not in ("auto", "always", "never"):
+        raise ConfigError(f"--color must be auto, always or never, not {color!r}")
+    if time_mode is not None and time_mode not in TIME_MODES:
+        raise ConfigError(f"--time must be one of {', '.join(TIME_MODES)}, not {time_mode!r}")
+    return TailSettings(
+        thread_id=thread,
+        server=resolve_server(server),
+        limit=limit,
+        since=parse_since(since, now or dt.datetime.now(dt.timezone.utc)) if since else None,
+        follow=follow,
+        plain=plain or json,
+        json=json,
+        color=color,  # type: ignore[arg-type]
+        min_level=min_level,
+        include=compile_pattern(include or "", what="--include"),
+        exclude=compile_pattern(exclude or "", what="--exclude"),
+        time_mode=time_mode,
+    )
