@@ -1,0 +1,356 @@
+"""The producer's spool: records kept until acknowledged, cut into batches. Pure.
+
+A producer numbers its records ``0, 1, 2, …`` (``seq``) and keeps each one until the hub
+(or the database) acknowledges it. Acknowledgements are cumulative: ``ack(upto)`` means
+every record with ``seq <= upto`` is done. After a reconnect, :meth:`Spool.rewind` offers
+every unacknowledged record again; the table's unique ``(producer_id, seq)`` key turns a
+resend into a no-op, so the pair gives at-least-once delivery and exactly-once rows.
+
+The spool is bounded (records and bytes). When it is full, :meth:`Spool.offer` refuses the
+new record: under the ``"drop"`` policy that refusal is counted as a drop at once; under
+``"block"`` the caller waits for room and calls :meth:`Spool.note_drop` if it gives up.
+Dropped records never get a ``seq``, so the sequence stays gap-free.
+
+Nothing here reads a clock, sleeps or does I/O: ``now`` is passed in (monotonic seconds),
+and so is the jitter of :func:`backoff`.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import re
+from typing import Final, Generic, Literal, TypeVar
+
+from logctl.core.records import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    LEVELS,
+    LogRecord,
+    escape_nul,
+    normalise_level,
+    validate_thread_id,
+)
+from logctl.errors import ConfigError, InvalidRecord
+
+__all__ = [
+    "POLICIES",
+    "Batch",
+    "Policy",
+    "Spool",
+    "SpoolLimits",
+    "backoff",
+    "clean_message",
+    "draft_record",
+    "flush_delay",
+    "record_size",
+    "should_flush",
+]
+
+T = TypeVar("T")
+
+Policy = Literal["block", "drop"]
+POLICIES: Final = ("block", "drop")
+
+_LONG_AGO: Final = float("-inf")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SpoolLimits:
+    """How much a spool holds, how it cuts batches, and what it does when full.
+
+    ``capacity``/``capacity_bytes`` bound every record not yet acknowledged (sent or
+    not). ``batch_records``/``batch_bytes`` bound one batch (one frame or one INSERT); a
+    single record larger than ``batch_bytes`` still goes, alone. A batch is due once it
+    is full or its oldest record has waited ``linger`` seconds.
+    """
+
+    capacity: int = 100_000
+    capacity_bytes: int = 256 * 1024 * 1024
+    batch_records: int = 2000
+    batch_bytes: int = 4 * 1024 * 1024
+    linger: float = 0.005
+    policy: Policy = "drop"
+
+    def __post_init__(self) -> None:
+        for name in ("capacity", "capacity_bytes", "batch_records", "batch_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"spool {name} must be a positive integer, not {value!r}")
+        if self.linger < 0:
+            raise ConfigError(f"spool linger must be zero or more seconds, not {self.linger!r}")
+        if self.policy not in POLICIES:
+            raise ConfigError(f"buffer policy {self.policy!r} is not one of {', '.join(POLICIES)}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Batch(Generic[T]):
+    """Consecutive records ``first_seq … last_seq`` handed out to be sent together."""
+
+    first_seq: int
+    items: tuple[T, ...]
+    sizes: tuple[int, ...]
+    nbytes: int
+
+    @property
+    def last_seq(self) -> int:
+        return self.first_seq + len(self.items) - 1
+
+    def seqs(self) -> range:
+        return range(self.first_seq, self.first_seq + len(self.items))
+
+    def after(self, upto: int) -> Batch[T]:
+        """The part of this batch with ``seq > upto``."""
+        cut = max(0, upto - self.first_seq + 1)
+        sizes = self.sizes[cut:]
+        return Batch(self.first_seq + cut, self.items[cut:], sizes, sum(sizes))
+
+
+def should_flush(pending: int, oldest_enqueued_at: float | None, now: float, *, batch_records: int, linger: float) -> bool:
+    """Whether to send now: a full batch is waiting, or the oldest record has waited ``linger``."""
+    if pending <= 0 or oldest_enqueued_at is None:
+        return False
+    return pending >= batch_records or now - oldest_enqueued_at >= linger
+
+
+def flush_delay(pending: int, oldest_enqueued_at: float | None, now: float, *, batch_records: int, linger: float) -> float | None:
+    """Seconds until :func:`should_flush` turns true by age alone (0 if it is true; None if never)."""
+    if pending <= 0 or oldest_enqueued_at is None:
+        return None
+    if pending >= batch_records:
+        return 0.0
+    return max(0.0, linger - (now - oldest_enqueued_at))
+
+
+def backoff(attempt: int, *, jitter: float, base: float = 0.05, cap: float = 5.0) -> float:
+    """Delay before retry number ``attempt`` (0-based): exponential, capped, "equal jitter".
+
+    ``jitter`` in ``[0, 1]`` (e.g. ``random.random()``) picks a point in the upper half of
+    the exponential step, so retries spread out but never collapse to zero.
+    """
+    if attempt < 0:
+        raise ValueError(f"attempt must be zero or more, not {attempt}")
+    if not 0.0 <= jitter <= 1.0:
+        raise ValueError(f"jitter must lie in [0, 1], not {jitter}")
+    step = min(cap, base * 2.0 ** min(attempt, 62))
+    return step * (0.5 + 0.5 * jitter)
+
+
+class Spool(Generic[T]):
+    """Records awaiting acknowledgement, in ``seq`` order; see the module docstring.
+
+    Records move ``unsent → in flight → acknowledged (forgotten)``; :meth:`rewind` moves
+    everything in flight back to unsent. Not thread-safe: the caller holds a lock.
+    """
+
+    def __init__(self, limits: SpoolLimits | None = None, *, first_seq: int = 0) -> None:
+        self.limits = limits or SpoolLimits()
+        self._unsent: collections.deque[tuple[T, int, float]] = collections.deque()
+        self._inflight: collections.deque[Batch[T]] = collections.deque()
+        self._next_seq = first_seq        # seq of the next record offered
+        self._unsent_seq = first_seq      # seq of self._unsent[0]
+        self._acked_upto = first_seq - 1  # every seq <= this is done
+        self._bytes = 0                   # estimated bytes held (unsent + in flight)
+        self._inflight_records = 0
+        #: Records accepted, dropped (refused for want of room), acknowledged, and offered again by rewind.
+        self.accepted = 0
+        self.dropped = 0
+        self.acked = 0
+        self.resent = 0
+
+    # -- state -------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Records held: accepted and not yet acknowledged."""
+        return len(self._unsent) + self._inflight_records
+
+    @property
+    def unsent(self) -> int:
+        return len(self._unsent)
+
+    @property
+    def inflight(self) -> int:
+        """Records handed out by :meth:`next_batch` and not yet acknowledged."""
+        return self._inflight_records
+
+    @property
+    def inflight_batches(self) -> int:
+        return len(self._inflight)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    @property
+    def acked_upto(self) -> int:
+        return self._acked_upto
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    def has_room(self, size: int) -> bool:
+        """Whether a record of ``size`` bytes fits now (an empty spool takes any one record)."""
+        held = self.pending
+        if held == 0:
+            return True
+        return held < self.limits.capacity and self._bytes + size <= self.limits.capacity_bytes
+
+    def oldest_unsent_at(self) -> float | None:
+        return self._unsent[0][2] if self._unsent else None
+
+    def should_flush(self, now: float) -> bool:
+        """:func:`should_flush` applied to the unsent records."""
+        return should_flush(self.unsent, self.oldest_unsent_at(), now,
+                            batch_records=self.limits.batch_records, linger=self.limits.linger)
+
+    def flush_delay(self, now: float) -> float | None:
+        """:func:`flush_delay` applied to the unsent records."""
+        return flush_delay(self.unsent, self.oldest_unsent_at(), now,
+                           batch_records=self.limits.batch_records, linger=self.limits.linger)
+
+    # -- transitions -------------------------------------------------------------------
+
+    def offer(self, item: T, size: int, now: float) -> int | None:
+        """Append ``item`` (about ``size`` bytes) and return its ``seq``; None if there is no room.
+
+        Under the ``"drop"`` policy a refusal is counted in :attr:`dropped` here.
+        """
+        if not self.has_room(size):
+            if self.limits.policy == "drop":
+                self.dropped += 1
+            return None
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        self._unsent.append((item, size, now))
+        self._bytes += size
+        self.accepted += 1
+        return seq
+
+    def note_drop(self, count: int = 1) -> None:
+        """Count records that a blocked caller gave up on (``"block"`` policy)."""
+        self.dropped += count
+
+    def next_batch(self) -> Batch[T] | None:
+        """Hand out the oldest unsent records as one batch (None when nothing is unsent)."""
+        if not self._unsent:
+            return None
+        limit_records, limit_bytes = self.limits.batch_records, self.limits.batch_bytes
+        unsent = self._unsent
+        items: list[T] = []
+        sizes: list[int] = []
+        nbytes = 0
+        while unsent and len(items) < limit_records:
+            item, size, _ = unsent[0]
+            if items and nbytes + size > limit_bytes:
+                break
+            unsent.popleft()
+            items.append(item)
+            sizes.append(size)
+            nbytes += size
+        batch = Batch(self._unsent_seq, tuple(items), tuple(sizes), nbytes)
+        self._unsent_seq += len(items)
+        self._inflight.append(batch)
+        self._inflight_records += len(items)
+        return batch
+
+    def ack(self, upto: int) -> int:
+        """Forget every record with ``seq <= upto``; return how many were forgotten.
+
+        Only records handed out by :meth:`next_batch` can be acknowledged: an ``upto``
+        beyond them is clamped, and a stale one (already acknowledged) changes nothing.
+        """
+        done = 0
+        inflight = self._inflight
+        while inflight and inflight[0].first_seq <= upto:
+            head = inflight[0]
+            if head.last_seq <= upto:
+                inflight.popleft()
+                done += len(head.items)
+                self._bytes -= head.nbytes
+            else:
+                rest = head.after(upto)
+                inflight[0] = rest
+                done += len(head.items) - len(rest.items)
+                self._bytes -= head.nbytes - rest.nbytes
+                break
+        if done:
+            self._inflight_records -= done
+            self._acked_upto += done
+            self.acked += done
+        return done
+
+    def rewind(self) -> int:
+        """After a reconnect: offer every unacknowledged record again; return how many.
+
+        Rewound records are due at once (their wait counts from minus infinity).
+        """
+        if not self._inflight:
+            return 0
+        count = self._inflight_records
+        again = [
+            (item, size, _LONG_AGO)
+            for batch in self._inflight
+            for item, size in zip(batch.items, batch.sizes)
+        ]
+        self._unsent.extendleft(reversed(again))
+        self._unsent_seq = self._inflight[0].first_seq
+        self._inflight.clear()
+        self._inflight_records = 0
+        self.resent += count
+        return count
+
+
+# -- what goes into the spool ------------------------------------------------------------
+
+#: Bytes of frame overhead counted per record on top of its text.
+RECORD_OVERHEAD: Final = 96
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def clean_message(text: str, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> str:
+    r"""Make any text storable: NUL as the four characters ``\x00``, lone surrogates as U+FFFD,
+    and over ``max_bytes`` of UTF-8 cut short with a visible ``… [truncated N bytes]``.
+
+    A message is data, not code, so it is repaired rather than refused.
+    """
+    if "\x00" in text:
+        text = escape_nul(text)
+    if text.isascii():
+        if len(text) <= max_bytes:
+            return text
+        data = text.encode("ascii")
+    else:
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates, e.g. from os.fsdecode()
+            text = _SURROGATE.sub("\ufffd", text)
+            data = text.encode("utf-8")
+        if len(data) <= max_bytes:
+            return text
+    keep = max(0, max_bytes - 40)  # room for the marker
+    return data[:keep].decode("utf-8", "ignore") + f"… [truncated {len(data) - keep} bytes]"
+
+
+def draft_record(message: object, thread_id: object, level: object, created_at: dt.datetime) -> LogRecord:
+    """Validate a producer's call into a record for the spool (no producer id or seq yet).
+
+    A missing or bad thread id, a non-string message and an unknown level are the
+    caller's mistakes and raise :class:`~logctl.errors.InvalidRecord`; the message text
+    itself is repaired by :func:`clean_message`.
+    """
+    if thread_id is None:
+        raise InvalidRecord("missing_thread_id", "no thread id: pass thread_id= or call set_log_context() first")
+    tid = validate_thread_id(thread_id)
+    if not isinstance(message, str):
+        raise InvalidRecord("bad_message", f"a log message must be a str, not {type(message).__name__}")
+    lvl = level if level in LEVELS else normalise_level(level)
+    assert isinstance(lvl, str)
+    return LogRecord(tid, clean_message(message), lvl, created_at)
+
+
+def record_size(record: LogRecord) -> int:
+    """Estimated bytes a record takes in the spool and on the wire."""
+    return len(record.message) + len(record.thread_id) + RECORD_OVERHEAD
