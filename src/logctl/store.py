@@ -28,6 +28,8 @@ _INSERT: Final = (
     " ON CONFLICT (producer_id, seq) DO NOTHING"
 )
 
+_COPY: Final = "COPY thread_logs (thread_id, message, level, created_at, producer_id, seq) FROM STDIN"
+
 _HORIZON: Final = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8"
 
 _FEED: Final = (
@@ -104,24 +106,29 @@ class LogStore:
     # -- writes ---------------------------------------------------------------------
 
     def insert(self, records: Sequence[LogRecord]) -> int:
-        """Write ``records`` in one statement and one transaction; return rows inserted.
+        """Write ``records`` in one transaction; return how many rows were inserted.
 
-        Records whose ``(producer_id, seq)`` is already stored are skipped, so a resend
-        is harmless. NUL characters in messages, which TEXT cannot hold, are stored as ``\\x00``.
+        The fast path is one COPY. If it hits the ``(producer_id, seq)`` unique key (a
+        resend of something already stored), the batch is written instead with
+        ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING``, which skips the stored
+        keys, so a resend is harmless. NUL characters in messages, which TEXT cannot
+        hold, are stored as ``\\x00``.
         """
         if not records:
             return 0
         now = dt.datetime.now(dt.timezone.utc)
-        params = (
-            [r.thread_id for r in records],
-            [escape_nul(r.message) for r in records],
-            [r.level for r in records],
-            [r.created_at or now for r in records],
-            [r.producer_id for r in records],
-            [r.seq for r in records],
-        )
+        rows = [
+            (r.thread_id, escape_nul(r.message), r.level, r.created_at or now, r.producer_id, r.seq) for r in records
+        ]
         with translating(self.dsn), self.pool.connection() as conn:
-            cur = conn.execute(_INSERT, params)
+            try:
+                with conn.transaction(), conn.cursor().copy(_COPY) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                return len(rows)
+            except psycopg.errors.UniqueViolation:
+                pass
+            cur = conn.execute(_INSERT, [list(column) for column in zip(*rows)])
             return max(cur.rowcount, 0)
 
     # -- reads ----------------------------------------------------------------------

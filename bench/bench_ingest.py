@@ -1,0 +1,201 @@
+"""Ingest throughput and live latency: logctl's hub against the seed's naive design.
+
+Run:  .venv/bin/python bench/bench_ingest.py [--records 100000] [--database-url URL]
+
+Measures, against the same PostgreSQL (LOGCTL_TEST_DATABASE_URL, else the local server):
+  seed-1     the seed's design, one publisher: one INSERT + commit per log via asyncio.to_thread,
+             sync pool min=1 max=10
+  seed-16    the same with 16 concurrent publishers
+  copy       raw COPY of the same rows from one client (the ceiling)
+  hub        logctl serve (a subprocess) fed by one producer over WebSocket, frames of
+             1,000 records, pipelined; counted when the hub's acks (sent after COMMIT) arrive
+  latency    live delivery, committed-record p50/p99, at a steady 5,000 records/s
+and prints ratios. Each run uses its own schema, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import ConnectionPool
+from websockets.sync.client import connect
+
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def schema(server: str) -> Iterator[str]:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    dsn = make_conninfo(server, options=f"-c search_path={name}")
+    try:
+        subprocess.run([sys.executable, "-m", "logctl", "apply-schema", "--database-url", dsn], check=True, capture_output=True)
+        yield dsn
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def seed_naive(dsn: str, n: int, publishers: int) -> float:
+    """The seed: per log, asyncio.to_thread(one INSERT + commit) on a sync pool (1..10)."""
+    pool = ConnectionPool(dsn, min_size=1, max_size=10, open=True)
+    pool.wait()
+
+    def persist(thread_id: str, message: str, level: str) -> None:
+        with pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO thread_logs (thread_id, message, created_at, level) VALUES (%s, %s, now(), %s)",
+                (thread_id, message, level),
+            )
+
+    async def publisher(k: int, count: int) -> None:
+        for i in range(count):
+            await asyncio.to_thread(persist, f"seed-{k}", f"message {i}", "INFO")
+
+    async def main() -> None:
+        each = n // publishers
+        await asyncio.gather(*(publisher(k, each) for k in range(publishers)))
+
+    t0 = time.perf_counter()
+    asyncio.run(main())
+    elapsed = time.perf_counter() - t0
+    pool.close()
+    return (n // publishers * publishers) / elapsed
+
+
+def raw_copy(dsn: str, n: int) -> float:
+    with psycopg.connect(dsn) as conn:
+        t0 = time.perf_counter()
+        with conn.cursor() as cur, cur.copy("COPY thread_logs (thread_id, message, level, created_at) FROM STDIN") as copy:
+            for i in range(n):
+                copy.write_row(("copy", f"message {i}", "INFO", "2026-11-30T00:00:00Z"))
+        conn.commit()
+        return n / (time.perf_counter() - t0)
+
+
+class Hub:
+    def __init__(self, dsn: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "logctl", "serve", "--port", "0", "--database-url", dsn],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        self.port = int(line.split()[2].rsplit(":", 1)[1].split("/")[0])
+        self.url = f"ws://127.0.0.1:{self.port}/ws"
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def hub_ingest(hub: Hub, n: int, frame_size: int = 1000, window: int = 8) -> float:
+    """One producer; ``window`` frames in flight; rate counted at the last ack."""
+    producer = str(uuid.uuid4())
+    frames = []
+    for start in range(0, n, frame_size):
+        recs = [{"seq": i, "thread_id": "hub", "message": f"message {i}"} for i in range(start, min(n, start + frame_size))]
+        frames.append(json.dumps({"type": "publish", "producer": producer, "records": recs}))
+    with connect(hub.url, max_size=None) as ws:
+        t0 = time.perf_counter()
+        sent = acked = 0
+        while acked < len(frames):
+            while sent < len(frames) and sent - acked < window:
+                ws.send(frames[sent])
+                sent += 1
+            frame = json.loads(ws.recv(timeout=60))
+            if frame["type"] == "ack":
+                acked += 1
+            elif frame["type"] == "error":
+                raise RuntimeError(frame)
+        return n / (time.perf_counter() - t0)
+
+
+def live_latency(hub: Hub, rate: int = 5000, seconds: float = 5.0) -> tuple[float, float, int]:
+    """Subscriber-side delay from publish to receipt of the committed record, in ms."""
+    delays: list[float] = []
+    sent_at: dict[int, float] = {}
+    with connect(hub.url, max_size=None) as sub:
+        sub.send(json.dumps({"type": "subscribe", "thread_id": "lat", "cursor": "now"}))
+        json.loads(sub.recv(timeout=10))
+        stop = threading.Event()
+
+        def receive() -> None:
+            while not stop.is_set():
+                try:
+                    frame = json.loads(sub.recv(timeout=0.5))
+                except TimeoutError:
+                    continue
+                now = time.perf_counter()
+                if frame["type"] == "records":
+                    for r in frame["records"]:
+                        delays.append((now - sent_at[int(r["message"])]) * 1000)
+
+        rx = threading.Thread(target=receive)
+        rx.start()
+        with connect(hub.url, max_size=None) as pub:
+            tick = 0.01
+            per_tick = int(rate * tick)
+            i = 0
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                batch = []
+                now = time.perf_counter()
+                for _ in range(per_tick):
+                    sent_at[i] = now
+                    batch.append({"thread_id": "lat", "message": str(i)})
+                    i += 1
+                pub.send(json.dumps({"type": "publish", "records": batch}))
+                next_tick = t0 + (i / per_tick) * tick
+                time.sleep(max(0.0, next_tick - time.perf_counter()))
+            deadline = time.perf_counter() + 10
+            while len(delays) < i and time.perf_counter() < deadline:
+                time.sleep(0.05)
+        stop.set()
+        rx.join()
+    delays.sort()
+    return statistics.median(delays), delays[int(len(delays) * 0.99) - 1], len(delays)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--seed-records", type=int, default=10_000, help="records for the (slow) seed runs")
+    parser.add_argument("--database-url", default=os.environ.get("LOGCTL_TEST_DATABASE_URL", DEFAULT_DSN))
+    args = parser.parse_args()
+    results: dict[str, float] = {}
+    with schema(args.database_url) as dsn:
+        results["seed-1"] = seed_naive(dsn, args.seed_records, 1)
+        results["seed-16"] = seed_naive(dsn, args.seed_records, 16)
+        results["copy"] = raw_copy(dsn, args.records)
+        hub = Hub(dsn)
+        try:
+            hub_ingest(hub, 10_000)  # warm-up
+            results["hub"] = hub_ingest(hub, args.records)
+            p50, p99, count = live_latency(hub)
+        finally:
+            hub.close()
+    for name, rate in results.items():
+        print(f"{name:>8}: {rate:>10,.0f} records/s")
+    print(f"hub / seed-1  = {results['hub'] / results['seed-1']:.1f}x   (target >= 20x)")
+    print(f"hub / seed-16 = {results['hub'] / results['seed-16']:.1f}x")
+    print(f"hub / copy    = {results['hub'] / results['copy'] * 100:.0f}%   (target >= 40%)")
+    print(f"live latency at 5,000 records/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms over {count} records (target p99 < 100 ms)")
+
+
+if __name__ == "__main__":
+    main()
