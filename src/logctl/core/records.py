@@ -35,6 +35,8 @@ LEVEL_ALIASES: Final[Mapping[str, str]] = {
     "ERR": "ERROR",
 }
 
+_CANONICAL: Final = frozenset(LEVELS)
+
 DEFAULT_MAX_MESSAGE_BYTES: Final = 1024 * 1024
 MAX_THREAD_ID_LENGTH: Final = 256
 
@@ -112,6 +114,8 @@ def normalise_level(value: object) -> str:
     Case is ignored, and the stdlib ``logging`` names are accepted: WARNING→WARN,
     CRITICAL→ERROR (also FATAL, ERR), TRACE/NOTSET→DEBUG.
     """
+    if value in _CANONICAL:
+        return str(value)  # the common case: already canonical
     if value is None:
         return "INFO"
     if not isinstance(value, str):
@@ -174,7 +178,8 @@ def check_message(value: object, max_bytes: int) -> str:
             f"message is {len(value.encode('utf-8', 'surrogatepass'))} bytes; the limit is {max_bytes}",
         )
     try:
-        value.encode("utf-8")
+        if not value.isascii():
+            value.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidRecord("invalid_utf8", "message is not valid UTF-8 (it holds a lone surrogate)") from None
     return escape_nul(value)
@@ -194,8 +199,8 @@ def record_from_wire(
     """
     if not isinstance(raw, dict):
         raise InvalidRecord("bad_record", f"a record must be a JSON object, not {type(raw).__name__}")
-    unknown = raw.keys() - WIRE_FIELDS
-    if unknown:
+    if not raw.keys() <= WIRE_FIELDS:
+        unknown = raw.keys() - WIRE_FIELDS
         names = ", ".join(sorted(str(k)[:32] for k in unknown)[:5])
         raise InvalidRecord("unknown_field", f"unknown field(s) in record: {names}")
     seq = raw.get("seq")

@@ -83,6 +83,7 @@ class Hub:
         self.writer = GroupWriter(
             store, self.loop, self.metrics,
             max_backlog=config.max_backlog, on_down=self._database_down, on_up=self._database_up,
+            on_commit=self.feed.wake,  # our own commits need no NOTIFY round trip
         )
         self.stopping = False
         self.server: Server | None = None

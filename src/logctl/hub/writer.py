@@ -50,6 +50,7 @@ class GroupWriter:
         max_backlog: int = 1_000_000,
         on_down: Callable[[list[LogRecord]], None] = lambda _r: None,
         on_up: Callable[[], None] = lambda: None,
+        on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         self._loop = loop
@@ -62,6 +63,7 @@ class GroupWriter:
         self.database_up = True
         self._on_down = on_down
         self._on_up = on_up
+        self._on_commit = on_commit
         self._room = asyncio.Event()
         self._room.set()
         self._thread = threading.Thread(target=self._run, name="logctl-writer", daemon=True)
@@ -151,6 +153,7 @@ class GroupWriter:
             self._room.set()
         for job in jobs:
             job.done()
+        self._on_commit()
 
     def _call(self, fn: Callable[..., None], *args: object) -> None:
         try:
