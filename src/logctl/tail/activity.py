@@ -1,0 +1,49 @@
+"""``Activity``: one small sparkline per level of the record rate over the last minute."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.color import Color
+from textual.containers import Horizontal
+from textual.widgets import Label, Sparkline
+
+from logctl.core.records import LEVELS
+
+__all__ = ["Activity"]
+
+_COLORS = {"DEBUG": "grey", "INFO": "green", "WARN": "yellow", "ERROR": "red"}
+
+
+class Activity(Horizontal):
+    """``ERROR ▁▁▃█ WARN ▁▂▁ INFO ▃▅▇ DEBUG ▁▁▁``: records per second, per level."""
+
+    DEFAULT_CSS = """
+    Activity {
+        height: 1;
+        width: auto;
+    }
+    Activity > Label {
+        width: auto;
+        padding: 0 0 0 1;
+        color: $text-muted;
+    }
+    Activity > Sparkline {
+        width: 10;
+        height: 1;
+        margin: 0 0 0 1;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        for level in reversed(LEVELS):
+            yield Label(level[0], id=f"label-{level.lower()}")
+            color = _COLORS[level]
+            yield Sparkline([0], id=f"spark-{level.lower()}", min_color=Color.parse(color).with_alpha(0.25), max_color=color)
+
+    def show(self, series: dict[str, list[int]]) -> None:
+        """Per level, counts per second, oldest first."""
+        for level in LEVELS:
+            data = series.get(level) or [0]
+            spark = self.query_one(f"#spark-{level.lower()}", Sparkline)
+            spark.data = [float(v) for v in data[-10:]]
+            self.query_one(f"#label-{level.lower()}", Label).update(f"{level[0]}{sum(data[-10:]):>4}")

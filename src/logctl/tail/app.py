@@ -1,0 +1,319 @@
+"""``TailApp``: the Textual viewer of ``logctl tail``.
+
+Background work (history, the live stream, older pages, the thread's first record) runs
+in ``@work`` coroutines that only post messages (``logctl.tail.messages``); the handlers
+here update the widgets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import os
+import random
+import time
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import Footer, Label
+
+from logctl.core.display import ActivityCounter, TimeMode, compile_pattern, next_time_mode, zone_label
+from logctl.core.merge import Entry, StreamMerge, reconnect_delay
+from logctl.core.records import LogRecord
+from logctl.core.view import Filter
+from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError
+from logctl.tail.activity import Activity
+from logctl.tail.client import DbStatus, Event, Shown, State, TailClient
+from logctl.tail.detail import DetailScreen, record_json, record_line
+from logctl.tail.help import HelpScreen
+from logctl.tail.log_view import LogView
+from logctl.tail.messages import (
+    ConnectionChanged,
+    DatabaseChanged,
+    EntriesArrived,
+    HistoryLoaded,
+    NeedOlder,
+    OlderLoaded,
+    OpenDetail,
+    OriginKnown,
+    PromptSubmitted,
+    ViewChanged,
+)
+from logctl.tail.prompt import Prompt
+from logctl.tail.settings import TailSettings
+from logctl.tail.status_bar import StatusBar, StatusInfo
+
+__all__ = ["TailApp"]
+
+OLDER_PAGE = 2000
+
+
+class TailApp(App[None]):
+    """History, then live records, of one thread."""
+
+    TITLE = "logctl tail"
+    ENABLE_COMMAND_PALETTE = False
+    CSS = """
+    #top {
+        height: 1;
+        background: $panel;
+    }
+    #title {
+        width: 1fr;
+        padding: 0 1;
+        text-style: bold;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q,ctrl+c", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("slash", "prompt('search')", "Search", key_display="/"),
+        Binding("i", "prompt('include')", "Include"),
+        Binding("x", "prompt('exclude')", "Exclude"),
+        Binding("escape", "clear_search", "Clear search", show=False),
+        Binding("1", "level('DEBUG')", "Level", key_display="1-4"),
+        Binding("2", "level('INFO')", show=False),
+        Binding("3", "level('WARN')", show=False),
+        Binding("4", "level('ERROR')", show=False),
+        Binding("w", "wrap", "Wrap"),
+        Binding("t", "time", "Time"),
+        Binding("c", "copy(False)", "Copy", key_display="c/C"),
+        Binding("C", "copy(True)", show=False),
+    ]
+
+    def __init__(self, settings: TailSettings, *, tz: dt.tzinfo | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.tz = tz or dt.datetime.now().astimezone().tzinfo or dt.timezone.utc
+        self.time_mode: TimeMode = settings.time_mode or "local"
+        self.client = TailClient(settings.server, settings.thread_id)
+        self.merge = StreamMerge()
+        self.filter = settings.filter
+        self.info = StatusInfo(thread_id=settings.thread_id)
+        self.activity = ActivityCounter(window=60)
+        self.origin: dt.datetime | None = None
+        self.error: LogctlError | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="top"):
+            yield Label(id="title")
+            yield Activity()
+        yield LogView(tz=self.tz, time_mode=self.time_mode, id="log")
+        yield Prompt(id="prompt")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An unexpected error: exit with one line on stderr (via ``logctl.cli``), not a traceback.
+
+        Textual would print a traceback with locals; with ``--debug``/``LOGCTL_DEBUG`` it still does.
+        """
+        self.error = LogctlError(f"the viewer stopped on an internal error: {type(error).__name__}: {error}")
+        self.error.__cause__ = error
+        super()._handle_exception(error)
+        if not os.environ.get("LOGCTL_DEBUG"):
+            self._exit_renderables.clear()
+
+    @property
+    def log_view(self) -> LogView:
+        return self.query_one(LogView)
+
+    def on_mount(self) -> None:
+        view = self.log_view
+        view.set_filter(self.filter)
+        view.focus()
+        self._title()
+        self._status()
+        self.stream()
+        self.load_origin()
+        self.set_interval(0.5, self._tick)
+
+    # -- background work ------------------------------------------------------------------
+
+    def _sink(self, event: Event) -> None:
+        if isinstance(event, Shown):
+            self.post_message(EntriesArrived(event.entries))
+        elif isinstance(event, State):
+            self.post_message(ConnectionChanged(event))
+        elif isinstance(event, DbStatus):
+            self.post_message(DatabaseChanged(event))
+
+    @work(exclusive=True, group="stream", exit_on_error=False)
+    async def stream(self) -> None:
+        """Load the history (retrying while the hub is unreachable), then follow forever."""
+        settings = self.settings
+        attempt = 0
+        try:
+            while True:
+                self.post_message(ConnectionChanged(State("loading", f"latest {settings.limit} records")))
+                try:
+                    page = await self.client.initial(settings.limit, settings.since)
+                    break
+                except (HubUnavailable, DatabaseUnavailable) as exc:
+                    attempt += 1
+                    delay = reconnect_delay(attempt, jitter=random.random())
+                    self.post_message(ConnectionChanged(State("unreachable", str(exc), time.monotonic() + delay)))
+                    await asyncio.sleep(delay)
+            shown = self.merge.history(page)
+            self.info.waiting_for_thread = not page.records and page.before is None
+            self.post_message(HistoryLoaded(shown, more=page.before is not None))
+            await self.client.follow(self.merge, self._sink)
+        except LogctlError as exc:
+            self.post_message(ConnectionChanged(State("failed", str(exc))))
+
+    @work(exclusive=True, group="older", exit_on_error=False)
+    async def load_older(self) -> None:
+        """Fetch the page before the oldest record loaded (keyset ``before=``)."""
+        before = self.merge.before
+        if before is None:
+            self.post_message(OlderLoaded([], more=False))
+            return
+        try:
+            page = await self.client.history(limit=OLDER_PAGE, before=before)
+        except LogctlError as exc:
+            self.notify(f"could not load older records: {exc}", severity="warning")
+            self.post_message(OlderLoaded([], more=True))
+            return
+        shown = self.merge.older(page)
+        self.post_message(OlderLoaded(shown, more=self.merge.before is not None))
+
+    @work(exclusive=True, group="origin", exit_on_error=False)
+    async def load_origin(self) -> None:
+        """Find when the thread's first record was made, for relative times."""
+        while True:
+            try:
+                self.post_message(OriginKnown(await self.client.first_time()))
+                return
+            except LogctlError:
+                await asyncio.sleep(2)
+
+    # -- messages -------------------------------------------------------------------------
+
+    @on(HistoryLoaded)
+    def _history(self, message: HistoryLoaded) -> None:
+        view = self.log_view
+        view.more_above = message.more
+        self._add(list(message.entries))
+
+    @on(EntriesArrived)
+    def _arrived(self, message: EntriesArrived) -> None:
+        self._add(list(message.entries))
+
+    def _add(self, entries: list[Entry]) -> None:
+        records = [e for e in entries if isinstance(e, LogRecord)]
+        if records:
+            self.activity.add(records, dt.datetime.now(dt.timezone.utc))
+            self.info.waiting_for_thread = False
+            if self.origin is None and records[0].created_at is not None and self.merge.before is None:
+                self._set_origin(records[0].created_at)
+        self.log_view.add(entries)
+
+    @on(OlderLoaded)
+    def _older(self, message: OlderLoaded) -> None:
+        self.log_view.add_older(list(message.entries), message.more)
+
+    @on(NeedOlder)
+    def _need_older(self) -> None:
+        self.load_older()
+
+    @on(ConnectionChanged)
+    def _connection(self, message: ConnectionChanged) -> None:
+        self.info.state = message.state
+        self._status()
+
+    @on(DatabaseChanged)
+    def _database(self, message: DatabaseChanged) -> None:
+        self.info.database = message.status
+        self._status()
+
+    @on(OriginKnown)
+    def _origin(self, message: OriginKnown) -> None:
+        if message.when is not None:
+            self._set_origin(message.when)
+
+    @on(ViewChanged)
+    def _view_changed(self) -> None:
+        self._status()
+
+    @on(OpenDetail)
+    def _detail(self, message: OpenDetail) -> None:
+        self.push_screen(DetailScreen(message.entry, tz=self.tz, origin=self.origin))
+
+    @on(PromptSubmitted)
+    def _prompted(self, message: PromptSubmitted) -> None:
+        view = self.log_view
+        view.focus()
+        if message.cancelled:
+            return
+        pattern = compile_pattern(message.text, what=message.kind)  # the prompt has checked it
+        if message.kind == "search":
+            view.set_search(pattern)
+        else:
+            if message.kind == "include":
+                self.filter = dataclasses.replace(self.filter, include=pattern)
+            else:
+                self.filter = dataclasses.replace(self.filter, exclude=pattern)
+            view.set_filter(self.filter)
+
+    # -- actions --------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_prompt(self, kind: str) -> None:
+        view = self.log_view
+        if kind == "search":
+            current = view.model.search
+        else:
+            current = self.filter.include if kind == "include" else self.filter.exclude
+        self.query_one(Prompt).open(kind, current.pattern if current is not None else "")
+
+    def action_clear_search(self) -> None:
+        if self.log_view.model.search is not None:
+            self.log_view.set_search(None)
+
+    def action_level(self, level: str) -> None:
+        self.filter = dataclasses.replace(self.filter, min_level=level)
+        self.log_view.set_filter(self.filter)
+
+    def action_wrap(self) -> None:
+        wrapped = self.log_view.toggle_wrap()
+        self.notify("wrap on" if wrapped else "wrap off", timeout=1)
+
+    def action_time(self) -> None:
+        self.time_mode = next_time_mode(self.time_mode)
+        self.log_view.set_time_mode(self.time_mode)
+        self._title()
+
+    def action_copy(self, as_json: bool) -> None:
+        entry = self.log_view.current_entry
+        if entry is None:
+            return
+        self.copy_to_clipboard(record_json(entry) if as_json else record_line(entry))
+        self.notify("copied the record as JSON" if as_json else "copied the record as one line", timeout=2)
+
+    # -- display --------------------------------------------------------------------------
+
+    def _set_origin(self, when: dt.datetime) -> None:
+        if self.origin is not None and self.origin <= when:
+            return
+        self.origin = when
+        self.log_view.set_origin(when)
+        self._title()
+
+    def _title(self) -> None:
+        zone = zone_label(self.time_mode, tz=self.tz, now=dt.datetime.now(dt.timezone.utc), origin=self.origin)
+        self.query_one("#title", Label).update(f"{self.settings.thread_id}  ·  {self.settings.server}  ·  times: {zone}")
+
+    def _status(self) -> None:
+        self.query_one(StatusBar).show(self.info, self.log_view.model)
+
+    def _tick(self) -> None:
+        if self.info.state.retry_at is not None:
+            self._status()
+        self.query_one(Activity).show(self.activity.series(dt.datetime.now(dt.timezone.utc)))

@@ -1,0 +1,111 @@
+"""``DetailScreen``: one record in full, with its ids, level, times and pretty-printed JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.json import JSON
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from logctl.core.display import format_time
+from logctl.core.merge import Entry, Marker
+
+__all__ = ["DetailScreen", "record_json", "record_line"]
+
+
+def record_json(entry: Entry) -> str:
+    """The entry as one JSON object (the history API's record shape)."""
+    if isinstance(entry, Marker):
+        return json.dumps({"marker": entry.text}, ensure_ascii=False)
+    return json.dumps(entry.to_json(), ensure_ascii=False)
+
+
+def record_line(entry: Entry) -> str:
+    """The entry as one plain line: ``time level message`` in UTC."""
+    if isinstance(entry, Marker):
+        return entry.text
+    when = format_time(entry.created_at, "utc", tz=dt.timezone.utc, iso=True)
+    return f"{when} {entry.level} {entry.message}"
+
+
+def _message(text: str) -> RenderableType:
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            json.loads(stripped)
+        except ValueError:
+            pass
+        else:
+            return JSON(stripped, indent=2)
+    return Text(text)
+
+
+class DetailScreen(ModalScreen[None]):
+    """Shows one entry; ``c`` copies it as a line, ``C`` as JSON, Esc closes."""
+
+    DEFAULT_CSS = """
+    DetailScreen {
+        align: center middle;
+    }
+    DetailScreen > VerticalScroll {
+        width: 90%;
+        height: 80%;
+        border: thick $accent;
+        background: $surface;
+        padding: 0 1;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,enter", "dismiss", "Close"),
+        Binding("c", "copy_line", "Copy line"),
+        Binding("C", "copy_json", "Copy JSON"),
+    ]
+
+    def __init__(self, entry: Entry, *, tz: dt.tzinfo, origin: dt.datetime | None) -> None:
+        super().__init__()
+        self.entry = entry
+        self.tz = tz
+        self.origin = origin
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as scroll:
+            scroll.border_title = "record (Esc closes, c copies a line, C copies JSON)"
+            yield Static(self._body(), id="detail-body")
+
+    def _body(self) -> RenderableType:
+        entry = self.entry
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        if isinstance(entry, Marker):
+            table.add_row("marker", entry.text)
+            return table
+        created = entry.created_at
+        table.add_row("thread", entry.thread_id)
+        table.add_row("level", entry.level)
+        table.add_row("id", "pending (not yet stored)" if entry.id is None else str(entry.id))
+        table.add_row("cursor", str(entry.cursor) if entry.cursor else "-")
+        if entry.producer_id is not None:
+            table.add_row("producer", f"{entry.producer_id}  seq {entry.seq}")
+        table.add_row("UTC", format_time(created, "utc", tz=self.tz, iso=True))
+        table.add_row("local", format_time(created, "local", tz=self.tz, iso=True))
+        table.add_row("relative", format_time(created, "relative", tz=self.tz, origin=self.origin) + " since the first record")
+        return Group(table, Text(""), _message(entry.message))
+
+    def action_copy_line(self) -> None:
+        self.app.copy_to_clipboard(record_line(self.entry))
+        self.notify("copied the record as one line", timeout=2)
+
+    def action_copy_json(self) -> None:
+        self.app.copy_to_clipboard(record_json(self.entry))
+        self.notify("copied the record as JSON", timeout=2)

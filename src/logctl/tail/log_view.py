@@ -1,0 +1,389 @@
+"""``LogView``: a virtualised log view that renders only the rows on screen.
+
+It keeps no widgets per record: a :class:`~logctl.core.view.ViewModel` maps screen row
+``y`` to (entry, line within entry) and :meth:`LogView.render_line` renders that one row,
+with an LRU cache of rendered entries. Opening 100,000 records costs a list of line
+offsets, not 100,000 renders (the Line API, as in toolong's ``LogLines``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import ClassVar, Final
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.events import MouseDown, Resize
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from logctl.core.display import TimeMode, format_time
+from logctl.core.merge import Entry, Marker
+from logctl.core.records import LogRecord
+from logctl.core.view import Filter, ViewModel, message_lines
+from logctl.tail.messages import NeedOlder, OpenDetail, ViewChanged
+
+__all__ = ["LEVEL_STYLES", "LogView", "clean"]
+
+LEVEL_STYLES: Final = {
+    "DEBUG": Style(color="bright_black"),
+    "INFO": Style(color="green"),
+    "WARN": Style(color="yellow", bold=True),
+    "ERROR": Style(color="bright_white", bgcolor="red", bold=True),
+}
+MESSAGE_STYLES: Final = {
+    "DEBUG": Style(color="bright_black"),
+    "WARN": Style(color="yellow"),
+    "ERROR": Style(color="bright_red"),
+}
+TIME_STYLE: Final = Style(dim=True)
+MARKER_STYLE: Final = Style(color="cyan", italic=True)
+PENDING_STYLE: Final = Style(italic=True)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean(line: str) -> str:
+    """A line safe to draw: tabs expanded, control characters made visible."""
+    if "\t" in line:
+        line = line.expandtabs(4)
+    return _CONTROL.sub("\ufffd", line) if _CONTROL.search(line) else line
+
+
+def measure(line: str) -> int:
+    """Cells a message line takes on screen."""
+    return cell_len(clean(line))
+
+
+class LogView(ScrollView, can_focus=True):
+    """The records of one thread, newest at the bottom, following by default."""
+
+    DEFAULT_CSS = """
+    LogView {
+        background: $surface;
+        scrollbar-gutter: stable;
+        overflow-x: auto;
+        overflow-y: scroll;
+    }
+    LogView > .logview--selected {
+        background: $accent 30%;
+    }
+    LogView > .logview--match {
+        background: $warning;
+        color: $background;
+    }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"logview--selected", "logview--match"}
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "move(-1)", "Up", show=False),
+        Binding("down,j", "move(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown,space", "page(1)", "Page down", show=False),
+        Binding("home,g", "top", "Top", show=False),
+        Binding("end,f,G", "follow", "Follow", key_display="f/End"),
+        Binding("e", "error(True)", "Next error", show=False),
+        Binding("E", "error(False)", "Prev error", show=False),
+        Binding("n", "match(True)", "Next match", show=False),
+        Binding("N", "match(False)", "Prev match", show=False),
+        Binding("enter", "detail", "Detail"),
+    ]
+
+    def __init__(self, *, tz: dt.tzinfo, time_mode: TimeMode = "local", id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.model = ViewModel(measure=measure)
+        self.tz = tz
+        self.time_mode: TimeMode = time_mode
+        self.origin: dt.datetime | None = None
+        self.more_above = False
+        self.loading_older = False
+        self._cache: LRUCache[int, list[Strip]] = LRUCache(2048)
+        self._scrolling = False
+        self._update_prefix()
+
+    # -- content ---------------------------------------------------------------------------
+
+    def add(self, entries: list[Entry]) -> None:
+        """Append entries; follow the end when following."""
+        if not entries:
+            return
+        self.model.append(entries)
+        self._resize_virtual()
+        if self.model.follow:
+            self._scroll_end()
+        self.refresh()
+        self.post_message(ViewChanged())
+
+    def add_older(self, entries: list[Entry], more: bool) -> None:
+        """Prepend an older page, keeping the rows on screen where they are."""
+        self.loading_older = False
+        self.more_above = more
+        if entries:
+            before = self.model.total_lines
+            self.model.prepend(entries)
+            self._cache.clear()
+            self._resize_virtual()
+            self._jump_to(self.scroll_y + self.model.total_lines - before)
+        self.refresh()
+        self.post_message(ViewChanged())
+
+    def set_filter(self, new: Filter) -> None:
+        self.model.set_filter(new)
+        self._relaid()
+
+    def set_search(self, pattern: re.Pattern[str] | None) -> None:
+        self.model.set_search(pattern)
+        self._cache.clear()
+        if pattern is not None and self.model.match_count:
+            found = self.model.next_match(forward=False) if self.model.follow else self.model.next_match()
+            if found is not None:
+                self._select(found)
+        self.refresh()
+        self.post_message(ViewChanged())
+
+    def toggle_wrap(self) -> bool:
+        self.model.set_layout(wrap=not self.model.wrap, width=self._text_width())
+        self._relaid()
+        return self.model.wrap
+
+    def set_time_mode(self, mode: TimeMode) -> None:
+        self.time_mode = mode
+        self._update_prefix()
+        self._relaid()
+
+    def set_origin(self, origin: dt.datetime | None) -> None:
+        self.origin = origin
+        if self.time_mode == "relative":
+            self._cache.clear()
+            self.refresh()
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_move(self, delta: int) -> None:
+        model = self.model
+        if not model.visible:
+            return
+        here = model.selected if model.selected is not None else len(model.visible) - 1
+        self._select(here + delta)
+
+    def action_page(self, delta: int) -> None:
+        if not self.model.visible:
+            return
+        located = self.model.locate(int(self.scroll_y) + (self.size.height - 1 if delta > 0 else 0))
+        target = located[0] if located else len(self.model.visible) - 1
+        here = self.model.selected if self.model.selected is not None else len(self.model.visible) - 1
+        rows = max(1, self.size.height - 1)
+        self._jump_to(self.scroll_y + delta * rows)
+        self._select(max(target, here + 1) if delta > 0 else min(target, here - 1), scroll=False)
+        if delta > 0 and self.scroll_y >= self.max_scroll_y:
+            self._select(len(self.model.visible) - 1)
+
+    def action_top(self) -> None:
+        self.model.pause()
+        self._select(0)
+        self._want_older()
+
+    def action_follow(self) -> None:
+        self.model.resume()
+        self._scroll_end()
+        self.refresh()
+        self.post_message(ViewChanged())
+
+    def action_error(self, forward: bool) -> None:
+        found = self.model.next_error(forward)
+        if found is None:
+            self.notify("no ERROR records in view", timeout=2)
+        else:
+            self._select(found)
+
+    def action_match(self, forward: bool) -> None:
+        if self.model.search is None:
+            self.notify("no search: press / to search", timeout=2)
+            return
+        found = self.model.next_match(forward)
+        if found is None:
+            self.notify(f"no match for /{self.model.search.pattern}/", timeout=2)
+        else:
+            self._select(found)
+
+    def action_detail(self) -> None:
+        entry = self.current_entry
+        if entry is not None:
+            self.post_message(OpenDetail(entry))
+
+    @property
+    def current_entry(self) -> Entry | None:
+        """The selected entry, or the last one when following."""
+        model = self.model
+        if not model.visible:
+            return None
+        return model.entry(model.selected if model.selected is not None else len(model.visible) - 1)
+
+    # -- scrolling and follow --------------------------------------------------------------
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self._scrolling:
+            return
+        if new_value < old_value and self.model.follow and new_value < self.max_scroll_y:
+            self.model.pause()
+            located = self.model.locate(int(new_value) + self.size.height - 1)
+            if located is not None:
+                self.model.selected = located[0]
+            self.refresh()
+            self.post_message(ViewChanged())
+        elif not self.model.follow and new_value >= self.max_scroll_y and new_value > old_value:
+            self.action_follow()
+        if new_value <= 0:
+            self._want_older()
+
+    def _want_older(self) -> None:
+        if self.more_above and not self.loading_older:
+            self.loading_older = True
+            self.post_message(NeedOlder())
+
+    def _jump_to(self, y: float) -> None:
+        self._scrolling = True
+        try:
+            self.scroll_to(y=y, animate=False, immediate=True)
+        finally:
+            self._scrolling = False
+
+    def _scroll_end(self) -> None:
+        self._scrolling = True
+        try:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        finally:
+            self._scrolling = False
+
+    def _select(self, position: int, *, scroll: bool = True) -> None:
+        model = self.model
+        model.select(position)
+        if model.selected is None:
+            return
+        if scroll:
+            start, count = model.span(model.selected)
+            height = self.scrollable_content_region.height or self.size.height
+            if start < self.scroll_y:
+                self._jump_to(start)
+            elif start + count > self.scroll_y + height:
+                self._jump_to(start + count - height)
+        if model.selected == len(model.visible) - 1 and self.scroll_y >= self.max_scroll_y and not model.follow:
+            model.resume()
+        if model.selected == 0:
+            self._want_older()
+        self.refresh()
+        self.post_message(ViewChanged())
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def on_resize(self, event: Resize) -> None:
+        if self.model.set_layout(width=self._text_width()):
+            self._relaid()
+        elif self.model.follow:
+            self._scroll_end()
+
+    def on_mouse_down(self, event: MouseDown) -> None:
+        located = self.model.locate(int(self.scroll_y) + event.y)
+        if located is not None:
+            self._select(located[0], scroll=False)
+
+    def _text_width(self) -> int:
+        return max(10, self.scrollable_content_region.width or self.size.width or 80)
+
+    def _update_prefix(self) -> None:
+        width = len(format_time(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), self.time_mode, tz=self.tz,
+                                origin=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)))
+        self._time_width = max(width, 13 if self.time_mode == "relative" else width)
+        # time, space, level (5), pending mark, space
+        self.model.set_layout(prefix=self._time_width + 8)
+
+    def _relaid(self) -> None:
+        self._cache.clear()
+        self._resize_virtual()
+        if self.model.follow:
+            self._scroll_end()
+        elif self.model.selected is not None:
+            self._select(self.model.selected)
+        self.refresh()
+        self.post_message(ViewChanged())
+
+    def _resize_virtual(self) -> None:
+        model = self.model
+        width = self._text_width() if model.wrap else model.prefix + model.max_width
+        self.virtual_size = Size(width, model.total_lines)
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width or self.size.width
+        located = self.model.locate(scroll_y + y)
+        if located is None:
+            return Strip.blank(width, self.rich_style)
+        position, line = located
+        index = self.model.visible[position]
+        strips = self._cache.get(index)
+        if strips is None:
+            strips = self._render_entry(self.model.entries[index])
+            self._cache[index] = strips
+        strip = strips[min(line, len(strips) - 1)]
+        if position == self.model.selected and not self.model.follow:
+            strip = strip.apply_style(self.get_component_rich_style("logview--selected"))
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def _render_entry(self, entry: Entry) -> list[Strip]:
+        """Every screen line of one entry at the current layout (the model counts the same lines)."""
+        console = self.app.console
+        model = self.model
+        head = self._head(entry)
+        blank = Strip([Segment(" " * model.prefix)], model.prefix)
+        room = max(1, model.width - model.prefix)
+        style = self._message_style(entry)
+        pattern = model.search if isinstance(entry, LogRecord) else None
+        match_style = self.get_component_rich_style("logview--match") if pattern is not None else None
+        out: list[Strip] = []
+        for number, raw in enumerate(message_lines(entry)):
+            line = clean(raw)
+            text = Text(line, style=style, no_wrap=True, end="")
+            if pattern is not None and match_style is not None:
+                for match in pattern.finditer(line):
+                    if match.end() > match.start():
+                        text.stylize(match_style, match.start(), match.end())
+            strip = Strip(list(text.render(console)), cell_len(line))
+            if model.wrap:
+                length = strip.cell_length
+                chunks = [strip.crop(start, start + room) for start in range(0, max(length, 1), room)]
+            else:
+                chunks = [strip]
+            for i, chunk in enumerate(chunks):
+                out.append(Strip.join([head if number == 0 and i == 0 else blank, chunk]))
+        return out
+
+    def _head(self, entry: Entry) -> Strip:
+        """The time and level columns."""
+        when = format_time(entry.created_at, self.time_mode, tz=self.tz, origin=self.origin)
+        text = Text(f"{when:<{self._time_width}} ", style=TIME_STYLE, no_wrap=True, end="")
+        if isinstance(entry, Marker):
+            text.append(" ──── ", style=MARKER_STYLE)
+        else:
+            text.append(f"{entry.level:^5}", style=LEVEL_STYLES.get(entry.level, Style()))
+            text.append("~" if entry.cursor is None else " ", style=PENDING_STYLE)
+        text.append(" ")
+        return Strip(list(text.render(self.app.console)), self.model.prefix)
+
+    def _message_style(self, entry: Entry) -> Style:
+        if isinstance(entry, Marker):
+            return MARKER_STYLE
+        style = MESSAGE_STYLES.get(entry.level, Style())
+        return style + PENDING_STYLE if entry.cursor is None else style

@@ -1,0 +1,280 @@
+"""The viewer, headless (Textual Pilot), against a real hub and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import io
+import json
+import socket
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from textual.pilot import Pilot
+
+from helpers import HubProcess
+from logctl.core.merge import Marker
+from logctl.core.records import LogRecord
+from logctl.store import LogStore
+from logctl.tail import tail_settings
+from logctl.tail.app import TailApp
+from logctl.tail.detail import DetailScreen
+from logctl.tail.help import HelpScreen
+from logctl.tail.log_view import LogView
+from logctl.tail.status_bar import StatusBar
+
+CET = dt.timezone(dt.timedelta(hours=1), "CET")
+T0 = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
+
+
+def recs(thread: str, start: int, n: int, **extra: object) -> list[LogRecord]:
+    """Records ``m<start>``…, levels cycling DEBUG…ERROR, every tenth a two-line traceback."""
+    return [
+        LogRecord(
+            thread_id=thread,
+            message=f"m{i}" + ("\nTraceback: boom" if i % 10 == 9 else ""),
+            level=LEVELS[i % 4],
+            created_at=T0 + dt.timedelta(seconds=i),
+            **extra,  # type: ignore[arg-type]
+        )
+        for i in range(start, start + n)
+    ]
+
+
+def asyncio_test(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test in its own event loop (no pytest plugin needed)."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(fn(*args, **kwargs))
+
+    return run
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A TCP port on which nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def app_for(hub: HubProcess, thread: str = "t1", **options: object) -> TailApp:
+    return TailApp(tail_settings(thread, server=hub.url, **options), tz=CET)  # type: ignore[arg-type]
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 10) -> None:
+    """Let the app run until ``condition`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)
+
+
+def screen_text(view: LogView) -> str:
+    return "\n".join(view.render_line(y).text for y in range(view.size.height))
+
+
+def status_text(app: TailApp) -> str:
+    return str(app.query_one(StatusBar).render())
+
+
+def messages(view: LogView) -> list[str]:
+    return [e.message for e in view.model.entries if isinstance(e, LogRecord)]
+
+
+@asyncio_test
+async def test_history_appears_then_live_records_arrive(hub: HubProcess, store: LogStore) -> None:
+    """History is shown, live records follow with no gap or duplicate, and the state says live."""
+    store.insert(recs("t1", 0, 40))
+    app = app_for(hub)
+    async with app.run_test(size=(100, 24)) as pilot:
+        view = app.query_one(LogView)
+        await until(pilot, lambda: view.model.records_loaded == 40 and "● live" in status_text(app))
+        assert "2026-01-02 04:04:44.000" in screen_text(view)  # m39 in local time (CET)
+        assert "times: local CET (UTC+01:00)" in str(app.query_one("#title").render())
+        store.insert(recs("t1", 40, 25))
+        await until(pilot, lambda: view.model.records_loaded == 65)
+        assert messages(view) == [r.message for r in recs("t1", 0, 65)]
+        await pilot.pause(0.1)
+        assert "m64" in screen_text(view)  # following: the newest is on screen
+        assert view.model.follow
+
+
+@asyncio_test
+async def test_level_keys_and_regex_filters_hide_without_discarding(hub: HubProcess, store: LogStore) -> None:
+    """1–4 set the minimum level; i/x filter by regex; clearing brings everything back."""
+    store.insert(recs("t1", 0, 40))
+    app = app_for(hub)
+    async with app.run_test(size=(100, 24)) as pilot:
+        view = app.query_one(LogView)
+        await until(pilot, lambda: view.model.records_loaded == 40)
+        await pilot.press("4")
+        assert len(view.model.visible) == 10
+        assert all(view.model.entry(p).level == "ERROR" for p in range(10))  # type: ignore[union-attr]
+        assert "level≥ERROR" in status_text(app)
+        await pilot.press("1", "i", *"m1", "enter")
+        assert {view.model.entry(p).message.split("\n")[0] for p in range(len(view.model.visible))} == {  # type: ignore[union-attr]
+            "m1", *(f"m1{d}" for d in range(10))}
+        await pilot.press("x", *"m1[0-8]", "enter")
+        assert len(view.model.visible) == 2  # m1 and m19
+        await pilot.press("i", "ctrl+u", "enter", "x", "ctrl+u", "enter")
+        assert len(view.model.visible) == 40 and view.model.records_loaded == 40
+
+
+@asyncio_test
+async def test_search_highlights_and_n_steps_through_matches(hub: HubProcess, store: LogStore) -> None:
+    """/ searches without hiding anything; n and N move between matches; e jumps to errors."""
+    store.insert(recs("t1", 0, 40))
+    app = app_for(hub)
+    async with app.run_test(size=(100, 24)) as pilot:
+        view = app.query_one(LogView)
+        await until(pilot, lambda: view.model.records_loaded == 40)
+        await pilot.press("slash", *"^m2[05]$", "enter")
+        assert view.model.match_count == 2
+        assert len(view.model.visible) == 40
+        selected = view.model.selected_entry
+        assert isinstance(selected, LogRecord) and selected.message == "m25"
+        await pilot.press("N")
+        assert view.model.selected_entry.message == "m20"  # type: ignore[union-attr]
+        assert not view.model.follow
+        await pilot.press("n")
+        assert view.model.selected_entry.message == "m25"  # type: ignore[union-attr]
+        await pilot.press("e")
+        assert view.model.selected_entry.message.startswith("m27")  # type: ignore[union-attr]
+        assert "2 matches" in status_text(app)
+        await pilot.press("escape")
+        assert view.model.search is None
+
+
+@asyncio_test
+async def test_scrolling_up_pauses_counts_new_and_f_resumes(hub: HubProcess, store: LogStore) -> None:
+    """Moving up pauses follow and shows "▼ N new" for arrivals; f follows again."""
+    store.insert(recs("t1", 0, 60))
+    app = app_for(hub)
+    async with app.run_test(size=(100, 24)) as pilot:
+        view = app.query_one(LogView)
+        await until(pilot, lambda: view.model.records_loaded == 60 and "● live" in status_text(app))
+        await pilot.press("pageup", "pageup")
+        assert not view.model.follow
+        top = view.scroll_y
+        store.insert(recs("t1", 60, 7))
+        await until(pilot, lambda: view.model.records_loaded == 67)
+        assert view.scroll_y == top  # the view did not jump
+        assert view.model.new_count == 7
+        assert "▼ 7 new" in status_text(app)
+        await pilot.press("f")
+        assert view.model.follow and view.model.new_count == 0
+        await pilot.pause(0.05)
+        assert view.scroll_y == view.max_scroll_y
+        assert "m66" in screen_text(view)
+
+
+@asyncio_test
+async def test_wrap_and_time_modes(hub: HubProcess, store: LogStore) -> None:
+    """w wraps long lines (whole records, more rows); t cycles local, UTC, relative with the zone named."""
+    store.insert([LogRecord("t1", "x" * 150, "INFO", T0), LogRecord("t1", "short", "WARN", T0 + dt.timedelta(seconds=90))])
+    app = app_for(hub)
+    async with app.run_test(size=(100, 24)) as pilot:
+        view = app.query_one(LogView)
+        await until(pilot, lambda: view.model.records_loaded == 2)
+        assert view.model.total_lines == 2
+        await pilot.press("w")
+        assert view.model.wrap and view.model.total_lines > 3
+        assert "x" * 40 in screen_text(view).splitlines()[1]  # a continuation row
+        await pilot.press("t")
+        await pilot.pause(0.05)
+        assert "times: UTC" in str(app.query_one("#title").render())
+        assert "2026-01-02 03:05:35.000" in screen_text(view)
+        await pilot.press("t")
+        await until(pilot, lambda: "relative to the first record, 2026-01-02 03:04:05.000 UTC" in str(app.query_one("#title").render()))
+        await pilot.pause(0.05)
+        assert "+0:01:30.000" in screen_text(view)
+
+
+@asyncio_test
+async def test_detail_panel_and_copy(hub: HubProcess, store: LogStore) -> None:
+    """Enter opens the record in full (JSON pretty-printed); c and C copy it as a line or JSON."""
+    store.insert([LogRecord("t1", '{"step": 3, "ok": false}', "ERROR", T0)])
+    app = app_for(hub)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(LogView)
+        await until(pilot, lambda: view.model.records_loaded == 1)
+        await pilot.press("C")
+        copied = json.loads(app.clipboard)
+        assert copied["message"] == '{"step": 3, "ok": false}' and copied["level"] == "ERROR" and copied["cursor"]
+        await pilot.press("c")
+        assert app.clipboard == '2026-01-02T03:04:05.000Z ERROR {"step": 3, "ok": false}'
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        console = Console(width=90, file=io.StringIO(), color_system=None)
+        console.print(app.screen.query_one("#detail-body").content)
+        body = console.file.getvalue()  # type: ignore[attr-defined]
+        assert '"step": 3' in body and "cursor" in body
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert app.screen is not None and not isinstance(app.screen, HelpScreen)
+
+
+@asyncio_test
+async def test_scrolling_to_the_top_loads_older_history(hub: HubProcess, store: LogStore) -> None:
+    """Above the oldest loaded record, older pages load (keyset before=), in order, once."""
+    store.insert(recs("t1", 0, 120))
+    app = app_for(hub, limit=30)
+    async with app.run_test(size=(100, 24)) as pilot:
+        view = app.query_one(LogView)
+        await until(pilot, lambda: view.model.records_loaded == 30)
+        assert view.more_above
+        await pilot.press("home")
+        await until(pilot, lambda: view.model.records_loaded == 120)
+        assert messages(view) == [r.message for r in recs("t1", 0, 120)]
+        assert not view.more_above
+
+
+@asyncio_test
+async def test_unknown_thread_says_so_and_waits(hub: HubProcess, store: LogStore) -> None:
+    """A thread with no records yet is named as such; its first records then appear."""
+    app = app_for(hub, thread="later")
+    async with app.run_test(size=(100, 24)) as pilot:
+        await until(pilot, lambda: "has no records yet; waiting" in status_text(app) and "● live" in status_text(app))
+        store.insert(recs("later", 0, 3))
+        view = app.query_one(LogView)
+        await until(pilot, lambda: view.model.records_loaded == 3)
+        assert "no records yet" not in status_text(app)
+
+
+@asyncio_test
+async def test_unreachable_hub_is_shown_and_retried(unused_port: int) -> None:
+    """With no hub, the state says unreachable with a countdown; nothing crashes."""
+    app = TailApp(tail_settings("t1", server=f"ws://127.0.0.1:{unused_port}"), tz=CET)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await until(pilot, lambda: "hub unreachable, retrying" in status_text(app))
+        assert "connection refused" in status_text(app).lower()
+
+
+@asyncio_test
+async def test_hub_restart_recovers_with_nothing_missing_or_doubled(hub: HubProcess, store: LogStore) -> None:
+    """The hub goes away and comes back: the view reconnects, catches up and marks it."""
+    store.insert(recs("t1", 0, 20))
+    app = app_for(hub)
+    async with app.run_test(size=(100, 24)) as pilot:
+        view = app.query_one(LogView)
+        await until(pilot, lambda: view.model.records_loaded == 20 and "● live" in status_text(app))
+        await asyncio.to_thread(hub.stop)
+        await until(pilot, lambda: "● live" not in status_text(app))
+        store.insert(recs("t1", 20, 14))  # written while the hub is down
+        await asyncio.to_thread(hub.start)
+        await until(pilot, lambda: view.model.records_loaded == 34 and "● live" in status_text(app), timeout=20)
+        store.insert(recs("t1", 34, 5))
+        await until(pilot, lambda: view.model.records_loaded == 39)
+        assert messages(view) == [r.message for r in recs("t1", 0, 39)]
+        markers = [e.text for e in view.model.entries if isinstance(e, Marker)]
+        assert markers == ["reconnected: 14 records caught up"]
