@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import psycopg
-from helpers import SEED_DDL, query, run_cli, sql_insert
+from helpers import SEED_DDL, limited_role, query, run_cli, sql_insert
 
 from logctl.migrate import EXPECTED_COLUMNS, EXPECTED_INDEXES, TRACKING_TABLE, apply_migrations, load_migrations
 
@@ -45,6 +45,14 @@ def test_apply_schema_twice_changes_nothing_and_says_so(fresh_dsn: str, cli_env:
     assert "applied migration" not in again.stdout
     assert "verified table" in again.stdout
     assert query(fresh_dsn, f"SELECT version, applied_at FROM {TRACKING_TABLE} ORDER BY version") == before
+
+
+def test_apply_schema_on_a_current_schema_needs_no_create_right(dsn: str, cli_env: dict[str, str]) -> None:
+    """A role that may only read (as a hub's role may be) can run apply-schema once the schema is current."""
+    with limited_role(dsn, "SELECT") as role_dsn:
+        result = run_cli(["apply-schema", "--database-url", role_dsn], cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "nothing changed" in result.stdout and "verified table" in result.stdout
 
 
 def test_apply_schema_dry_run_prints_sql_and_changes_nothing(fresh_dsn: str, cli_env: dict[str, str]) -> None:

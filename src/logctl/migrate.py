@@ -127,12 +127,14 @@ def apply_migrations(conn: psycopg.Connection[tuple[object, ...]], *, dry_run: b
             "SELECT pg_advisory_lock(%s, hashtext(current_schema() || ':migrate'))", (LOCK_NAMESPACE,)
         )
         try:
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} ("
-                " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())"
-            )
             done = _applied_versions(conn)
+            if any(m.version not in done for m in migrations):
+                # Only when there is work: a role without CREATE can still check an up-to-date schema.
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} ("
+                    " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+                    " applied_at timestamptz NOT NULL DEFAULT now())"
+                )
             applied: list[Migration] = []
             for migration in migrations:
                 if migration.version in done:

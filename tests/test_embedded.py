@@ -1,0 +1,113 @@
+"""The zero-configuration default: the embedded PostgreSQL, with DATABASE_URL unset.
+
+These tests start real servers in temporary data directories (a second or two each) and
+stop them at the end with ``logctl db-stop``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from helpers import error_lines, run_cli, wait_until
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "LOGCTL_SERVER"}}
+    env["LOGCTL_DATA_DIR"] = str(data_dir)
+    return env
+
+
+@pytest.fixture(scope="module")
+def embedded_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """An environment with no DATABASE_URL and its own LOGCTL_DATA_DIR; db-stop afterwards."""
+    env = _env(tmp_path_factory.mktemp("embedded-default"))
+    yield env
+    run_cli(["db-stop"], env)
+
+
+def _db_url(env: dict[str, str]) -> str:
+    result = run_cli(["db-url"], env)
+    assert result.returncode == 0, result.stderr
+    (url,) = result.stdout.splitlines()
+    return url
+
+
+def test_processes_started_together_share_one_embedded_server(tmp_path: Path) -> None:
+    """Three logctl processes started at once on a new data dir share one server; db-stop stops it."""
+    env = _env(tmp_path / "data")
+    commands = [["apply-schema"], ["apply-schema"], ["db-url"]]
+    try:
+        procs = [
+            subprocess.Popen([sys.executable, "-m", "logctl", *c], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for c in commands
+        ]
+        outputs = [p.communicate(timeout=120) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in outputs]
+        applied = [line for out, _ in outputs[:2] for line in out.splitlines() if line.startswith("applied migration")]
+        assert len(applied) == len(set(applied)) >= 2  # each migration applied once, by one of the two
+        url = outputs[2][0].strip()
+        assert url == _db_url(env)
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT current_setting('data_directory'), to_regclass('thread_logs') IS NOT NULL").fetchone()
+        assert row == (str((tmp_path / "data" / "pgdata").resolve()), True)
+    finally:
+        stop = run_cli(["db-stop"], env)
+    assert "stopped the embedded PostgreSQL" in stop.stderr
+    assert "was not running" in run_cli(["db-stop"], env).stderr
+
+
+def test_apply_schema_then_prune_dry_run_on_the_embedded_default(embedded_env: dict[str, str]) -> None:
+    """With DATABASE_URL unset, apply-schema and prune --days 30 --dry-run work and name the embedded server."""
+    schema = run_cli(["apply-schema"], embedded_env)
+    assert schema.returncode == 0, schema.stderr
+    pgdata = Path(embedded_env["LOGCTL_DATA_DIR"]).resolve() / "pgdata"
+    assert f"logctl: using embedded PostgreSQL in {pgdata}" in schema.stderr
+    assert "verified table public.thread_logs" in schema.stdout
+    prune = run_cli(["prune", "--days", "30", "--dry-run"], embedded_env)
+    assert prune.returncode == 0, prune.stderr
+    assert prune.stdout.startswith("dry run: would delete 0 rows")
+
+
+def test_db_url_prints_a_url_that_psycopg_can_connect_to(embedded_env: dict[str, str]) -> None:
+    """`logctl db-url` prints one URL; psycopg connects with it to the embedded `logctl` database."""
+    with psycopg.connect(_db_url(embedded_env)) as conn:
+        assert conn.execute("SELECT current_database()").fetchone() == ("logctl",)
+
+
+def test_wrong_password_is_reported_as_refused_credentials(embedded_env: dict[str, str]) -> None:
+    """A real password failure (scram on a role of the embedded server) is "refused the credentials"."""
+    secret, wrong = "right-Pa55word", "wrong-Pa55word"
+    admin = _db_url(embedded_env)
+    role = "logctl_pw_test"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(secret)))
+        hba = Path(str(conn.execute("SHOW hba_file").fetchone()[0]))  # type: ignore[index]
+        hba.write_text(f"local all {role} scram-sha-256\n" + hba.read_text())
+        conn.execute("SELECT pg_reload_conf()")
+    bad = make_conninfo(admin, user=role, password=wrong)
+
+    def refused() -> bool:
+        try:
+            psycopg.connect(bad).close()
+        except psycopg.OperationalError as exc:
+            return "password authentication failed" in str(exc)
+        return False
+
+    wait_until(refused)  # the reload is asynchronous
+    psycopg.connect(make_conninfo(admin, user=role, password=secret)).close()
+
+    result = run_cli(["prune", "--days", "30", "--database-url", bad], embedded_env)
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    (line,) = error_lines(result.stderr)
+    assert line.startswith("logctl: error: the database refused the credentials at postgresql://logctl_pw_test@")
+    assert wrong not in result.stdout + result.stderr
