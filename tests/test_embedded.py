@@ -94,15 +94,21 @@ def test_wrong_password_is_reported_as_refused_credentials(embedded_env: dict[st
         hba.write_text(f"local all {role} scram-sha-256\n" + hba.read_text())
         conn.execute("SELECT pg_reload_conf()")
     bad = make_conninfo(admin, user=role, password=wrong)
+    seen: list[str] = []
 
     def refused() -> bool:
         try:
             psycopg.connect(bad).close()
         except psycopg.OperationalError as exc:
+            seen.append(str(exc))
             return "password authentication failed" in str(exc)
+        seen.append("connected")
         return False
 
-    wait_until(refused)  # the reload is asynchronous
+    try:
+        wait_until(refused)  # the reload is asynchronous
+    except AssertionError:
+        raise AssertionError(f"wrong password not refused by {hba}: last attempt: {seen[-1:]}") from None
     psycopg.connect(make_conninfo(admin, user=role, password=secret)).close()
 
     result = run_cli(["prune", "--days", "30", "--database-url", bad], embedded_env)

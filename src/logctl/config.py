@@ -7,6 +7,10 @@ import os
 from pathlib import Path
 from typing import Final, Literal
 
+# Imported here, not lazily in redact_dsn: a first import of psycopg racing between two
+# threads (a producer's shipper thread and the caller's) can see a half-initialised module.
+from psycopg.conninfo import conninfo_to_dict
+
 from logctl.errors import ConfigError
 
 __all__ = [
@@ -67,9 +71,7 @@ def data_dir() -> Path:
 
 def redact_dsn(dsn: str) -> str:
     """Describe a DSN as ``postgresql://user@host:port/dbname`` with no password."""
-    from psycopg.conninfo import conninfo_to_dict  # psycopg's parser, no connection made
-
-    try:
+    try:  # psycopg's parser; no connection is made
         parts = conninfo_to_dict(dsn)
     except Exception:
         return "<unparseable database URL>"
