@@ -17,6 +17,19 @@ from logctl.errors import (
     SchemaMissing,
     SchemaOutdated,
 )
+from logctl.handler import LogctlHandler
+from logctl.producer import (
+    ProducerStats,
+    configure_producer,
+    emit_log,
+    flush_logs,
+    get_log_context,
+    log_context,
+    producer_stats,
+    publish_log,
+    set_log_context,
+    with_log_context,
+)
 
 __version__ = "0.1.0"
 
@@ -31,9 +44,20 @@ __all__ = [
     "InvalidRecord",
     "LogRecord",
     "LogctlError",
+    "LogctlHandler",
     "PrivilegeError",
+    "ProducerStats",
     "ProtocolError",
     "SchemaMissing",
     "SchemaOutdated",
     "__version__",
+    "configure_producer",
+    "emit_log",
+    "flush_logs",
+    "get_log_context",
+    "log_context",
+    "producer_stats",
+    "publish_log",
+    "set_log_context",
+    "with_log_context",
 ]

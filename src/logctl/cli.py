@@ -152,6 +152,34 @@ def serve(
 
 
 @app.command()
+def send(
+    thread_id: Annotated[str, typer.Argument(help="The thread to log to.", show_default=False)],
+    message: Annotated[
+        Optional[str], typer.Argument(help="The message. Without it, each line of stdin is one record.", show_default=False)
+    ] = None,
+    level: Annotated[str, typer.Option("--level", help="DEBUG, INFO, WARN or ERROR.")] = "INFO",
+    server: Annotated[
+        Optional[str], typer.Option("--server", help="Hub URL. Default: $LOGCTL_SERVER, else ws://127.0.0.1:8765.", show_default=False)
+    ] = None,
+    database_url: Annotated[
+        Optional[str], typer.Option("--database-url", help="Write straight to this PostgreSQL instead of a hub.", show_default=False)
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Give up after this many seconds without progress.")] = 30.0,
+) -> None:
+    """Send MESSAGE, or stdin line by line, to THREAD_ID; exit 0 once every record is committed."""
+    import logging
+
+    from logctl.client.routing import choose_route
+    from logctl.client.send import read_lines, send_lines
+
+    logging.basicConfig(level=logging.WARNING, format="logctl: %(message)s", stream=sys.stderr)
+    route = choose_route(server, database_url, fallback="hub")
+    lines = [message] if message is not None else read_lines(sys.stdin.buffer)
+    result = send_lines(lines, thread_id=thread_id, level=level, route=route, timeout=timeout)
+    _say(f"{result.committed} records committed to thread {thread_id!r} via {result.target}")
+
+
+@app.command()
 def tail(
     thread_id: Annotated[str, typer.Argument(help="The thread to show.", show_default=False)],
     lines: Annotated[int, typer.Option("-n", "--tail", help="Start with the latest N records (0: only new ones).")] = 1000,

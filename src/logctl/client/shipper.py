@@ -1,0 +1,341 @@
+"""The one component that ships a producer's records: a spool and a background thread.
+
+Callers :meth:`Shipper.put` records (never blocking on the network or the database; under
+the ``"block"`` policy only when the spool is full). A daemon thread cuts due batches
+(:class:`~logctl.core.batching.Spool`), keeps up to ``transport.window`` of them in flight,
+trims the spool on acknowledgements, and on any failure closes the transport, waits
+(:func:`~logctl.core.batching.backoff`), opens it again and resends every unacknowledged
+record. The same class drives the hub and the direct-to-PostgreSQL paths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Final
+
+from logctl.client.frames import Acked, Event, Refused, Rejected
+from logctl.client.transports import Transport
+from logctl.core.batching import Spool, SpoolLimits, backoff
+from logctl.core.records import LogRecord
+from logctl.errors import HubUnavailable, LogctlError
+
+__all__ = ["ProducerStats", "Shipper", "on_shipper_thread"]
+
+logger = logging.getLogger("logctl.client")
+
+#: How long the thread waits for acks before looking at the spool again.
+POLL_INTERVAL: Final = 0.1
+#: Rejected records logged one by one before the log falls silent (they are still counted).
+REJECTIONS_LOGGED: Final = 20
+
+_IDENTS: set[int] = set()
+
+
+def on_shipper_thread() -> bool:
+    """Whether the calling thread is a shipper's (a logging handler skips records made there)."""
+    return threading.get_ident() in _IDENTS
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProducerStats:
+    """What a producer has done since it started.
+
+    ``accepted = committed + rejected + pending``; ``dropped`` records were never accepted.
+    """
+
+    target: str
+    accepted: int
+    committed: int
+    rejected: int
+    pending: int
+    dropped: int
+    resent: int
+    reconnects: int
+    last_error: str | None
+
+
+class Shipper:
+    """A bounded spool of records and the daemon thread that delivers them."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        limits: SpoolLimits | None = None,
+        *,
+        name: str = "logctl-shipper",
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.transport = transport
+        self.name = name
+        self._clock, self._jitter, self._max_backoff = clock, jitter, max_backoff
+        self._spool: Spool[LogRecord] = Spool(limits)
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)      # the thread waits here for work
+        self._progress = threading.Condition(self._lock)  # callers wait here for room or acks
+        self._thread: threading.Thread | None = None
+        self._connected = False
+        self._closing = False  # no new records; deliver what is held
+        self._stop = False     # give up now
+        self._urgent = 0       # callers in flush(): send without lingering
+        self.rejected = 0
+        self.reconnects = 0
+        self.last_error: str | None = None
+        self._failing = False
+        self._drops_reported = 0
+        self._rejections_logged = 0
+
+    @property
+    def limits(self) -> SpoolLimits:
+        return self._spool.limits
+
+    def start(self) -> Shipper:
+        """Start the thread (once)."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._main, name=self.name, daemon=True)
+                self._thread.start()
+        return self
+
+    # -- callers -----------------------------------------------------------------------
+
+    def put(self, record: LogRecord, size: int, *, timeout: float | None = None) -> bool:
+        """Take one record of about ``size`` bytes; False if it was dropped (and counted).
+
+        Never waits for the network or the database. When the spool is full, the
+        ``"drop"`` policy drops the record at once; ``"block"`` waits up to ``timeout``
+        seconds (None: for ever) for room. The shipper's own thread never blocks.
+        """
+        spool = self._spool
+        with self._lock:
+            taken = self._offer(record, size)
+            while taken is None:
+                if not self._progress.wait_for(lambda: self._closing or spool.has_room(size), timeout):
+                    spool.note_drop()
+                    return False
+                taken = self._offer(record, size)
+            return taken
+
+    def try_put(self, record: LogRecord, size: int) -> bool | None:
+        """Like :meth:`put` but never waits: None means "full, policy block, not counted"."""
+        with self._lock:
+            return self._offer(record, size)
+
+    def _offer(self, record: LogRecord, size: int) -> bool | None:
+        spool = self._spool
+        if self._closing:
+            spool.note_drop()
+            return False
+        if spool.offer(record, size, self._clock()) is None:
+            if spool.limits.policy == "drop":
+                return False  # counted by the spool
+            if threading.get_ident() in _IDENTS:
+                spool.note_drop()
+                return False
+            return None
+        unsent = spool.unsent
+        if unsent == 1 or unsent == spool.limits.batch_records:
+            self._wake.notify()
+        return True
+
+    def flush(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds until everything held is acknowledged; return what is left."""
+        with self._lock:
+            self._urgent += 1
+            self._wake.notify()
+            try:
+                self._progress.wait_for(lambda: self._spool.pending == 0 or self._stop, timeout)
+            finally:
+                self._urgent -= 1
+            return self._spool.pending
+
+    def drain(self, stall_timeout: float) -> int:
+        """Wait until everything held is acknowledged, giving up only after ``stall_timeout``
+        seconds without any acknowledgement; return what is left."""
+        with self._lock:
+            self._urgent += 1
+            self._wake.notify()
+            try:
+                while self._spool.pending and not self._stop:
+                    before = self._spool.acked
+                    self._progress.wait_for(
+                        lambda: not self._spool.pending or self._spool.acked != before or self._stop, stall_timeout
+                    )
+                    if self._spool.acked == before:
+                        break
+            finally:
+                self._urgent -= 1
+            return self._spool.pending
+
+    def close(self, timeout: float) -> int:
+        """Take no more records, deliver what is held for up to ``timeout`` seconds, stop.
+
+        Returns how many records were left undelivered.
+        """
+        with self._lock:
+            self._closing = True
+            self._wake.notify_all()
+            self._progress.notify_all()
+            if self._thread is not None:
+                self._progress.wait_for(lambda: self._spool.pending == 0, timeout)
+            left = self._spool.pending
+            self._stop = True
+            self._wake.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=0.5)
+            if thread.is_alive():  # stuck in a connect or a write: it is a daemon, leave it
+                return left
+        self.transport.close()
+        return left
+
+    def stats(self) -> ProducerStats:
+        with self._lock:
+            s = self._spool
+            return ProducerStats(
+                target=self.transport.describe(),
+                accepted=s.accepted,
+                committed=s.acked - self.rejected,
+                rejected=self.rejected,
+                pending=s.pending,
+                dropped=s.dropped,
+                resent=s.resent,
+                reconnects=self.reconnects,
+                last_error=self.last_error,
+            )
+
+    # -- the thread --------------------------------------------------------------------
+
+    def _main(self) -> None:
+        _IDENTS.add(threading.get_ident())
+        try:
+            self._run()
+        finally:
+            _IDENTS.discard(threading.get_ident())
+            with self._lock:
+                self._progress.notify_all()
+
+    def _run(self) -> None:
+        attempt = 0
+        while self._await_work():
+            try:
+                if not self._connected:
+                    self._connect()
+                progressed = self._exchange()
+                if progressed:
+                    attempt = 0
+            except LogctlError as exc:
+                self._disconnect(str(exc))
+            except Exception as exc:  # a bug must not kill the thread and strand the records
+                logger.exception("unexpected error while shipping to %s", self.transport.describe())
+                self._disconnect(f"{type(exc).__name__}: {exc}")
+            if not self._connected:
+                self._sleep(backoff(attempt, jitter=self._jitter(), cap=self._max_backoff))
+                attempt += 1
+
+    def _await_work(self) -> bool:
+        """Wait until there is something to do; False when the thread should end."""
+        spool = self._spool
+        with self._lock:
+            while True:
+                if self._stop or (self._closing and not spool.pending):
+                    return False
+                if not spool.pending:
+                    self._wake.wait()
+                    continue
+                if not self._connected or spool.inflight_batches or self._closing or self._urgent:
+                    return True
+                delay = spool.flush_delay(self._clock())
+                if not delay:
+                    return True
+                self._wake.wait(delay)
+
+    def _connect(self) -> None:
+        self.transport.open()
+        with self._lock:
+            self._connected = True
+            again = self._spool.rewind()
+        if self._failing:
+            logger.warning("reconnected to %s; sending %s unacknowledged records again", self.transport.describe(), again)
+            self._failing = False
+            self.last_error = None
+
+    def _exchange(self) -> bool:
+        """Send what is due (up to the window), then take in acknowledgements."""
+        spool, window = self._spool, self.transport.window
+        while True:
+            with self._lock:
+                now = self._clock()
+                if spool.inflight_batches >= window or not (
+                    spool.should_flush(now) or (spool.unsent and (self._closing or self._urgent))
+                ):
+                    delay = spool.flush_delay(now)
+                    wait = POLL_INTERVAL if spool.inflight_batches >= window or delay is None else delay
+                    break
+                batch = spool.next_batch()
+            assert batch is not None
+            self.transport.send(batch)
+        if not spool.inflight_batches:
+            return False
+        return self._absorb(self.transport.poll(min(wait, POLL_INTERVAL)))
+
+    def _absorb(self, events: list[Event]) -> bool:
+        refused: Refused | None = None
+        acked = 0
+        rejections: list[Rejected] = []
+        with self._lock:
+            for event in events:
+                if isinstance(event, Acked) and event.upto is not None:
+                    acked += self._spool.ack(event.upto)
+                elif isinstance(event, Rejected):
+                    rejections.append(event)
+                    self.rejected += event.count
+                elif isinstance(event, Refused):
+                    refused = event
+                    break
+            if acked:
+                self._progress.notify_all()
+            dropped, total = self._spool.dropped - self._drops_reported, self._spool.dropped
+            self._drops_reported = total
+        self._report(rejections, dropped, total)
+        if refused is not None:
+            raise HubUnavailable(f"{self.transport.describe()} refused a batch ({refused.code}): {refused.message}")
+        return acked > 0
+
+    def _report(self, rejections: list[Rejected], dropped: int, total: int) -> None:
+        for r in rejections:
+            self._rejections_logged += 1
+            if self._rejections_logged <= REJECTIONS_LOGGED:
+                logger.warning("%s rejected %s (%s): %s", self.transport.describe(),
+                               f"record seq {r.seq}" if r.count == 1 else f"{r.count} records", r.code, r.message)
+            if self._rejections_logged == REJECTIONS_LOGGED:
+                logger.warning("further rejected records are counted but not logged (see producer_stats())")
+        if dropped:
+            logger.warning("buffer full (%s records): dropped %s records, %s in all",
+                           self.limits.capacity, dropped, total)
+
+    def _disconnect(self, reason: str) -> None:
+        was = self._connected
+        with self._lock:
+            self._connected = False
+            pending = self._spool.pending
+            if was:
+                self.reconnects += 1
+        if reason != self.last_error:
+            logger.warning("%s; keeping %s records and retrying", reason, pending)
+        self.last_error = reason
+        self._failing = True
+        try:
+            self.transport.close()
+        except Exception:
+            logger.debug("closing %s failed", self.transport.describe(), exc_info=True)
+
+    def _sleep(self, seconds: float) -> None:
+        with self._lock:
+            self._wake.wait_for(lambda: self._stop, seconds)
