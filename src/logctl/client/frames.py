@@ -7,6 +7,7 @@ frame goes through ``json.dumps`` once.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any, Final, Union
@@ -55,9 +56,12 @@ def encode_publish(producer: str, ref: int, batch: Batch[LogRecord]) -> str:
     seq = batch.first_seq
     records: list[dict[str, Any]] = []
     append = records.append
+    utc = dt.timezone.utc
     for r in batch.items:
-        append({"seq": seq, "thread_id": r.thread_id, "message": r.message, "level": r.level,
-                "created_at": format_timestamp(r.created_at)})
+        at = r.created_at
+        # isoformat() of a UTC time is what format_timestamp returns, less its Z (both parse alike).
+        stamp = at.isoformat() if at is not None and at.tzinfo is utc else format_timestamp(at)
+        append({"seq": seq, "thread_id": r.thread_id, "message": r.message, "level": r.level, "created_at": stamp})
         seq += 1
     return json.dumps({"type": "publish", "producer": producer, "ref": ref, "records": records},
                       ensure_ascii=False, separators=(",", ":"))

@@ -10,8 +10,8 @@ from typing import BinaryIO
 
 from logctl.client.routing import Route
 from logctl.client.shipper import Shipper
-from logctl.core.batching import SpoolLimits, draft_record, record_size
-from logctl.core.records import normalise_level, validate_thread_id
+from logctl.core.batching import RECORD_OVERHEAD, SpoolLimits, clean_message
+from logctl.core.records import LogRecord, normalise_level, validate_thread_id
 from logctl.errors import InvalidRecord
 
 __all__ = ["SendResult", "read_lines", "send_lines"]
@@ -55,10 +55,11 @@ def send_lines(
     thread_id, level = validate_thread_id(thread_id), normalise_level(level)
     shipper = Shipper(route.transport(uuid.uuid4().hex), limits, name="logctl-send", max_backoff=1.0).start()
     read = 0
+    now, utc, put, overhead = dt.datetime.now, dt.timezone.utc, shipper.put, RECORD_OVERHEAD + len(thread_id)
     try:
-        for line in lines:
-            record = draft_record(line, thread_id, level, dt.datetime.now(dt.timezone.utc))
-            if not shipper.put(record, record_size(record), timeout=timeout):
+        for line in lines:  # the hot loop: the checks of draft_record() were done once, above
+            message = clean_message(line)
+            if not put(LogRecord(thread_id, message, level, now(utc)), len(message) + overhead, timeout=timeout):
                 raise _stalled(route, shipper, read + 1, timeout)
             read += 1
         if shipper.drain(timeout):

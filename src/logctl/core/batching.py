@@ -144,7 +144,8 @@ class Spool(Generic[T]):
     """
 
     def __init__(self, limits: SpoolLimits | None = None, *, first_seq: int = 0) -> None:
-        self.limits = limits or SpoolLimits()
+        self.limits = limits = limits or SpoolLimits()
+        self._capacity, self._capacity_bytes = limits.capacity, limits.capacity_bytes
         self._unsent: collections.deque[tuple[T, int, float]] = collections.deque()
         self._inflight: collections.deque[Batch[T]] = collections.deque()
         self._next_seq = first_seq        # seq of the next record offered
@@ -192,10 +193,8 @@ class Spool(Generic[T]):
 
     def has_room(self, size: int) -> bool:
         """Whether a record of ``size`` bytes fits now (an empty spool takes any one record)."""
-        held = self.pending
-        if held == 0:
-            return True
-        return held < self.limits.capacity and self._bytes + size <= self.limits.capacity_bytes
+        held = len(self._unsent) + self._inflight_records
+        return not held or (held < self._capacity and self._bytes + size <= self._capacity_bytes)
 
     def oldest_unsent_at(self) -> float | None:
         return self._unsent[0][2] if self._unsent else None
@@ -217,7 +216,8 @@ class Spool(Generic[T]):
 
         Under the ``"drop"`` policy a refusal is counted in :attr:`dropped` here.
         """
-        if not self.has_room(size):
+        held = len(self._unsent) + self._inflight_records
+        if held and (held >= self._capacity or self._bytes + size > self._capacity_bytes):
             if self.limits.policy == "drop":
                 self.dropped += 1
             return None
