@@ -172,7 +172,7 @@ def send(
     from logctl.client.routing import choose_route
     from logctl.client.send import read_lines, send_lines
 
-    logging.basicConfig(level=logging.WARNING, format="logctl: %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     route = choose_route(server, database_url, fallback="hub")
     lines = [message] if message is not None else read_lines(sys.stdin.buffer)
     result = send_lines(lines, thread_id=thread_id, level=level, route=route, timeout=timeout)

@@ -136,11 +136,12 @@ def configure_producer(
     global _settings, _shipper
     choose_route(server, database_url, fallback="embedded")  # fail now on bad settings
     SpoolLimits(capacity=capacity, policy=policy)
+    timeout = _exit_timeout()
     with _lock:
         _settings = _Settings(server, database_url, policy, capacity, exit_timeout)
         old, _shipper = _shipper, None
     if old is not None:
-        _finish(old)
+        _finish(old, timeout)
 
 
 def _exit_timeout() -> float:
@@ -179,9 +180,8 @@ def _start_producer() -> Shipper:
         return _shipper
 
 
-def _finish(shipper: Shipper) -> int:
+def _finish(shipper: Shipper, timeout: float) -> int:
     """Flush and stop ``shipper``; say on stderr (via logging) what could not be delivered."""
-    timeout = _exit_timeout()
     left = shipper.close(timeout)
     stats = shipper.stats()
     if left:
@@ -196,7 +196,7 @@ def _at_exit() -> None:
     with _lock:
         shipper = _shipper
     if shipper is not None:
-        _finish(shipper)
+        _finish(shipper, _exit_timeout())
 
 
 def _after_fork_in_child() -> None:

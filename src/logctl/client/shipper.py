@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import random
 import threading
 import time
@@ -34,6 +35,7 @@ POLL_INTERVAL: Final = 0.1
 REJECTIONS_LOGGED: Final = 20
 
 _IDENTS: set[int] = set()
+os.register_at_fork(after_in_child=_IDENTS.clear)  # the parent's threads do not exist in a child
 
 
 def on_shipper_thread() -> bool:
@@ -233,7 +235,7 @@ class Shipper:
             except LogctlError as exc:
                 self._disconnect(str(exc))
             except Exception as exc:  # a bug must not kill the thread and strand the records
-                logger.exception("unexpected error while shipping to %s", self.transport.describe())
+                logger.exception("logctl: unexpected error while shipping to %s", self.transport.describe())
                 self._disconnect(f"{type(exc).__name__}: {exc}")
             if not self._connected:
                 self._sleep(backoff(attempt, jitter=self._jitter(), cap=self._max_backoff))
@@ -262,7 +264,7 @@ class Shipper:
             self._connected = True
             again = self._spool.rewind()
         if self._failing:
-            logger.warning("reconnected to %s; sending %s unacknowledged records again", self.transport.describe(), again)
+            logger.warning("logctl: reconnected to %s; sending %s unacknowledged log records again", self.transport.describe(), again)
             self._failing = False
             self.last_error = None
 
@@ -312,12 +314,12 @@ class Shipper:
         for r in rejections:
             self._rejections_logged += 1
             if self._rejections_logged <= REJECTIONS_LOGGED:
-                logger.warning("%s rejected %s (%s): %s", self.transport.describe(),
+                logger.warning("logctl: %s rejected %s (%s): %s", self.transport.describe(),
                                f"record seq {r.seq}" if r.count == 1 else f"{r.count} records", r.code, r.message)
             if self._rejections_logged == REJECTIONS_LOGGED:
-                logger.warning("further rejected records are counted but not logged (see producer_stats())")
+                logger.warning("logctl: further rejected records are counted but not logged (see producer_stats())")
         if dropped:
-            logger.warning("buffer full (%s records): dropped %s records, %s in all",
+            logger.warning("logctl: buffer full (%s records): dropped %s log records, %s in all",
                            self.limits.capacity, dropped, total)
 
     def _disconnect(self, reason: str) -> None:
@@ -328,7 +330,7 @@ class Shipper:
             if was:
                 self.reconnects += 1
         if reason != self.last_error:
-            logger.warning("%s; keeping %s records and retrying", reason, pending)
+            logger.warning("logctl: %s; keeping %s log records and retrying", reason, pending)
         self.last_error = reason
         self._failing = True
         try:
