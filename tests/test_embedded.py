@@ -1,7 +1,8 @@
 """The zero-configuration default: the embedded PostgreSQL, with DATABASE_URL unset.
 
 These tests start real servers in temporary data directories (a second or two each) and
-stop them at the end with ``logctl db-stop``.
+stop them at the end with ``logctl db-stop``. The data directories come from
+``helpers.embedded_data_dir``, outside pytest's private temp root.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from helpers import error_lines, run_cli, wait_until
+from helpers import embedded_data_dir, error_lines, run_cli, wait_until
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -26,11 +27,12 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def embedded_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def embedded_env() -> Iterator[dict[str, str]]:
     """An environment with no DATABASE_URL and its own LOGCTL_DATA_DIR; db-stop afterwards."""
-    env = _env(tmp_path_factory.mktemp("embedded-default"))
-    yield env
-    run_cli(["db-stop"], env)
+    with embedded_data_dir() as data_dir:
+        env = _env(data_dir)
+        yield env
+        run_cli(["db-stop"], env)
 
 
 def _db_url(env: dict[str, str]) -> str:
@@ -40,9 +42,14 @@ def _db_url(env: dict[str, str]) -> str:
     return url
 
 
-def test_processes_started_together_share_one_embedded_server(tmp_path: Path) -> None:
+def test_processes_started_together_share_one_embedded_server() -> None:
     """Three logctl processes started at once on a new data dir share one server; db-stop stops it."""
-    env = _env(tmp_path / "data")
+    with embedded_data_dir() as data_dir:
+        _start_three_at_once(data_dir)
+
+
+def _start_three_at_once(data_dir: Path) -> None:
+    env = _env(data_dir / "data")
     commands = [["apply-schema"], ["apply-schema"], ["db-url"]]
     try:
         procs = [
@@ -57,7 +64,7 @@ def test_processes_started_together_share_one_embedded_server(tmp_path: Path) ->
         assert url == _db_url(env)
         with psycopg.connect(url) as conn:
             row = conn.execute("SELECT current_setting('data_directory'), to_regclass('thread_logs') IS NOT NULL").fetchone()
-        assert row == (str((tmp_path / "data" / "pgdata").resolve()), True)
+        assert row == (str((data_dir / "data" / "pgdata").resolve()), True)
     finally:
         stop = run_cli(["db-stop"], env)
     assert "stopped the embedded PostgreSQL" in stop.stderr
