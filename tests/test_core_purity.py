@@ -31,11 +31,9 @@ IO_CALLS = {"open", "print", "input", "breakpoint", "now", "utcnow", "today", "s
 
 
 def test_importing_every_core_module_loads_no_edge_library() -> None:
-    """A fresh interpreter that imports all of logctl.core has loaded no psycopg, websockets, textual etc.
-
-    The ``logctl`` package itself is stood in for by an empty package, so that only the
-    core's own imports (and what they import) run, not ``logctl/__init__.py``'s API exports.
-    """
+    """A fresh interpreter that imports all of logctl.core has loaded no psycopg, websockets, textual etc."""
+    # An empty stand-in for the ``logctl`` package, so that only the core's own imports run,
+    # not the API exports of ``logctl/__init__.py``.
     code = (
         "import importlib, json, sys, types\n"
         "package = types.ModuleType('logctl')\n"
