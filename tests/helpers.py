@@ -144,7 +144,7 @@ def sql_insert(dsn: str, rows: Sequence[tuple[str | None, str, dt.datetime | Non
 def query(dsn: str, statement: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
     """Run one statement on a new connection and return its rows."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        cur = conn.execute(statement, params)  # type: ignore[arg-type]
+        cur = conn.execute(statement, params)
         return cur.fetchall() if cur.description else []
 
 
