@@ -286,3 +286,44 @@ def test_logging_handler_never_ships_logctls_own_records(producer: str) -> None:
         root.removeHandler(handler)
         root.setLevel(old)
     assert [m for _, m, _ in rows(producer, "h-root")] == ["external"]
+
+
+# -- where records go without settings, and a schema that is not there yet -------------
+
+
+def test_no_settings_means_the_embedded_database(cli_env: dict[str, str]) -> None:
+    """With neither LOGCTL_SERVER nor DATABASE_URL, logs go to the embedded PostgreSQL, said once on stderr."""
+    env = {**cli_env, "LOGCTL_EXIT_TIMEOUT": "90"}  # the first start of an embedded server takes seconds
+    result = run_python("from logctl import emit_log\nemit_log('hello', thread_id='emb')\n", env, timeout=120)
+    try:
+        assert result.returncode == 0, result.stderr
+        assert "not delivered" not in result.stderr
+        assert result.stderr.count("neither LOGCTL_SERVER nor DATABASE_URL is set; logs go to embedded PostgreSQL") == 1
+        url = subprocess.run([sys.executable, "-m", "logctl", "db-url"], env=cli_env, capture_output=True, text=True,
+                             timeout=120).stdout.strip()
+        assert query(url, "SELECT thread_id, message FROM thread_logs") == [("emb", "hello")]
+    finally:
+        subprocess.run([sys.executable, "-m", "logctl", "db-stop"], env=cli_env, capture_output=True, timeout=120)
+
+
+def test_missing_schema_is_reported_once_and_records_wait_for_it(fresh_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Against a database without the schema, records are kept (one warning, however many retries)
+    and delivered once `apply-schema` has run."""
+    import psycopg
+
+    from logctl.migrate import apply_migrations
+
+    configure_producer(database_url=fresh_dsn, exit_timeout=0)
+    try:
+        with caplog.at_level(logging.WARNING, logger="logctl.client"):
+            for i in range(3):
+                emit_log(f"m{i}", thread_id="early")
+            assert flush_logs(1.5) == 3
+            with psycopg.connect(fresh_dsn, autocommit=True) as conn:
+                apply_migrations(conn)
+            assert flush_logs(20) == 0
+    finally:
+        configure_producer(exit_timeout=0)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "logctl.client"]
+    assert len([w for w in warnings if "run `logctl apply-schema`" in w]) == 1, warnings
+    assert [m for _, m, _ in rows(fresh_dsn, "early")] == ["m0", "m1", "m2"]

@@ -262,11 +262,7 @@ class Shipper:
         self.transport.open()
         with self._lock:
             self._connected = True
-            again = self._spool.rewind()
-        if self._failing:
-            logger.warning("logctl: reconnected to %s; sending %s unacknowledged log records again", self.transport.describe(), again)
-            self._failing = False
-            self.last_error = None
+            self._spool.rewind()
 
     def _exchange(self) -> bool:
         """Send what is due (up to the window), then take in acknowledgements."""
@@ -306,6 +302,10 @@ class Shipper:
             dropped, total = self._spool.dropped - self._drops_reported, self._spool.dropped
             self._drops_reported = total
         self._report(rejections, dropped, total)
+        if acked and self._failing:  # recovered: said once, like the failure
+            logger.warning("logctl: delivering to %s again", self.transport.describe())
+            self._failing = False
+            self.last_error = None
         if refused is not None:
             raise HubUnavailable(f"{self.transport.describe()} refused a batch ({refused.code}): {refused.message}")
         return acked > 0
