@@ -327,3 +327,37 @@ def test_missing_schema_is_reported_once_and_records_wait_for_it(fresh_dsn: str,
     warnings = [r.getMessage() for r in caplog.records if r.name == "logctl.client"]
     assert len([w for w in warnings if "run `logctl apply-schema`" in w]) == 1, warnings
     assert [m for _, m, _ in rows(fresh_dsn, "early")] == ["m0", "m1", "m2"]
+
+
+def test_block_policy_waits_without_blocking_the_event_loop(dsn: str, cli_env: dict[str, str]) -> None:
+    """With "block" and a full buffer, publish_log waits for room in a worker thread while the
+    event loop keeps running, and completes once a hub takes the records."""
+    port = free_port()
+    configure_producer(server=f"ws://127.0.0.1:{port}", capacity=2, policy="block", exit_timeout=0)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def main() -> None:
+        await publish_log("a", thread_id="blk")
+        await publish_log("b", thread_id="blk")
+        blocked = asyncio.ensure_future(publish_log("c", thread_id="blk"))
+        await ticker()
+        assert ticks == 20 and not blocked.done()
+        hub = HubProcess(dsn, cli_env, port=port)
+        try:
+            await asyncio.wait_for(blocked, 20)
+            assert await asyncio.to_thread(flush_logs, 20) == 0
+        finally:
+            hub.kill()
+
+    try:
+        asyncio.run(main())
+        assert producer_stats().dropped == 0
+    finally:
+        configure_producer(exit_timeout=0)
+    assert [m for _, m, _ in rows(dsn, "blk")] == ["a", "b", "c"]
