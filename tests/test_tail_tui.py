@@ -16,6 +16,7 @@ import pytest
 from rich.console import Console
 
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from helpers import HubProcess
 from logctl.core.merge import Marker
@@ -118,7 +119,7 @@ async def test_level_keys_and_regex_filters_hide_without_discarding(hub: HubProc
         await until(pilot, lambda: view.model.records_loaded == 40)
         await pilot.press("4")
         assert len(view.model.visible) == 10
-        assert all(view.model.entry(p).level == "ERROR" for p in range(10))  # type: ignore[union-attr]
+        assert all(view.model.entry(p).level == "ERROR" for p in range(10))
         assert "level≥ERROR" in status_text(app)
         await pilot.press("1", "i", *"m1", "enter")
         assert {view.model.entry(p).message.split("\n")[0] for p in range(len(view.model.visible))} == {  # type: ignore[union-attr]
@@ -215,7 +216,7 @@ async def test_detail_panel_and_copy(hub: HubProcess, store: LogStore) -> None:
         await pilot.press("enter")
         assert isinstance(app.screen, DetailScreen)
         console = Console(width=90, file=io.StringIO(), color_system=None)
-        console.print(app.screen.query_one("#detail-body").content)
+        console.print(app.screen.query_one("#detail-body", Static).content)
         body = console.file.getvalue()  # type: ignore[attr-defined]
         assert '"step": 3' in body and "cursor" in body
         await pilot.press("escape", "question_mark")
@@ -247,8 +248,7 @@ async def test_unknown_thread_says_so_and_waits(hub: HubProcess, store: LogStore
         await until(pilot, lambda: "has no records yet; waiting" in status_text(app) and "● live" in status_text(app))
         store.insert(recs("later", 0, 3))
         view = app.query_one(LogView)
-        await until(pilot, lambda: view.model.records_loaded == 3)
-        assert "no records yet" not in status_text(app)
+        await until(pilot, lambda: view.model.records_loaded == 3 and "no records yet" not in status_text(app))
 
 
 @asyncio_test

@@ -38,7 +38,7 @@ class Activity(Horizontal):
         for level in reversed(LEVELS):
             yield Label(level[0], id=f"label-{level.lower()}")
             color = _COLORS[level]
-            yield Sparkline([0], id=f"spark-{level.lower()}", min_color=Color.parse(color).with_alpha(0.25), max_color=color)
+            yield Sparkline([0.0] * 10, id=f"spark-{level.lower()}", min_color=Color.parse(color).with_alpha(0.25), max_color=color)
 
     def show(self, series: dict[str, list[int]]) -> None:
         """Per level, counts per second, oldest first."""

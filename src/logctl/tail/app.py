@@ -66,6 +66,11 @@ class TailApp(App[None]):
         width: 1fr;
         padding: 0 1;
         text-style: bold;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    #log {
+        height: 1fr;
     }
     """
 
@@ -308,7 +313,7 @@ class TailApp(App[None]):
 
     def _title(self) -> None:
         zone = zone_label(self.time_mode, tz=self.tz, now=dt.datetime.now(dt.timezone.utc), origin=self.origin)
-        self.query_one("#title", Label).update(f"{self.settings.thread_id}  ·  {self.settings.server}  ·  times: {zone}")
+        self.query_one("#title", Label).update(f"{self.settings.thread_id}  ·  times: {zone}  ·  {self.settings.server}")
 
     def _status(self) -> None:
         self.query_one(StatusBar).show(self.info, self.log_view.model)

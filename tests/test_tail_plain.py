@@ -1,0 +1,167 @@
+"""``logctl tail`` in plain and JSON mode, as a real subprocess against a real hub."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from helpers import HubProcess, run_cli
+from logctl.core.records import LogRecord
+from logctl.store import LogStore
+
+T0 = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
+
+
+def recs(thread: str, start: int, n: int) -> list[LogRecord]:
+    return [
+        LogRecord(thread, f"m{i}" + ("\n  at line 2" if i % 10 == 9 else ""), LEVELS[i % 4], T0 + dt.timedelta(seconds=i))
+        for i in range(start, start + n)
+    ]
+
+
+class Tail:
+    """A following ``logctl tail`` subprocess whose stdout lines arrive on a queue."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "logctl", "tail", *args],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.err: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+        threading.Thread(target=self._pump_err, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def _pump_err(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.err.append(line.rstrip("\n"))
+
+    def take(self, n: int, timeout: float = 15) -> list[str]:
+        return [self.lines.get(timeout=timeout) for _ in range(n)]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def tails() -> Iterator[list[Tail]]:
+    started: list[Tail] = []
+    yield started
+    for t in started:
+        if t.proc.poll() is None:
+            t.stop()
+
+
+def test_no_follow_prints_history_one_line_per_record_and_exits(hub: HubProcess, store: LogStore, cli_env: dict[str, str]) -> None:
+    """Plain --no-follow prints `time level message`, one line per record, in UTC, then exits 0."""
+    store.insert(recs("t1", 0, 12))
+    out = run_cli(["tail", "t1", "--no-follow", "--server", hub.url], cli_env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 12
+    assert lines[0] == "2026-01-02T03:04:05.000Z DEBUG m0"
+    assert lines[9] == "2026-01-02T03:04:14.000Z INFO  m9\\n  at line 2"
+    assert "\x1b[" not in out.stdout  # NO_COLOR is set in cli_env, and stdout is a pipe
+
+
+def test_json_no_follow_has_the_history_shape_and_respects_n(hub: HubProcess, store: LogStore, cli_env: dict[str, str]) -> None:
+    """--json prints JSON Lines in the history API's record shape; -n keeps the latest N."""
+    store.insert(recs("t1", 0, 30))
+    out = run_cli(["tail", "t1", "--no-follow", "--json", "-n", "25", "--server", hub.url], cli_env)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["message"].split("\n")[0] for r in rows] == [f"m{i}" for i in range(5, 30)]
+    assert set(rows[0]) >= {"id", "thread_id", "message", "created_at", "level", "cursor"}
+    assert rows[0]["created_at"] == "2026-01-02T03:04:10Z"
+
+
+def test_filters_and_since_apply_to_plain_output(hub: HubProcess, store: LogStore, cli_env: dict[str, str]) -> None:
+    """--level, --include, --exclude and --since filter the printed records."""
+    store.insert(recs("t1", 0, 40))
+    out = run_cli(["tail", "t1", "--no-follow", "--level", "warn", "--include", "m[12]", "--exclude", "m2",
+                   "--server", hub.url], cli_env)
+    assert [line.split(None, 2)[2] for line in out.stdout.splitlines()] == ["m10", "m11", "m14", "m15", "m18", "m19\\n  at line 2"]
+    since = (T0 + dt.timedelta(seconds=35)).isoformat()
+    out = run_cli(["tail", "t1", "--no-follow", "--since", since, "--server", hub.url], cli_env)
+    assert [line.split(None, 2)[2] for line in out.stdout.splitlines()] == ["m35", "m36", "m37", "m38", "m39\\n  at line 2"]
+
+
+def test_color_always_and_never(hub: HubProcess, store: LogStore, cli_env: dict[str, str]) -> None:
+    """--color always colours even through a pipe and despite NO_COLOR; never does not."""
+    store.insert(recs("t1", 3, 1))
+    out = run_cli(["tail", "t1", "--no-follow", "--color", "always", "--server", hub.url], cli_env)
+    assert "\x1b[1;31mERROR\x1b[0m" in out.stdout
+    out = run_cli(["tail", "t1", "--no-follow", "--color", "never", "--server", hub.url], cli_env)
+    assert "\x1b[" not in out.stdout
+
+
+def test_follow_prints_history_then_live_records(hub: HubProcess, store: LogStore, cli_env: dict[str, str], tails: list[Tail]) -> None:
+    """Without --no-follow, plain mode keeps printing records as they are committed."""
+    store.insert(recs("t1", 0, 5))
+    tail = Tail(["t1", "--json", "--server", hub.url], cli_env)
+    tails.append(tail)
+    assert [json.loads(x)["message"] for x in tail.take(5)] == [f"m{i}" for i in range(5)]
+    store.insert(recs("t1", 5, 5))
+    assert [json.loads(x)["message"] for x in tail.take(5)] == [f"m{i}" for i in range(5, 9)] + ["m9\n  at line 2"]
+    assert tail.proc.poll() is None
+
+
+def test_hub_restart_while_following_loses_and_doubles_nothing(
+    hub: HubProcess, store: LogStore, cli_env: dict[str, str], tails: list[Tail]
+) -> None:
+    """Records written while the hub is down arrive once after it is back, with a note on stderr."""
+    store.insert(recs("t1", 0, 10))
+    tail = Tail(["t1", "--json", "--server", hub.url], cli_env)
+    tails.append(tail)
+    got = tail.take(10)
+    hub.stop()
+    store.insert(recs("t1", 10, 10))
+    hub.start()
+    store.insert(recs("t1", 20, 10))
+    got += tail.take(20, timeout=30)
+    ids = [json.loads(x)["id"] for x in got]
+    assert [json.loads(x)["message"].split("\n")[0] for x in got] == [f"m{i}" for i in range(30)]
+    assert len(set(ids)) == 30
+    with pytest.raises(queue.Empty):
+        tail.lines.get(timeout=0.5)
+    assert any("reconnected: " in line and "caught up" in line for line in tail.err), tail.err
+
+
+def test_unknown_thread_is_named_and_unreachable_hub_is_one_line(hub: HubProcess, cli_env: dict[str, str]) -> None:
+    """An empty thread is named on stderr (exit 0); no hub is one error line, exit 4, no traceback."""
+    out = run_cli(["tail", "nobody", "--no-follow", "--server", hub.url], cli_env)
+    assert out.returncode == 0 and out.stdout == ""
+    assert "thread 'nobody' has no records yet" in out.stderr
+    out = run_cli(["tail", "t1", "--no-follow", "--server", "ws://127.0.0.1:9"], cli_env)
+    assert out.returncode == 4
+    assert out.stderr.startswith("logctl: error: no logctl hub answers at http://127.0.0.1:9")
+    assert "Traceback" not in out.stderr and len(out.stderr.splitlines()) == 1
+
+
+def test_bad_options_are_config_errors(cli_env: dict[str, str]) -> None:
+    """A bad regex, --since, --color or --server is named in one line with exit code 2."""
+    for args, needle in [
+        (["--include", "("], "--include '(' is not a valid regular expression"),
+        (["--since", "soon"], "--since 'soon'"),
+        (["--color", "pink"], "--color must be auto, always or never"),
+        (["--server", "http://x"], "must start with ws:// or wss://"),
+        (["--level", "loud"], "unknown level"),
+    ]:
+        out = run_cli(["tail", "t1", "--no-follow", *args], cli_env)
+        assert out.returncode == 2, (args, out.stderr)
+        assert needle in out.stderr and "Traceback" not in out.stderr

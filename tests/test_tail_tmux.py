@@ -1,0 +1,112 @@
+"""``logctl tail`` end to end in a real terminal: tmux runs it, sends keys, captures the pane."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import HubProcess
+from logctl.core.records import LogRecord
+from logctl.store import LogStore
+
+T0 = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Tmux:
+    """A private tmux server (its own socket) with one session of a given size."""
+
+    def __init__(self) -> None:
+        if shutil.which("tmux") is None:
+            raise AssertionError("tmux is required for the end-to-end viewer test (apt-get install tmux)")
+        self.socket = f"logctl-test-{uuid.uuid4().hex[:8]}"
+
+    def __call__(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True).stdout
+
+    def start(self, command: str, width: int = 120, height: int = 30) -> None:
+        # Size the window before the program starts: a resize right at start-up can race
+        # the program's SIGWINCH handler and leave it drawing at tmux's 80x24 default.
+        size = f"{width}x{height}"
+        self("start-server", ";", "set-option", "-g", "default-size", size, ";",
+             "set-option", "-g", "remain-on-exit", "on", ";",
+             "new-session", "-d", "-s", "tail", "-x", str(width), "-y", str(height), command)
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "tail")
+
+    def keys(self, *keys: str) -> None:
+        self("send-keys", "-t", "tail", *keys)
+
+    def wait_for(self, condition: Callable[[str], bool], timeout: float = 15) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.screen()
+            if condition(text):
+                return text
+            if time.monotonic() > deadline:
+                size = self("display", "-p", "-t", "tail", "#{window_width}x#{window_height}").strip()
+                raise AssertionError(f"screen ({size}) never matched; last capture:\n{text}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    t = Tmux()
+    yield t
+    t.kill()
+
+
+def test_tail_in_a_real_terminal(
+    hub: HubProcess, store: LogStore, cli_env: dict[str, str], tmux: Tmux, tmp_path: Path
+) -> None:
+    """History, then live records, in tmux; keys filter and search; q quits cleanly."""
+    store.insert([
+        LogRecord("t1", f"step {i}" + ("\nTraceback (most recent call last):\nValueError: bad" if i == 35 else ""),
+                  LEVELS[i % 4], T0 + dt.timedelta(seconds=i))
+        for i in range(40)
+    ])
+    # A clean environment: tmux hands its server's COLUMNS/LINES to the pane otherwise.
+    env = {"PATH": cli_env["PATH"], "HOME": cli_env.get("HOME", "/tmp"), "LOGCTL_DATA_DIR": cli_env["LOGCTL_DATA_DIR"],
+           "TERM": "xterm-256color", "TZ": "UTC", "LANG": "C.UTF-8"}
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    exit_file = tmp_path / "exit-status"
+    tmux.start(f"cd {shlex.quote(str(REPO))} && env -i {exports} {shlex.quote(sys.executable)} -m logctl tail t1 --server {hub.url}; echo $? > {shlex.quote(str(exit_file))}")
+
+    # the traceback's lines stay with their record; the zone is named; the state is live
+    expected = ("step 39", "● live", "40 records", "times: local", "ValueError: bad", "Quit")
+    tmux.wait_for(lambda s: all(text in s for text in expected))
+
+    store.insert([LogRecord("t1", "fresh live record", "WARN", T0 + dt.timedelta(seconds=60))])
+    tmux.wait_for(lambda s: "fresh live record" in s)
+
+    tmux.keys("4")
+    screen = tmux.wait_for(lambda s: "level≥ERROR" in s)
+    body = [line for line in screen.splitlines()[1:-2] if line.strip()]
+    assert body and all(" ERROR " in line or line.startswith(" ") for line in body), screen
+
+    tmux.keys("1", "/")
+    tmux.wait_for(lambda s: "search regex" in s)  # the prompt has focus before we type
+    tmux.keys("step 3", "Enter")
+    tmux.wait_for(lambda s: "search /step 3/" in s and "11 matches" in s)
+
+    tmux.keys("q")
+    deadline = time.monotonic() + 10
+    while not exit_file.exists() or not exit_file.read_text().strip():
+        assert time.monotonic() < deadline, "q did not quit: " + tmux.screen()
+        time.sleep(0.05)
+    assert exit_file.read_text().strip() == "0"
+    assert "Traceback" not in tmux.screen()
