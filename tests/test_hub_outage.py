@@ -6,24 +6,23 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from websockets.sync.client import connect
 
-from helpers import HubProcess, run_cli, wait_until
+from helpers import HubProcess, embedded_data_dir, run_cli, wait_until
 
 
 @pytest.fixture
-def restartable_db(tmp_path: Path, cli_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
+def restartable_db(cli_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
     """An embedded PostgreSQL of this test's own, which the test may stop and start."""
-    env = dict(cli_env, LOGCTL_DATA_DIR=str(tmp_path / "restartable"))
-    result = run_cli(["db-url"], env)
-    assert result.returncode == 0, result.stderr
-    yield result.stdout.strip(), env
-    run_cli(["db-stop"], env)
+    with embedded_data_dir() as data:
+        env = dict(cli_env, LOGCTL_DATA_DIR=str(data))
+        result = run_cli(["db-url"], env)
+        assert result.returncode == 0, result.stderr
+        yield result.stdout.strip(), env
 
 
 def test_database_restart_mid_stream_loses_nothing(restartable_db: tuple[str, dict[str, str]]) -> None:
