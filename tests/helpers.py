@@ -157,7 +157,13 @@ def wait_for_horizon(dsn: str, timeout: float = 10.0) -> None:
             row = conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8").fetchone()
             return row is not None and int(row[0]) > mark
 
-        wait_until(passed, timeout=timeout)
+        try:
+            wait_until(passed, timeout=timeout)
+        except AssertionError:
+            raise AssertionError(
+                f"the xmin horizon stayed at or below txid {mark} for {timeout}s:"
+                " a long-running writing transaction on the test server holds it back"
+            ) from None
 
 
 @contextlib.contextmanager
