@@ -17,7 +17,7 @@ from logctl.errors import InvalidRecord
 __all__ = ["SendResult", "read_lines", "send_lines"]
 
 #: Records per frame for ``send``: big frames, several in flight.
-SEND_LIMITS = SpoolLimits(capacity=200_000, batch_records=4000, policy="block")
+SEND_LIMITS = SpoolLimits(capacity=200_000, batch_records=2000, policy="block")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
