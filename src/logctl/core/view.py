@@ -79,6 +79,7 @@ class ViewModel:
         self.prefix = 0
         self.max_width = 0
         self._measure = measure
+        self._records = 0
         self._ends: list[int] = []
         self._matches: list[int] = []
         self._errors: list[int] = []
@@ -93,6 +94,7 @@ class ViewModel:
         """Add entries at the end; return how many of them are visible."""
         start = len(self.entries)
         self.entries.extend(entries)
+        self._records += sum(1 for e in entries if not isinstance(e, Marker))
         added = [i for i in range(start, len(self.entries)) if self.filter.accepts(self.entries[i])]
         self._extend(added)
         if not self.follow:
@@ -108,6 +110,7 @@ class ViewModel:
         before = len(self.visible)
         chosen = self._selected_entry()
         self.entries[:0] = entries
+        self._records += sum(1 for e in entries if not isinstance(e, Marker))
         if chosen is not None:
             chosen += len(entries)
         self._rebuild(chosen)
@@ -148,7 +151,8 @@ class ViewModel:
 
     @property
     def records_loaded(self) -> int:
-        return sum(1 for e in self.entries if not isinstance(e, Marker))
+        """Records (not markers) held, visible or not."""
+        return self._records
 
     # -- layout ------------------------------------------------------------------------
 
@@ -229,18 +233,23 @@ class ViewModel:
     def _extend(self, indices: list[int]) -> None:
         base = len(self.visible)
         total = self.total_lines
+        measure = self._measure
+        room = max(1, self.width - self.prefix)
+        widest = self.max_width
         for offset, index in enumerate(indices):
             entry = self.entries[index]
-            total += self.line_count(entry)
+            lines = message_lines(entry)
+            widths = [measure(line) for line in lines]
+            total += sum(max(1, -(-w // room)) for w in widths) if self.wrap else len(lines)
             self._ends.append(total)
             self.visible.append(index)
-            for line in message_lines(entry):
-                self.max_width = max(self.max_width, self._measure(line))
+            widest = max(widest, *widths)
             if isinstance(entry, LogRecord):
                 if entry.level == "ERROR":
                     self._errors.append(base + offset)
                 if self.search is not None and self.search.search(entry.message) is not None:
                     self._matches.append(base + offset)
+        self.max_width = widest
 
     def _rebuild(self, chosen: int | None) -> None:
         self.visible, self._ends, self._matches, self._errors = [], [], [], []

@@ -9,13 +9,13 @@ offsets, not 100,000 renders (the Line API, as in toolong's ``LogLines``).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
 from typing import ClassVar, Final
 
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.events import MouseDown, Resize
@@ -43,8 +43,11 @@ MESSAGE_STYLES: Final = {
     "ERROR": Style(color="bright_red"),
 }
 TIME_STYLE: Final = Style(dim=True)
+PLAIN: Final = Style()
 MARKER_STYLE: Final = Style(color="cyan", italic=True)
 PENDING_STYLE: Final = Style(italic=True)
+#: Records absorbed between two ``gc.freeze()`` calls.
+FREEZE_EVERY: Final = 5_000
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -56,7 +59,9 @@ def clean(line: str) -> str:
 
 
 def measure(line: str) -> int:
-    """Cells a message line takes on screen."""
+    """Cells a message line takes on screen (plain ASCII, the common case, without rich)."""
+    if line.isascii() and line.isprintable():
+        return len(line)
     return cell_len(clean(line))
 
 
@@ -105,6 +110,8 @@ class LogView(ScrollView, can_focus=True):
         self.loading_older = False
         self._cache: LRUCache[int, list[Strip]] = LRUCache(2048)
         self._scrolling = False
+        self._since_freeze = 0
+        self._base_style: Style | None = None
         self._update_prefix()
 
     # -- content ---------------------------------------------------------------------------
@@ -114,6 +121,7 @@ class LogView(ScrollView, can_focus=True):
         if not entries:
             return
         self.model.append(entries)
+        self._settle(len(entries))
         self._resize_virtual()
         if self.model.follow:
             self._scroll_end()
@@ -127,6 +135,7 @@ class LogView(ScrollView, can_focus=True):
         if entries:
             before = self.model.total_lines
             self.model.prepend(entries)
+            self._settle(len(entries))
             self._cache.clear()
             self._resize_virtual()
             self._jump_to(self.scroll_y + self.model.total_lines - before)
@@ -162,6 +171,18 @@ class LogView(ScrollView, can_focus=True):
         if self.time_mode == "relative":
             self._cache.clear()
             self.refresh()
+
+    def _settle(self, added: int) -> None:
+        """Freeze the heap after large arrivals, so the cyclic GC stops rescanning held records.
+
+        Without this, a full collection over 100,000 records stalls the screen for 100–200 ms
+        every few seconds while live records stream in (bench/bench_tail.py). Records hold
+        no reference cycles; refcounting still frees whatever is dropped.
+        """
+        self._since_freeze += added
+        if self._since_freeze >= FREEZE_EVERY:
+            self._since_freeze = 0
+            gc.freeze()
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -323,14 +344,18 @@ class LogView(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._base_style = None
         self._cache.clear()
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width or self.size.width
+        base = self._base_style
+        if base is None:
+            base = self._base_style = self.rich_style
         located = self.model.locate(scroll_y + y)
         if located is None:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, base)
         position, line = located
         index = self.model.visible[position]
         strips = self._cache.get(index)
@@ -340,50 +365,61 @@ class LogView(ScrollView, can_focus=True):
         strip = strips[min(line, len(strips) - 1)]
         if position == self.model.selected and not self.model.follow:
             strip = strip.apply_style(self.get_component_rich_style("logview--selected"))
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
 
     def _render_entry(self, entry: Entry) -> list[Strip]:
-        """Every screen line of one entry at the current layout (the model counts the same lines)."""
-        console = self.app.console
+        """Every screen line of one entry at the current layout (the model counts the same lines).
+
+        Segments are built directly (no ``Text``, no console render, one ``Strip`` per row):
+        this runs for every entry that scrolls into view, so it is the viewer's hot path.
+        """
         model = self.model
+        prefix = model.prefix
         head = self._head(entry)
-        blank = Strip([Segment(" " * model.prefix)], model.prefix)
-        room = max(1, model.width - model.prefix)
+        blank = [Segment(" " * prefix)]
+        room = max(1, model.width - prefix)
         style = self._message_style(entry)
         pattern = model.search if isinstance(entry, LogRecord) else None
-        match_style = self.get_component_rich_style("logview--match") if pattern is not None else None
+        match_style = style + self.get_component_rich_style("logview--match") if pattern is not None else style
         out: list[Strip] = []
         for number, raw in enumerate(message_lines(entry)):
             line = clean(raw)
-            text = Text(line, style=style, no_wrap=True, end="")
-            if pattern is not None and match_style is not None:
+            segments: list[Segment] = []
+            done = 0
+            if pattern is not None:
                 for match in pattern.finditer(line):
-                    if match.end() > match.start():
-                        text.stylize(match_style, match.start(), match.end())
-            strip = Strip(list(text.render(console)), cell_len(line))
-            if model.wrap:
-                length = strip.cell_length
-                chunks = [strip.crop(start, start + room) for start in range(0, max(length, 1), room)]
-            else:
-                chunks = [strip]
-            for i, chunk in enumerate(chunks):
-                out.append(Strip.join([head if number == 0 and i == 0 else blank, chunk]))
+                    start, end = match.span()
+                    if end > start:
+                        if start > done:
+                            segments.append(Segment(line[done:start], style))
+                        segments.append(Segment(line[start:end], match_style))
+                        done = end
+            if done < len(line) or not segments:
+                segments.append(Segment(line[done:], style))
+            length = measure(line)
+            if not model.wrap or length <= room:
+                out.append(Strip([*(blank if number else head), *segments], prefix + length))
+                continue
+            strip = Strip(segments, length)
+            for i, start in enumerate(range(0, length, room)):
+                chunk = strip.crop(start, start + room)
+                out.append(Strip([*(head if number == 0 and i == 0 else blank), *chunk], prefix + chunk.cell_length))
         return out
 
-    def _head(self, entry: Entry) -> Strip:
-        """The time and level columns."""
+    def _head(self, entry: Entry) -> list[Segment]:
+        """The time and level columns, ``prefix`` cells wide."""
         when = format_time(entry.created_at, self.time_mode, tz=self.tz, origin=self.origin)
-        text = Text(f"{when:<{self._time_width}} ", style=TIME_STYLE, no_wrap=True, end="")
+        segments = [Segment(f"{when:<{self._time_width}} ", TIME_STYLE)]
         if isinstance(entry, Marker):
-            text.append(" ──── ", style=MARKER_STYLE)
+            segments.append(Segment(" ──── ", MARKER_STYLE))
         else:
-            text.append(f"{entry.level:^5}", style=LEVEL_STYLES.get(entry.level, Style()))
-            text.append("~" if entry.cursor is None else " ", style=PENDING_STYLE)
-        text.append(" ")
-        return Strip(list(text.render(self.app.console)), self.model.prefix)
+            segments.append(Segment(f"{entry.level:^5}", LEVEL_STYLES.get(entry.level, PLAIN)))
+            segments.append(Segment("~" if entry.cursor is None else " ", PENDING_STYLE))
+        segments.append(Segment(" "))
+        return segments
 
     def _message_style(self, entry: Entry) -> Style:
         if isinstance(entry, Marker):
             return MARKER_STYLE
-        style = MESSAGE_STYLES.get(entry.level, Style())
+        style = MESSAGE_STYLES.get(entry.level, PLAIN)
         return style + PENDING_STYLE if entry.cursor is None else style
