@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from helpers import HubProcess, get_json, run_cli, wait_until
+from helpers import HubProcess, get_json, run_cli, wait_for_horizon, wait_until
 from logctl.store import LogStore
 
 
@@ -59,6 +59,7 @@ def test_publish_is_acked_after_commit_and_history_has_the_seed_shape(hub: HubPr
         ack = recv_until(c, "ack")
     assert ack == {"type": "ack", "ref": 7, "producer": "p", "upto": 5, "accepted": 5, "rejected": 0}
     assert store.count("t1") == 5
+    wait_for_horizon(store.dsn)  # history shows rows once no older transaction can still commit
     status, body = get_json(f"{hub.http}/admin/runs/t1/logs?limit=3")
     assert status == 200 and isinstance(body, dict)
     assert body["count"] == 3
@@ -74,6 +75,7 @@ def test_history_paging_with_before_cursor(hub: HubProcess, store: LogStore) -> 
     with ws(hub) as c:
         publish(c, [{"thread_id": "pg", "message": str(i)} for i in range(25)])
         recv_until(c, "ack")
+    wait_for_horizon(store.dsn)
     _, page1 = get_json(f"{hub.http}/admin/runs/pg/logs?limit=10")
     assert isinstance(page1, dict)
     _, page2 = get_json(f"{hub.http}/admin/runs/pg/logs?limit=10&before={page1['before']}")
@@ -223,6 +225,7 @@ def test_bad_frames_get_precise_errors_and_the_connection_stays_open(hub: HubPro
         assert frame["accepted"] == 3 and frame["rejected"] == 5 and frame["upto"] == 8
         c.send(json.dumps({"type": "ping", "ref": 1}))
         assert recv_json(c) == {"type": "pong", "ref": 1}
+    wait_for_horizon(store.dsn)
     rows = store.history("ok").records
     assert [(r.message, r.level) for r in rows] == [("fine", "INFO"), ("nul\\x00inside", "INFO"), ("also fine", "ERROR")]
 
@@ -267,6 +270,7 @@ def test_unknown_paths_get_404_and_hostile_thread_ids_are_literal(hub: HubProces
     with ws(hub) as c:
         publish(c, [{"thread_id": hostile, "message": "still here"}])
         recv_until(c, "ack")
+    wait_for_horizon(store.dsn)
     status, body = get_json(f"{hub.http}/admin/runs/{urllib.parse.quote(hostile, safe='')}/logs")
     assert status == 200 and isinstance(body, dict)
     assert [(r["thread_id"], r["message"]) for r in body["logs"]] == [(hostile, "still here")]
@@ -282,6 +286,7 @@ def test_healthz_and_metrics(hub: HubProcess) -> None:
         recv_until(c, "ack")
     status, body = get_json(f"{hub.http}/healthz")
     assert status == 200 and isinstance(body, dict) and body["database"] == "up" and body["backlog"] == 0
+    assert isinstance(body["horizon"], int) and "oldest_write_transaction_seconds" in body
     with urllib.request.urlopen(f"{hub.http}/metrics", timeout=5) as resp:
         text = resp.read().decode()
     assert "logctl_records_committed_total 3" in text

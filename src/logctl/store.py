@@ -140,6 +140,20 @@ class LogStore:
         assert row is not None
         return int(row[0])
 
+    def horizon_status(self) -> tuple[int, float | None]:
+        """The xmin horizon, and the age in seconds of the oldest open writing transaction.
+
+        That transaction (on any database of the cluster) is what holds the horizon, and
+        so live delivery, back; None when no transaction holds a transaction id.
+        """
+        with translating(self.dsn), self.pool.connection() as conn:
+            row = conn.execute(
+                f"SELECT ({_HORIZON}), (SELECT extract(epoch FROM max(now() - xact_start))::float8"
+                " FROM pg_stat_activity WHERE backend_xid IS NOT NULL)"
+            ).fetchone()
+        assert row is not None
+        return int(row[0]), None if row[1] is None else float(row[1])
+
     def history(
         self,
         thread_id: str,

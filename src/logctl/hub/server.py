@@ -233,10 +233,10 @@ class Hub:
 
     async def _health(self) -> Response:
         try:
-            horizon = await asyncio.wait_for(asyncio.to_thread(self.store.horizon), timeout=3)
+            horizon, oldest = await asyncio.wait_for(asyncio.to_thread(self.store.horizon_status), timeout=3)
             database = "up"
         except (DatabaseError, asyncio.TimeoutError):
-            horizon, database = None, "down"
+            horizon, oldest, database = None, None, "down"
         ok = database == "up" and self.writer.database_up
         return _json_response(200 if ok else 503, {
             "status": "ok" if ok else "degraded",
@@ -246,6 +246,7 @@ class Hub:
             "subscribers": self.feed.subscriber_count,
             "connections": len(self.connections),
             "horizon": horizon,
+            "oldest_write_transaction_seconds": None if oldest is None else round(oldest, 3),
         })
 
     async def _history(self, req: routes.History) -> Response:
