@@ -214,15 +214,15 @@ async def test_detail_panel_and_copy(hub: HubProcess, store: LogStore) -> None:
         await pilot.press("c")
         assert app.clipboard == '2026-01-02T03:04:05.000Z ERROR {"step": 3, "ok": false}'
         await pilot.press("enter")
-        assert isinstance(app.screen, DetailScreen)
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and bool(app.screen.query("#detail-body")))
         console = Console(width=90, file=io.StringIO(), color_system=None)
         console.print(app.screen.query_one("#detail-body", Static).content)
         body = console.file.getvalue()  # type: ignore[attr-defined]
         assert '"step": 3' in body and "cursor" in body
         await pilot.press("escape", "question_mark")
-        assert isinstance(app.screen, HelpScreen)
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")
-        assert app.screen is not None and not isinstance(app.screen, HelpScreen)
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen))
 
 
 @asyncio_test
@@ -238,6 +238,19 @@ async def test_scrolling_to_the_top_loads_older_history(hub: HubProcess, store: 
         await until(pilot, lambda: view.model.records_loaded == 120)
         assert messages(view) == [r.message for r in recs("t1", 0, 120)]
         assert not view.more_above
+
+
+@asyncio_test
+async def test_a_large_n_paints_the_newest_page_first_and_loads_the_rest_behind_it(hub: HubProcess, store: LogStore) -> None:
+    """-n 5000 shows the newest page at once, then fills in older pages up to 5000, in order."""
+    store.insert(recs("t1", 0, 6000))
+    app = app_for(hub, limit=5000)
+    async with app.run_test(size=(100, 24)) as pilot:
+        view = app.query_one(LogView)
+        await until(pilot, lambda: view.model.records_loaded == 5000, timeout=20)
+        assert messages(view) == [r.message for r in recs("t1", 1000, 5000)]
+        assert view.more_above and app.backfill == 0
+        assert view.model.follow and "m5999" in screen_text(view)
 
 
 @asyncio_test

@@ -34,16 +34,23 @@ class Activity(Horizontal):
     }
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        # held directly: a timer may call show() while the app is tearing the DOM down
+        self._labels = {level: Label(level[0]) for level in LEVELS}
+        self._sparks = {
+            level: Sparkline([0.0] * 10, min_color=Color.parse(_COLORS[level]).with_alpha(0.25), max_color=_COLORS[level])
+            for level in LEVELS
+        }
+
     def compose(self) -> ComposeResult:
         for level in reversed(LEVELS):
-            yield Label(level[0], id=f"label-{level.lower()}")
-            color = _COLORS[level]
-            yield Sparkline([0.0] * 10, id=f"spark-{level.lower()}", min_color=Color.parse(color).with_alpha(0.25), max_color=color)
+            yield self._labels[level]
+            yield self._sparks[level]
 
     def show(self, series: dict[str, list[int]]) -> None:
         """Per level, counts per second, oldest first."""
         for level in LEVELS:
             data = series.get(level) or [0]
-            spark = self.query_one(f"#spark-{level.lower()}", Sparkline)
-            spark.data = [float(v) for v in data[-10:]]
-            self.query_one(f"#label-{level.lower()}", Label).update(f"{level[0]}{sum(data[-10:]):>4}")
+            self._sparks[level].data = [float(v) for v in data[-10:]]
+            self._labels[level].update(f"{level[0]}{sum(data[-10:]):>4}")

@@ -27,7 +27,7 @@ from logctl.core.records import LogRecord
 from logctl.core.view import Filter
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError
 from logctl.tail.activity import Activity
-from logctl.tail.client import DbStatus, Event, Shown, State, TailClient
+from logctl.tail.client import PAGE_LIMIT, DbStatus, Event, Shown, State, TailClient
 from logctl.tail.detail import DetailScreen, record_json, record_line
 from logctl.tail.help import HelpScreen
 from logctl.tail.log_view import LogView
@@ -49,7 +49,10 @@ from logctl.tail.status_bar import StatusBar, StatusInfo
 
 __all__ = ["TailApp"]
 
+#: Records per page when the user scrolls above the oldest one loaded.
 OLDER_PAGE = 2000
+#: The first screen needs only the newest page; the rest of ``-n`` loads behind it.
+FIRST_PAGE = 2000
 
 
 class TailApp(App[None]):
@@ -103,14 +106,23 @@ class TailApp(App[None]):
         self.activity = ActivityCounter(window=60)
         self.origin: dt.datetime | None = None
         self.error: LogctlError | None = None
+        #: Records of ``-n`` still to load behind the first screen.
+        self.backfill = 0
+        # Widgets are held, not queried: timers and messages may still arrive while the
+        # app tears its DOM down on exit.
+        self._title_label = Label(id="title")
+        self._activity_bar = Activity()
+        self._view = LogView(tz=self.tz, time_mode=self.time_mode, id="log")
+        self._prompt = Prompt(id="prompt")
+        self._status_bar = StatusBar(id="status")
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
-            yield Label(id="title")
-            yield Activity()
-        yield LogView(tz=self.tz, time_mode=self.time_mode, id="log")
-        yield Prompt(id="prompt")
-        yield StatusBar(id="status")
+            yield self._title_label
+            yield self._activity_bar
+        yield self._view
+        yield self._prompt
+        yield self._status_bar
         yield Footer()
 
     def _handle_exception(self, error: Exception) -> None:
@@ -126,7 +138,7 @@ class TailApp(App[None]):
 
     @property
     def log_view(self) -> LogView:
-        return self.query_one(LogView)
+        return self._view
 
     def on_mount(self) -> None:
         view = self.log_view
@@ -157,7 +169,8 @@ class TailApp(App[None]):
             while True:
                 self.post_message(ConnectionChanged(State("loading", f"latest {settings.limit} records")))
                 try:
-                    page = await self.client.initial(settings.limit, settings.since)
+                    first = settings.limit if settings.since is not None else min(settings.limit, FIRST_PAGE)
+                    page = await self.client.initial(first, settings.since)
                     break
                 except (HubUnavailable, DatabaseUnavailable) as exc:
                     attempt += 1
@@ -166,20 +179,21 @@ class TailApp(App[None]):
                     await asyncio.sleep(delay)
             shown = self.merge.history(page)
             self.info.waiting_for_thread = not page.records and page.before is None
+            self.backfill = settings.limit - len(page.records) if settings.since is None and page.before else 0
             self.post_message(HistoryLoaded(shown, more=page.before is not None))
             await self.client.follow(self.merge, self._sink)
         except LogctlError as exc:
             self.post_message(ConnectionChanged(State("failed", str(exc))))
 
     @work(exclusive=True, group="older", exit_on_error=False)
-    async def load_older(self) -> None:
+    async def load_older(self, limit: int = OLDER_PAGE) -> None:
         """Fetch the page before the oldest record loaded (keyset ``before=``)."""
         before = self.merge.before
         if before is None:
             self.post_message(OlderLoaded([], more=False))
             return
         try:
-            page = await self.client.history(limit=OLDER_PAGE, before=before)
+            page = await self.client.history(limit=limit, before=before)
         except LogctlError as exc:
             self.notify(f"could not load older records: {exc}", severity="warning")
             self.post_message(OlderLoaded([], more=True))
@@ -204,6 +218,8 @@ class TailApp(App[None]):
         view = self.log_view
         view.more_above = message.more
         self._add(list(message.entries))
+        if self.backfill > 0:
+            self.load_older(min(self.backfill, PAGE_LIMIT))
 
     @on(EntriesArrived)
     def _arrived(self, message: EntriesArrived) -> None:
@@ -221,6 +237,11 @@ class TailApp(App[None]):
     @on(OlderLoaded)
     def _older(self, message: OlderLoaded) -> None:
         self.log_view.add_older(list(message.entries), message.more)
+        if self.backfill > 0:
+            # stop on the last page, or on a failed fetch (scrolling up retries it)
+            self.backfill = self.backfill - len(message.entries) if message.more and message.entries else 0
+            if self.backfill > 0:
+                self.load_older(min(self.backfill, PAGE_LIMIT))
 
     @on(NeedOlder)
     def _need_older(self) -> None:
@@ -276,7 +297,7 @@ class TailApp(App[None]):
             current = view.model.search
         else:
             current = self.filter.include if kind == "include" else self.filter.exclude
-        self.query_one(Prompt).open(kind, current.pattern if current is not None else "")
+        self._prompt.open(kind, current.pattern if current is not None else "")
 
     def action_clear_search(self) -> None:
         if self.log_view.model.search is not None:
@@ -313,12 +334,12 @@ class TailApp(App[None]):
 
     def _title(self) -> None:
         zone = zone_label(self.time_mode, tz=self.tz, now=dt.datetime.now(dt.timezone.utc), origin=self.origin)
-        self.query_one("#title", Label).update(f"{self.settings.thread_id}  ·  times: {zone}  ·  {self.settings.server}")
+        self._title_label.update(f"{self.settings.thread_id}  ·  times: {zone}  ·  {self.settings.server}")
 
     def _status(self) -> None:
-        self.query_one(StatusBar).show(self.info, self.log_view.model)
+        self._status_bar.show(self.info, self.log_view.model)
 
     def _tick(self) -> None:
         if self.info.state.retry_at is not None:
             self._status()
-        self.query_one(Activity).show(self.activity.series(dt.datetime.now(dt.timezone.utc)))
+        self._activity_bar.show(self.activity.series(dt.datetime.now(dt.timezone.utc)))

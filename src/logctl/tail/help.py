@@ -43,8 +43,8 @@ class HelpScreen(ModalScreen[None]):
         align: center middle;
     }
     HelpScreen > VerticalScroll {
-        width: auto;
-        max-width: 90%;
+        width: 86;
+        max-width: 95%;
         height: auto;
         max-height: 90%;
         border: thick $accent;
@@ -63,4 +63,4 @@ class HelpScreen(ModalScreen[None]):
             table.add_row(keys, what)
         with VerticalScroll() as scroll:
             scroll.border_title = "logctl tail: keys"
-            yield Static(table)
+            yield Static(table, id="help-body")
