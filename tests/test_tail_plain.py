@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from helpers import HubProcess, run_cli
+from helpers import HubProcess, run_cli, wait_until
 from logctl.core.records import LogRecord
 from logctl.store import LogStore
 
@@ -165,3 +165,47 @@ def test_bad_options_are_config_errors(cli_env: dict[str, str]) -> None:
         out = run_cli(["tail", "t1", "--no-follow", *args], cli_env)
         assert out.returncode == 2, (args, out.stderr)
         assert needle in out.stderr and "Traceback" not in out.stderr
+
+
+def test_records_shown_pending_during_a_database_outage_are_not_shown_again(
+    dsn: str, store: LogStore, cli_env: dict[str, str], tails: list[Tail]
+) -> None:
+    """While the hub cannot write, tail shows records as pending; once stored they do not repeat."""
+    import psycopg
+    from websockets.sync.client import connect
+
+    from helpers import limited_role
+
+    store.insert(recs("t1", 0, 3))
+    with limited_role(dsn, "SELECT", "INSERT") as role_dsn:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            role = str(psycopg.conninfo.conninfo_to_dict(role_dsn)["user"])
+            admin.execute(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA {admin.execute("SELECT current_schema()").fetchone()[0]} TO "{role}"')  # type: ignore[index]
+            hub = HubProcess(role_dsn, cli_env, "--no-migrate")
+            try:
+                tail = Tail(["t1", "--json", "--server", hub.url], cli_env)
+                tails.append(tail)
+                assert len(tail.take(3)) == 3
+                with connect(hub.url + "/ws") as ws:
+
+                    def publish(start: int, n: int) -> None:
+                        ws.send(json.dumps({"type": "publish", "producer": "p1", "records": [
+                            {"seq": i, "thread_id": "t1", "message": f"live {i}"} for i in range(start, start + n)]}))
+
+                    admin.execute(f'REVOKE INSERT ON thread_logs FROM "{role}"')
+                    publish(0, 5)
+                    pending = [json.loads(x) for x in tail.take(5)]
+                    assert [(r["message"], r["id"], r.get("cursor")) for r in pending] == [(f"live {i}", None, None) for i in range(5)]
+                    admin.execute(f'GRANT INSERT ON thread_logs TO "{role}"')
+                    wait_until(lambda: any("database is back" in line for line in tail.err), timeout=30)
+                    publish(5, 2)
+                    after = [json.loads(x) for x in tail.take(2, timeout=30)]
+                    assert [r["message"] for r in after] == ["live 5", "live 6"]
+                    assert all(isinstance(r["id"], int) for r in after)
+                    with pytest.raises(queue.Empty):
+                        tail.lines.get(timeout=1)  # live 0..4 were committed, and not shown twice
+                assert store.count("t1") == 10
+                assert any("cannot write to its database" in line for line in tail.err), tail.err
+                assert all("Traceback" not in line for line in tail.err)
+            finally:
+                hub.kill()
