@@ -15,7 +15,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from logctl.core.cursor import Cursor
-from logctl.core.records import LogRecord, escape_nul
+from logctl.core.records import LogRecord, Row, escape_nul
 from logctl.db import CONNECT_TIMEOUT, connect, translating
 
 __all__ = ["HistoryPage", "LogStore"]
@@ -117,14 +117,22 @@ class LogStore:
         if not records:
             return 0
         now = dt.datetime.now(dt.timezone.utc)
-        rows = [
-            (r.thread_id, escape_nul(r.message), r.level, r.created_at or now, r.producer_id, r.seq) for r in records
-        ]
+        return self.insert_rows([
+            (r.thread_id, escape_nul(r.message), r.level, r.created_at or now, r.producer_id, r.seq)
+            for r in records
+        ])
+
+    def insert_rows(self, rows: Sequence[Row]) -> int:
+        """:meth:`insert` for rows already validated (:func:`~logctl.core.records.row_from_wire`):
+        messages free of NUL, ``created_at`` set."""
+        if not rows:
+            return 0
         with translating(self.dsn), self.pool.connection() as conn:
             try:
                 with conn.transaction(), conn.cursor().copy(_COPY) as copy:
+                    write = copy.write_row
                     for row in rows:
-                        copy.write_row(row)
+                        write(row)
                 return len(rows)
             except psycopg.errors.UniqueViolation:
                 pass

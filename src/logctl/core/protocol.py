@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from logctl.core.cursor import Cursor
-from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, LogRecord, record_from_wire, validate_thread_id
+from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, LogRecord, Row, row_from_wire, validate_thread_id
 from logctl.errors import InvalidRecord, ProtocolError
 
 __all__ = [
@@ -131,26 +131,26 @@ def parse_frame(data: str | bytes) -> Frame:
 
 def validate_publish(
     frame: Publish, *, now: dt.datetime, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
-) -> tuple[list[LogRecord], list[RecordError], int | None]:
-    """Split a publish frame into valid records and per-record errors.
+) -> tuple[list[Row], list[RecordError], int | None]:
+    """Split a publish frame into valid records (as store rows) and per-record errors.
 
-    Returns ``(records, errors, upto)`` where ``upto`` is the highest ``seq`` in the frame
+    Returns ``(rows, errors, upto)`` where ``upto`` is the highest ``seq`` in the frame
     (valid or not) for the cumulative ack, or None without a producer.
     """
-    good: list[LogRecord] = []
+    good: list[Row] = []
     bad: list[RecordError] = []
-    upto: int | None = None
+    producer = frame.producer
+    keep = good.append
     for index, raw in enumerate(frame.records):
-        seq = raw.get("seq") if isinstance(raw, dict) else None
         try:
-            record = record_from_wire(raw, producer_id=frame.producer, now=now, max_message_bytes=max_message_bytes)
+            keep(row_from_wire(raw, producer_id=producer, now=now, max_message_bytes=max_message_bytes))
         except InvalidRecord as exc:
+            seq = raw.get("seq") if isinstance(raw, dict) else None
             bad.append(RecordError(index, seq if isinstance(seq, int) and not isinstance(seq, bool) else None, exc))
-            continue
-        good.append(record)
-    if frame.producer is not None:
-        seqs = [r.seq for r in good if r.seq is not None] + [e.seq for e in bad if e.seq is not None]
-        upto = max(seqs) if seqs else None
+    upto: int | None = None
+    if producer is not None:
+        seqs = [row[5] for row in good] + [e.seq for e in bad]
+        upto = max((seq for seq in seqs if seq is not None), default=None)
     return good, bad, upto
 
 

@@ -18,7 +18,9 @@ __all__ = [
     "escape_nul",
     "level_rank",
     "normalise_level",
+    "Row",
     "record_from_wire",
+    "row_from_wire",
     "validate_thread_id",
 ]
 
@@ -42,6 +44,15 @@ MAX_THREAD_ID_LENGTH: Final = 256
 
 #: Fields a producer may send in one record.
 WIRE_FIELDS: Final = frozenset({"seq", "thread_id", "message", "level", "created_at"})
+
+_SEQ_LIMIT: Final = 2**63
+
+#: A validated record as the columns the store writes:
+#: ``(thread_id, message, level, created_at, producer_id, seq)``, the order of
+#: :class:`LogRecord`'s first fields, so ``LogRecord(*row)`` is the record. The hub carries
+#: rows, not records, from validation to COPY: building a frozen dataclass costs about
+#: 1 µs (``object.__setattr__`` per field), a tuple about 0.03 µs.
+Row = tuple[str, str, str, dt.datetime, str | None, int | None]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -114,12 +125,12 @@ def normalise_level(value: object) -> str:
     Case is ignored, and the stdlib ``logging`` names are accepted: WARNING→WARN,
     CRITICAL→ERROR (also FATAL, ERR), TRACE/NOTSET→DEBUG.
     """
-    if value in _CANONICAL:
-        return str(value)  # the common case: already canonical
     if value is None:
         return "INFO"
-    if not isinstance(value, str):
+    if not isinstance(value, str):  # before any set lookup: a list or dict is unhashable
         raise InvalidRecord("unknown_level", f"level must be a string, not {type(value).__name__}")
+    if value in _CANONICAL:
+        return str(value)  # the common case: already canonical
     upper = value.strip().upper()
     if upper in LEVELS:
         return upper
@@ -185,17 +196,20 @@ def check_message(value: object, max_bytes: int) -> str:
     return escape_nul(value)
 
 
-def record_from_wire(
+def row_from_wire(
     raw: object,
     *,
     producer_id: str | None,
     now: dt.datetime,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     default_thread_id: str | None = None,
-) -> LogRecord:
-    """Validate one record as sent by a producer and build a :class:`LogRecord`.
+) -> Row:
+    """Validate one record as sent by a producer into the :data:`Row` the store writes.
 
-    ``now`` stamps records that carry no ``created_at``.
+    ``now`` stamps records that carry no ``created_at``. Each field is first checked for
+    the common valid case inline; anything else goes through the field's validator
+    (:func:`validate_thread_id`, :func:`check_message`, :func:`normalise_level`,
+    :func:`parse_timestamp`), which accepts it or raises the precise error.
     """
     if not isinstance(raw, dict):
         raise InvalidRecord("bad_record", f"a record must be a JSON object, not {type(raw).__name__}")
@@ -204,19 +218,34 @@ def record_from_wire(
         names = ", ".join(sorted(str(k)[:32] for k in unknown)[:5])
         raise InvalidRecord("unknown_field", f"unknown field(s) in record: {names}")
     seq = raw.get("seq")
-    if producer_id is not None:
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or seq >= 2**63:
+    if producer_id is None:
+        seq = None
+    elif type(seq) is not int or seq < 0 or seq >= _SEQ_LIMIT:
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or seq >= _SEQ_LIMIT:
             raise InvalidRecord("bad_seq", f"seq must be a non-negative 64-bit integer, not {seq!r:.32}")
-    thread_id = validate_thread_id(raw.get("thread_id", default_thread_id))
-    message = check_message(raw.get("message"), max_message_bytes)
-    level = normalise_level(raw.get("level"))
+    thread_id = raw.get("thread_id", default_thread_id)
+    if type(thread_id) is not str or not thread_id or len(thread_id) > MAX_THREAD_ID_LENGTH or "\x00" in thread_id:
+        thread_id = validate_thread_id(thread_id)
+    message = raw.get("message")
+    if type(message) is not str or len(message) > max_message_bytes or not message.isascii() or "\x00" in message:
+        message = check_message(message, max_message_bytes)
+    level = raw.get("level")
+    if type(level) is not str or level not in _CANONICAL:
+        level = normalise_level(level)
     created = raw.get("created_at")
     created_at = now if created is None else parse_timestamp(created)
-    return LogRecord(
-        thread_id=thread_id,
-        message=message,
-        level=level,
-        created_at=created_at,
-        producer_id=producer_id,
-        seq=seq if producer_id is not None else None,
-    )
+    return (thread_id, message, level, created_at, producer_id, seq)
+
+
+def record_from_wire(
+    raw: object,
+    *,
+    producer_id: str | None,
+    now: dt.datetime,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    default_thread_id: str | None = None,
+) -> LogRecord:
+    """Validate one record as sent by a producer and build a :class:`LogRecord` (see :func:`row_from_wire`)."""
+    return LogRecord(*row_from_wire(
+        raw, producer_id=producer_id, now=now, max_message_bytes=max_message_bytes, default_thread_id=default_thread_id
+    ))

@@ -8,7 +8,7 @@ import random
 import uuid
 from typing import Final
 
-from logctl.core.records import LogRecord
+from logctl.core.records import Row
 from logctl.hub.server import Hub
 
 __all__ = ["DEMO_THREADS", "run_demo"]
@@ -35,13 +35,13 @@ async def run_demo(hub: Hub, *, rate: float = 5.0, seed: int | None = None) -> N
     producer = f"demo-{uuid.uuid4()}"
     seq = 0
     while True:
-        batch: list[LogRecord] = []
+        batch: list[Row] = []
         for thread in DEMO_THREADS:
             roll = rng.random()
             level = "ERROR" if roll < 0.03 else "WARN" if roll < 0.1 else "DEBUG" if roll < 0.3 else "INFO"
             n = rng.randint(1, 999)
             message = _TRACEBACK.format(n=n) if level == "ERROR" else rng.choice(_STEPS[thread]).format(n=n)
             seq += 1
-            batch.append(LogRecord(thread, message, level, dt.datetime.now(dt.timezone.utc), producer, seq))
+            batch.append((thread, message, level, dt.datetime.now(dt.timezone.utc), producer, seq))
         hub.ingest(batch)
         await asyncio.sleep(1.0 / rate)

@@ -25,7 +25,7 @@ from psycopg import sql
 from logctl.core.cursor import Cursor
 from logctl.core.metrics import HubMetrics
 from logctl.core.protocol import encode, records_frame
-from logctl.core.records import LogRecord
+from logctl.core.records import LogRecord, Row
 from logctl.errors import DatabaseError
 from logctl.store import LogStore
 
@@ -156,18 +156,19 @@ class Feed:
         if not state.subscribers:
             del self._threads[sub.thread_id]
 
-    def broadcast_pending(self, records: list[LogRecord]) -> None:
+    def broadcast_pending(self, rows: list[Row]) -> None:
         """During a database outage: send uncommitted records to local live subscribers."""
         by_thread: dict[str, list[LogRecord]] = {}
-        for r in records:
-            if r.thread_id in self._threads:
-                by_thread.setdefault(r.thread_id, []).append(r)
-        for thread_id, rows in by_thread.items():
-            frame = records_frame(thread_id, rows, pending=True)
+        threads = self._threads
+        for row in rows:
+            if row[0] in threads:
+                by_thread.setdefault(row[0], []).append(LogRecord(*row))
+        for thread_id, records in by_thread.items():
+            frame = records_frame(thread_id, records, pending=True)
             for sub in self._threads[thread_id].subscribers:
                 if not sub.catching_up:
                     sub.send(frame)
-                    self._metrics.records_pending_broadcast += len(rows)
+                    self._metrics.records_pending_broadcast += len(records)
 
     # -- the read loop ----------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from logctl.core.protocol import (
     parse_frame,
     validate_publish,
 )
-from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, LogRecord
+from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, Row
 from logctl.errors import DatabaseError, ProtocolError
 from logctl.hub.feed import Feed, Subscriber, status_frame
 from logctl.hub.writer import GroupWriter
@@ -119,15 +119,15 @@ class Hub:
 
     # -- writer callbacks (on the loop) -------------------------------------------------
 
-    def _database_down(self, records: list[LogRecord]) -> None:
+    def _database_down(self, records: list[Row]) -> None:
         self.feed.broadcast_pending(records)
         broadcast(self.connections, status_frame(False, self.writer.backlog))
 
     def _database_up(self) -> None:
         broadcast(self.connections, status_frame(True, self.writer.backlog))
 
-    def ingest(self, records: list[LogRecord], done: Callable[[], None] = lambda: None) -> None:
-        """Queue valid records for writing; ``done`` runs once they are committed.
+    def ingest(self, records: list[Row], done: Callable[[], None] = lambda: None) -> None:
+        """Queue valid records (store rows) for writing; ``done`` runs once they are committed.
 
         While the database is down the records also go at once to local subscribers, marked
         pending (docs/protocol.md).

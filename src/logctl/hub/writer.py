@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Final
 
 from logctl.core.metrics import HubMetrics
-from logctl.core.records import LogRecord
+from logctl.core.records import Row
 from logctl.errors import DatabaseError
 from logctl.store import LogStore
 
@@ -32,9 +32,9 @@ BACKOFF: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 
 @dataclasses.dataclass(slots=True)
 class Job:
-    """Records of one publish frame and what to do once they are committed."""
+    """Records of one publish frame (as store rows) and what to do once they are committed."""
 
-    records: list[LogRecord]
+    records: list[Row]
     done: Callable[[], None]
 
 
@@ -48,7 +48,7 @@ class GroupWriter:
         metrics: HubMetrics,
         *,
         max_backlog: int = 1_000_000,
-        on_down: Callable[[list[LogRecord]], None] = lambda _r: None,
+        on_down: Callable[[list[Row]], None] = lambda _r: None,
         on_up: Callable[[], None] = lambda: None,
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
@@ -75,7 +75,7 @@ class GroupWriter:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, records: list[LogRecord], done: Callable[[], None]) -> None:
+    def submit(self, records: list[Row], done: Callable[[], None]) -> None:
         """Queue a job (call on the event loop). ``done`` runs on the loop after commit."""
         with self._cond:
             self._jobs.append(Job(records, done))
@@ -121,7 +121,7 @@ class GroupWriter:
             attempt = 0
             while True:
                 try:
-                    inserted = self._store.insert(records)
+                    inserted = self._store.insert_rows(records)
                     break
                 except DatabaseError as exc:
                     self._metrics.write_failures += 1
