@@ -41,6 +41,16 @@ def test_insert_stamps_missing_created_at_and_keeps_given_ones(store: LogStore) 
     assert new.created_at is not None and new.created_at > given and new.level == "INFO"
 
 
+def test_insert_takes_a_naive_created_at_as_utc_and_keeps_the_instant_of_an_aware_one(store: LogStore) -> None:
+    """A naive created_at is stored as UTC (as logctl renders it); one with an offset keeps its instant."""
+    naive = dt.datetime(2025, 1, 8, 10, 30)
+    plus_two = dt.datetime(2025, 1, 8, 12, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    store.insert([LogRecord("t", "naive", created_at=naive), LogRecord("t", "offset", created_at=plus_two)])
+    wait_for_horizon(store.dsn)
+    stored = [r.created_at for r in store.history("t").records]
+    assert stored == [naive.replace(tzinfo=dt.timezone.utc)] * 2
+
+
 def test_history_returns_the_latest_rows_oldest_first(store: LogStore) -> None:
     """history(limit=N) is the newest N rows of that thread only, in stream order, oldest first."""
     _insert_one_by_one(store, "t1", 10)

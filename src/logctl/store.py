@@ -28,7 +28,10 @@ _INSERT: Final = (
     " ON CONFLICT (producer_id, seq) DO NOTHING"
 )
 
-_COPY: Final = "COPY thread_logs (thread_id, message, level, created_at, producer_id, seq) FROM STDIN"
+# Binary COPY: psycopg packs a row in about a tenth of the time it takes to format one as
+# text (a timestamptz as text alone costs about 1 µs), and PostgreSQL reads it no slower.
+_COPY: Final = "COPY thread_logs (thread_id, message, level, created_at, producer_id, seq) FROM STDIN (FORMAT BINARY)"
+_COPY_TYPES: Final = ("text", "text", "text", "timestamptz", "text", "int8")
 
 _HORIZON: Final = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8"
 
@@ -54,6 +57,12 @@ class HistoryPage:
     records: tuple[LogRecord, ...]
     resume: Cursor
     before: Cursor | None
+
+
+def _aware(at: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    if at is None:
+        return now
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.timezone.utc)
 
 
 def _record(row: Sequence[Any]) -> LogRecord:
@@ -112,24 +121,26 @@ class LogStore:
         resend of something already stored), the batch is written instead with
         ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING``, which skips the stored
         keys, so a resend is harmless. NUL characters in messages, which TEXT cannot
-        hold, are stored as ``\\x00``.
+        hold, are stored as ``\\x00``. A record without ``created_at`` gets the insert
+        time; a naive ``created_at`` is taken as UTC, as everywhere in logctl.
         """
         if not records:
             return 0
         now = dt.datetime.now(dt.timezone.utc)
         return self.insert_rows([
-            (r.thread_id, escape_nul(r.message), r.level, r.created_at or now, r.producer_id, r.seq)
+            (r.thread_id, escape_nul(r.message), r.level, _aware(r.created_at, now), r.producer_id, r.seq)
             for r in records
         ])
 
     def insert_rows(self, rows: Sequence[Row]) -> int:
         """:meth:`insert` for rows already validated (:func:`~logctl.core.records.row_from_wire`):
-        messages free of NUL, ``created_at`` set."""
+        messages free of NUL, ``created_at`` set and timezone-aware."""
         if not rows:
             return 0
         with translating(self.dsn), self.pool.connection() as conn:
             try:
                 with conn.transaction(), conn.cursor().copy(_COPY) as copy:
+                    copy.set_types(_COPY_TYPES)
                     write = copy.write_row
                     for row in rows:
                         write(row)
