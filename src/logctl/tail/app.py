@@ -273,7 +273,7 @@ class TailApp(App[None]):
     @on(PromptSubmitted)
     def _prompted(self, message: PromptSubmitted) -> None:
         view = self.log_view
-        view.focus()
+        self.screen.set_focus(view)  # at once, so the next key is the viewer's
         if message.cancelled:
             return
         pattern = compile_pattern(message.text, what=message.kind)  # the prompt has checked it

@@ -50,7 +50,9 @@ class Prompt(Input):
         self.value = current
         self.remove_class("-invalid")
         self.add_class("-open")
-        self.focus()
+        # Focus now, not after a refresh (``focus()`` defers): keys typed right after the
+        # one that opened the prompt, or pasted, must land in it.
+        self.screen.set_focus(self)
 
     def close(self) -> None:
         self.remove_class("-open")
