@@ -24,7 +24,6 @@ from textual.widgets import Footer, Label
 from logctl.core.display import ActivityCounter, TimeMode, compile_pattern, next_time_mode, zone_label
 from logctl.core.merge import Entry, StreamMerge, reconnect_delay
 from logctl.core.records import LogRecord
-from logctl.core.view import Filter
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError
 from logctl.tail.activity import Activity
 from logctl.tail.client import PAGE_LIMIT, DbStatus, Event, Shown, State, TailClient
