@@ -1,7 +1,7 @@
 """What a producer says to a hub, and what it makes of the answers. Pure: text in, events out.
 
-See docs/protocol.md, "Publishing". Each record is encoded as a plain dict, and the whole
-frame goes through ``json.dumps`` once.
+See docs/protocol.md, "Publishing". A publish frame is written as JSON text directly
+(:func:`encode_publish`); replies are parsed with :func:`json.loads`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Mapping
-from typing import Any, Final, Union
+from json.encoder import encode_basestring
+from typing import Final, Union
 
 from logctl.core.batching import Batch
 from logctl.core.records import LogRecord, format_timestamp
@@ -19,6 +20,10 @@ __all__ = ["Acked", "Event", "Refused", "Rejected", "decode_reply", "encode_publ
 
 #: Error codes that refuse a whole frame for now: the records are kept and sent again later.
 RETRY_CODES: Final = frozenset({"backlog_full", "shutting_down", "database_unavailable"})
+
+_UTC: Final = dt.timezone.utc
+#: A str as a JSON string, escaped as ``json.dumps(..., ensure_ascii=False)`` escapes it.
+_quote: Final = encode_basestring
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -52,19 +57,63 @@ Event = Union[Acked, Rejected, Refused]
 
 
 def encode_publish(producer: str, ref: int, batch: Batch[LogRecord]) -> str:
-    """One ``publish`` frame for ``batch``: records numbered from ``batch.first_seq``."""
+    """One ``publish`` frame for ``batch``: records numbered from ``batch.first_seq``.
+
+    The same JSON as ``json.dumps`` of the frame as dicts (compact, UTF-8 kept), written
+    directly: each string goes through the encoder's own escaping (``encode_basestring``),
+    thread ids and levels are escaped once per frame, and ``created_at`` is formatted from
+    a per-second prefix (records stamped by one read share one datetime, formatted once)
+    rather than by ``isoformat()`` per record, which alone costs about 0.9 µs.
+    """
     seq = batch.first_seq
-    records: list[dict[str, Any]] = []
-    append = records.append
-    utc = dt.timezone.utc
+    parts: list[str] = []
+    append = parts.append
+    quoted: dict[str, str] = {}  # thread ids and levels, escaped
+    stamp = _Stamps()
     for r in batch.items:
-        at = r.created_at
-        # isoformat() of a UTC time is what format_timestamp returns, less its Z (both parse alike).
-        stamp = at.isoformat() if at is not None and at.tzinfo is utc else format_timestamp(at)
-        append({"seq": seq, "thread_id": r.thread_id, "message": r.message, "level": r.level, "created_at": stamp})
+        tid, level = r.thread_id, r.level
+        tid_json = quoted.get(tid)
+        if tid_json is None:
+            tid_json = quoted[tid] = _quote(tid)
+        level_json = quoted.get(level)
+        if level_json is None:
+            level_json = quoted[level] = _quote(level)
+        append(f'{{"seq":{seq},"thread_id":{tid_json},"message":{_quote(r.message)},'
+               f'"level":{level_json},"created_at":{stamp(r.created_at)}}}')
         seq += 1
-    return json.dumps({"type": "publish", "producer": producer, "ref": ref, "records": records},
-                      ensure_ascii=False, separators=(",", ":"))
+    return f'{{"type":"publish","producer":{_quote(producer)},"ref":{ref},"records":[{",".join(parts)}]}}'
+
+
+_SECOND: Final = dt.timedelta(seconds=1)
+_ZERO: Final = dt.timedelta(0)
+
+
+class _Stamps:
+    """``created_at`` as a JSON value: UTC ISO 8601 text (or null), formatted cheaply."""
+
+    __slots__ = ("_at", "_json", "_base", "_prefix")
+
+    def __init__(self) -> None:
+        self._at: dt.datetime | None = None
+        self._json = "null"
+        self._base: dt.datetime | None = None  # the whole second that _prefix spells
+        self._prefix = ""
+
+    def __call__(self, at: dt.datetime | None) -> str:
+        if at is self._at:
+            return self._json
+        if at is None:
+            text = "null"
+        elif at.tzinfo is _UTC:
+            base = self._base
+            if base is None or not _ZERO <= at - base < _SECOND:
+                base = self._base = at.replace(microsecond=0)
+                self._prefix = base.isoformat()[:19]  # YYYY-MM-DDTHH:MM:SS
+            text = f'"{self._prefix}.{at.microsecond:06d}+00:00"'
+        else:
+            text = _quote(format_timestamp(at) or "")
+        self._at, self._json = at, text
+        return text
 
 
 def decode_reply(text: str | bytes) -> Event | None:
