@@ -12,14 +12,20 @@ from collections.abc import Iterator
 
 import pytest
 from helpers import HubProcess, error_lines, query, run_cli, wait_until
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from psycopg.conninfo import make_conninfo
 
+from logctl.client.frames import Event
 from logctl.client.routing import choose_route
+from logctl.client.send import read_batches
 from logctl.client.shipper import Shipper
 from logctl.config import DEFAULT_SERVER
-from logctl.core.batching import SpoolLimits, draft_record, record_size
+from logctl.core.batching import Batch, SpoolLimits, draft_record, record_size
+from logctl.core.records import LogRecord
 from logctl.errors import ConfigError
 import datetime as dt
+import io
 
 
 def free_port() -> int:
@@ -280,3 +286,56 @@ def test_database_connection_killed_mid_stream(dsn: str) -> None:
         shipper.close(0)
     assert killed >= 1 and stats.reconnects >= 1
     assert count(dsn, "pgkill") == (20_000, 20_000)
+
+
+def lines_one_by_one(data: bytes) -> list[str]:
+    """Lines as a line-by-line reader makes them: the oracle for read_batches."""
+    out = []
+    for raw in io.BytesIO(data):
+        if raw.endswith(b"\n"):
+            raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+        out.append(raw.decode("utf-8", "replace"))
+    return out
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.lists(st.sampled_from([b"a", b"\n", b"\r", b"\r\n", b"\xff", b"\xe2\x82", b"\xac", "é🚀".encode(), b"\x00"]),
+                     max_size=40).map(b"".join),
+       read_size=st.integers(1, 8))
+def test_read_batches_makes_the_lines_a_line_by_line_reader_makes(data: bytes, read_size: int) -> None:
+    """Whatever the reads cut (mid-line, mid-UTF-8 sequence, between \\r and \\n), the lines are the same."""
+    stream = io.BufferedReader(io.BytesIO(data), buffer_size=read_size)  # type: ignore[arg-type]
+    batches = list(read_batches(stream, read_size))
+    assert all(batches)
+    assert [line for batch in batches for line in batch] == lines_one_by_one(data)
+
+
+class Unanswered:
+    """A transport that takes batches and never acknowledges them."""
+
+    window = 8
+
+    def describe(self) -> str:
+        return "nowhere"
+
+    def open(self) -> None:
+        pass
+
+    def send(self, batch: Batch[LogRecord]) -> None:
+        pass
+
+    def poll(self, timeout: float) -> list[Event]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def test_put_many_blocks_for_room_then_stops_and_counts_the_rest_as_dropped() -> None:
+    """Under "block", put_many takes records until the spool is full; after the timeout the rest are dropped, counted."""
+    shipper = Shipper(Unanswered(), SpoolLimits(capacity=3, policy="block"))
+    records = [LogRecord("t", f"m{i}") for i in range(5)]
+    assert shipper.put_many(records, [10] * 5, timeout=0.05) == 3
+    stats = shipper.stats()
+    assert (stats.accepted, stats.pending, stats.dropped) == (3, 3, 2)
+    shipper.close(0)

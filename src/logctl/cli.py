@@ -167,15 +167,17 @@ def send(
     timeout: Annotated[float, typer.Option("--timeout", help="Give up after this many seconds without progress.")] = 30.0,
 ) -> None:
     """Send MESSAGE, or stdin line by line, to THREAD_ID; exit 0 once every record is committed."""
+    import gc
     import logging
 
     from logctl.client.routing import choose_route
-    from logctl.client.send import read_lines, send_lines
+    from logctl.client.send import read_batches, send_batches
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    gc.set_threshold(100_000)  # up to 200,000 records held: collecting every 700 allocations costs ~20 % CPU
     route = choose_route(server, database_url, fallback="hub")
-    lines = [message] if message is not None else read_lines(sys.stdin.buffer)
-    result = send_lines(lines, thread_id=thread_id, level=level, route=route, timeout=timeout)
+    batches = [[message]] if message is not None else read_batches(sys.stdin.buffer)
+    result = send_batches(batches, thread_id=thread_id, level=level, route=route, timeout=timeout)
     _say(f"{result.committed} records committed to thread {thread_id!r} via {result.target}")
 
 

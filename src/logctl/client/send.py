@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import BinaryIO
 
 from logctl.client.routing import Route
@@ -14,10 +14,13 @@ from logctl.core.batching import RECORD_OVERHEAD, SpoolLimits, clean_message
 from logctl.core.records import LogRecord, normalise_level, validate_thread_id
 from logctl.errors import InvalidRecord
 
-__all__ = ["SendResult", "read_lines", "send_lines"]
+__all__ = ["SendResult", "read_batches", "send_batches", "send_lines"]
 
 #: Records per frame for ``send``: big frames, several in flight.
 SEND_LIMITS = SpoolLimits(capacity=200_000, batch_records=2000, policy="block")
+
+#: Bytes asked of stdin per read; a read returns at once with whatever has arrived.
+READ_SIZE = 64 * 1024
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -29,12 +32,33 @@ class SendResult:
     target: str
 
 
-def read_lines(stream: BinaryIO) -> Iterator[str]:
-    """Lines of a byte stream without their line ending; invalid UTF-8 becomes U+FFFD."""
-    for raw in stream:
-        if raw.endswith(b"\n"):
-            raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-        yield raw.decode("utf-8", "replace")
+def read_batches(stream: BinaryIO, read_size: int = READ_SIZE) -> Iterator[list[str]]:
+    """The complete lines of a byte stream, a list per read, as they arrive.
+
+    Each line is without its ``\\n`` or ``\\r\\n`` (a last line without ``\\n`` is kept as
+    is); invalid UTF-8 becomes U+FFFD. A read returns whatever has arrived (``read1``),
+    so a slow pipe's lines go out as soon as they are complete.
+    """
+    read = getattr(stream, "read1", stream.read)
+    partial: list[bytes] = []  # the start of a line still waiting for its \n
+    while data := read(read_size):
+        cut = data.rfind(b"\n") + 1
+        if not cut:
+            partial.append(data)
+            continue
+        if partial:
+            partial.append(data[:cut])
+            head, partial = b"".join(partial), []
+        else:
+            head = data[:cut]
+        if cut < len(data):
+            partial.append(data[cut:])
+        # "\n" is ASCII, so decoding before splitting gives each line what decoding it alone would.
+        lines = head.decode("utf-8", "replace").split("\n")
+        lines.pop()  # the empty string after the last \n
+        yield [line[:-1] if line.endswith("\r") else line for line in lines]
+    if partial:
+        yield [b"".join(partial).decode("utf-8", "replace")]
 
 
 def send_lines(
@@ -46,22 +70,43 @@ def send_lines(
     timeout: float,
     limits: SpoolLimits = SEND_LIMITS,
 ) -> SendResult:
+    """Ship every line as one record, stamped when it is taken, and wait until all are committed.
+
+    See :func:`send_batches`.
+    """
+    return send_batches(([line] for line in lines), thread_id=thread_id, level=level, route=route,
+                        timeout=timeout, limits=limits)
+
+
+def send_batches(
+    batches: Iterable[Sequence[str]],
+    *,
+    thread_id: str,
+    level: str,
+    route: Route,
+    timeout: float,
+    limits: SpoolLimits = SEND_LIMITS,
+) -> SendResult:
     """Ship every line as one record and wait until all are committed.
 
-    Raises :class:`~logctl.errors.HubUnavailable` (or :class:`DatabaseUnavailable`) when
-    nothing is acknowledged for ``timeout`` seconds, and :class:`InvalidRecord` when the
+    The lines of one batch (one read of stdin, see :func:`read_batches`) arrived together
+    and share one ``created_at``, taken when the batch is. Raises
+    :class:`~logctl.errors.HubUnavailable` (or :class:`DatabaseUnavailable`) when nothing
+    is acknowledged for ``timeout`` seconds, and :class:`InvalidRecord` when the
     destination rejected some records (the rest are committed).
     """
     thread_id, level = validate_thread_id(thread_id), normalise_level(level)
     shipper = Shipper(route.transport(uuid.uuid4().hex), limits, name="logctl-send", max_backoff=1.0).start()
     read = 0
-    now, utc, put, overhead = dt.datetime.now, dt.timezone.utc, shipper.put, RECORD_OVERHEAD + len(thread_id)
+    now, utc, put_many, overhead = dt.datetime.now, dt.timezone.utc, shipper.put_many, RECORD_OVERHEAD + len(thread_id)
     try:
-        for line in lines:  # the hot loop: the checks of draft_record() were done once, above
-            message = clean_message(line)
-            if not put(LogRecord(thread_id, message, level, now(utc)), len(message) + overhead, timeout=timeout):
+        for lines in batches:  # the hot loop: the checks of draft_record() were done once, above
+            at = now(utc)
+            records = [LogRecord(thread_id, clean_message(line), level, at) for line in lines]
+            taken = put_many(records, [len(r.message) + overhead for r in records], timeout=timeout)
+            read += taken
+            if taken < len(records):
                 raise _stalled(route, shipper, read + 1, timeout)
-            read += 1
         if shipper.drain(timeout):
             raise _stalled(route, shipper, read, timeout)
     finally:

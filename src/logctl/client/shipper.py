@@ -16,7 +16,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from logctl.client.frames import Acked, Event, Refused, Rejected
@@ -123,6 +123,25 @@ class Shipper:
                     return False
                 taken = self._offer(record, size)
             return taken
+
+    def put_many(self, records: Sequence[LogRecord], sizes: Sequence[int], *, timeout: float | None = None) -> int:
+        """Take records in order, each as :meth:`put` would, under one lock; return how many were taken.
+
+        Under ``"block"``, when a record finds no room within ``timeout`` seconds, it and
+        the records after it are not taken (and are counted as dropped).
+        """
+        spool = self._spool
+        taken = 0
+        with self._lock:
+            for index, (record, size) in enumerate(zip(records, sizes)):
+                ok = self._offer(record, size)
+                while ok is None:
+                    if not self._progress.wait_for(lambda: self._closing or spool.has_room(size), timeout):
+                        spool.note_drop(len(records) - index)
+                        return taken
+                    ok = self._offer(record, size)
+                taken += ok
+        return taken
 
     def try_put(self, record: LogRecord, size: int) -> bool | None:
         """Like :meth:`put` but never waits: None means "full, policy block, not counted"."""
