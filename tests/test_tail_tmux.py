@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shlex
 import shutil
 import subprocess
@@ -42,8 +43,8 @@ class Tmux:
              "set-option", "-g", "remain-on-exit", "on", ";",
              "new-session", "-d", "-s", "tail", "-x", str(width), "-y", str(height), command)
 
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-t", "tail")
+    def screen(self, *, escapes: bool = False) -> str:
+        return self("capture-pane", "-p", *(["-e"] if escapes else []), "-t", "tail")
 
     def keys(self, *keys: str) -> None:
         self("send-keys", "-t", "tail", *keys)
@@ -63,6 +64,21 @@ class Tmux:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
+def launch(tmux: Tmux, thread_id: str, hub: HubProcess, cli_env: dict[str, str], exit_file: Path) -> None:
+    """Run ``logctl tail THREAD_ID`` in the tmux session; its exit status goes to ``exit_file``."""
+    # A clean environment: tmux hands its server's COLUMNS/LINES to the pane otherwise.
+    env = {"PATH": cli_env["PATH"], "HOME": cli_env.get("HOME", "/tmp"), "LOGCTL_DATA_DIR": cli_env["LOGCTL_DATA_DIR"],
+           "TERM": "xterm-256color", "TZ": "UTC", "LANG": "C.UTF-8"}
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    tmux.start(f"cd {shlex.quote(str(REPO))} && env -i {exports} {shlex.quote(sys.executable)} -m logctl tail {thread_id}"
+               f" --server {hub.url}; echo $? > {shlex.quote(str(exit_file))}")
+
+
+def log_rows(screen: str) -> list[str]:
+    """The rows of the log area: all but the title line, the status line and the key hints."""
+    return screen.splitlines()[1:-2]
+
+
 @pytest.fixture
 def tmux() -> Iterator[Tmux]:
     t = Tmux()
@@ -79,12 +95,8 @@ def test_tail_in_a_real_terminal(
                   LEVELS[i % 4], T0 + dt.timedelta(seconds=i))
         for i in range(40)
     ])
-    # A clean environment: tmux hands its server's COLUMNS/LINES to the pane otherwise.
-    env = {"PATH": cli_env["PATH"], "HOME": cli_env.get("HOME", "/tmp"), "LOGCTL_DATA_DIR": cli_env["LOGCTL_DATA_DIR"],
-           "TERM": "xterm-256color", "TZ": "UTC", "LANG": "C.UTF-8"}
-    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     exit_file = tmp_path / "exit-status"
-    tmux.start(f"cd {shlex.quote(str(REPO))} && env -i {exports} {shlex.quote(sys.executable)} -m logctl tail t1 --server {hub.url}; echo $? > {shlex.quote(str(exit_file))}")
+    launch(tmux, "t1", hub, cli_env, exit_file)
 
     # the traceback's lines stay with their record; the zone is named; the state is live
     expected = ("step 39", "● live", "40 records", "times: local", "ValueError: bad", "Quit")
@@ -95,7 +107,7 @@ def test_tail_in_a_real_terminal(
 
     tmux.keys("4")
     screen = tmux.wait_for(lambda s: "level≥ERROR" in s)
-    body = [line for line in screen.splitlines()[1:-2] if line.strip()]
+    body = [line for line in log_rows(screen) if line.strip()]
     assert body and all(" ERROR " in line or line.startswith(" ") for line in body), screen
 
     tmux.keys("1", "/")
@@ -110,3 +122,42 @@ def test_tail_in_a_real_terminal(
         time.sleep(0.05)
     assert exit_file.read_text().strip() == "0"
     assert "Traceback" not in tmux.screen()
+
+
+BLOCKS = re.compile("[▁▂▃▄▅▆▇█]")
+
+
+def test_no_block_glyphs_on_log_rows(
+    hub: HubProcess, store: LogStore, cli_env: dict[str, str], tmux: Tmux, tmp_path: Path
+) -> None:
+    """The log rows never show sparkline-like block glyphs, and help and detail leave no residue after Esc."""
+    # 300 records in 27 rows: the scrollbar thumb is 2.43 cells, so its ends fall inside a cell
+    # both at the bottom (following) and at the top (g); Textual draws such ends as ▁…▇.
+    store.insert([LogRecord("t2", f"record {i}", LEVELS[i % 4], T0 + dt.timedelta(seconds=i)) for i in range(300)])
+    launch(tmux, "t2", hub, cli_env, tmp_path / "exit-status")
+
+    def settled(*texts: str) -> str:
+        return tmux.wait_for(lambda s: all(text in s for text in texts))
+
+    def assert_no_blocks(screen: str, when: str, *, panel: bool = False) -> None:
+        # beside a panel, only what lies right of its thick border (█▀▄) counts
+        rows = [line.rsplit("█", 1)[-1] if panel else line for line in log_rows(screen)]
+        stray = [(y, line) for y, line in enumerate(rows, 1) if BLOCKS.search(line)]
+        assert not stray, f"block glyphs on log rows {when}: {stray}\n{screen}"
+
+    following = settled("record 299", "● live", "300 records", "following")
+    assert_no_blocks(following, "while following")
+    tmux.keys("g")
+    top = settled("record 0\n", "paused")
+    assert_no_blocks(top, "at the top")
+    # the scrollbar is still drawn, as whole reverse-video cells
+    assert any("\x1b[7m" in line for line in log_rows(tmux.screen(escapes=True))), tmux.screen(escapes=True)
+
+    for key, opened in (("?", "logctl tail: keys"), ("Enter", "record (Esc closes")):
+        tmux.keys(key)
+        assert_no_blocks(settled(opened), f"beside {opened!r}", panel=True)
+        tmux.keys("Escape")
+        # the title line is left out: its sparklines move on every tick
+        after = tmux.wait_for(lambda s: log_rows(s) == log_rows(top) and s.splitlines()[-2:] == top.splitlines()[-2:],
+                              timeout=5)
+        assert_no_blocks(after, f"after closing {opened!r}")

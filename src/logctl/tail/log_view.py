@@ -21,6 +21,7 @@ from textual.cache import LRUCache
 from textual.events import MouseDown, Resize
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBarRender
 from textual.strip import Strip
 
 from logctl.core.display import TimeMode, format_time
@@ -29,7 +30,7 @@ from logctl.core.records import LogRecord
 from logctl.core.view import Filter, ViewModel, message_lines
 from logctl.tail.messages import NeedOlder, OpenDetail, ViewChanged
 
-__all__ = ["LEVEL_STYLES", "LogView", "clean"]
+__all__ = ["LEVEL_STYLES", "CellScrollBarRender", "LogView", "clean"]
 
 LEVEL_STYLES: Final = {
     "DEBUG": Style(color="bright_black"),
@@ -63,6 +64,18 @@ def measure(line: str) -> int:
     if line.isascii() and line.isprintable():
         return len(line)
     return cell_len(clean(line))
+
+
+class CellScrollBarRender(ScrollBarRender):
+    """A scrollbar whose thumb starts and ends on whole cells, drawn as solid cells only.
+
+    Textual draws a thumb's ends inside a cell with eighth blocks (``▁``…``▇``), repeated
+    across the gutter. Beside a log, with the thumb a cell tall, those read as stray
+    sparkline glyphs (``▄▄``), and a terminal capture keeps only them.
+    """
+
+    VERTICAL_BARS: ClassVar[list[str]] = [" "] * 8
+    HORIZONTAL_BARS: ClassVar[list[str]] = [" "] * 8
 
 
 class LogView(ScrollView, can_focus=True):
@@ -113,6 +126,11 @@ class LogView(ScrollView, can_focus=True):
         self._since_freeze = 0
         self._base_style: Style | None = None
         self._update_prefix()
+
+    def on_mount(self) -> None:
+        # Per instance, as Textual's ScrollBar.renderer documents; the class stays untouched.
+        self.vertical_scrollbar.renderer = CellScrollBarRender  # type: ignore[misc]
+        self.horizontal_scrollbar.renderer = CellScrollBarRender  # type: ignore[misc]
 
     # -- content ---------------------------------------------------------------------------
 
