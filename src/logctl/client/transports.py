@@ -16,13 +16,14 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Protocol
 
 from logctl.client.frames import Acked, Event, Refused, Rejected, RETRY_CODES, decode_reply, encode_publish
 from logctl.config import DatabaseTarget
 from logctl.core.batching import Batch
-from logctl.core.records import LogRecord
+from logctl.core.records import LogRecord, Row, escape_nul
 from logctl.errors import HubUnavailable
 
 if TYPE_CHECKING:  # websockets and psycopg load on first use, not at import
@@ -170,12 +171,12 @@ class HubTransport:
 
 
 class DatabaseTransport:
-    """Multi-row INSERTs straight into ``thread_logs`` via :meth:`LogStore.insert`.
+    """Batches straight into ``thread_logs`` via :meth:`LogStore.insert_rows` (one COPY each).
 
-    A batch is acknowledged once its INSERT commits; ``ON CONFLICT (producer_id, seq)
-    DO NOTHING`` makes a resend harmless. For the embedded server, which logctl owns,
-    the schema is created on first use; an explicit database is never migrated here
-    (run ``logctl apply-schema``).
+    A batch is acknowledged once it commits; a resend is written with ``INSERT … ON
+    CONFLICT (producer_id, seq) DO NOTHING``, which makes it harmless. For the embedded
+    server, which logctl owns, the schema is created on first use; an explicit database
+    is never migrated here (run ``logctl apply-schema``).
     """
 
     window = 1
@@ -213,11 +214,17 @@ class DatabaseTransport:
     def send(self, batch: Batch[LogRecord]) -> None:
         assert self._store is not None, "send() before open()"
         pid, seq = self.producer_id, batch.first_seq
-        rows = []
-        for r in batch.items:
-            rows.append(LogRecord(r.thread_id, r.message, r.level, r.created_at, pid, seq))
+        rows: list[Row] = []
+        append = rows.append
+        for r in batch.items:  # rows as LogStore.insert makes them, without a LogRecord copy each
+            message, at = r.message, r.created_at
+            if "\x00" in message:
+                message = escape_nul(message)
+            if at is None or at.tzinfo is None:
+                at = dt.datetime.now(dt.timezone.utc) if at is None else at.replace(tzinfo=dt.timezone.utc)
+            append((r.thread_id, message, r.level, at, pid, seq))
             seq += 1
-        self._store.insert(rows)
+        self._store.insert_rows(rows)
         self._acks.append(Acked(None, batch.last_seq))
 
     def poll(self, timeout: float) -> list[Event]:
