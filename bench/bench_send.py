@@ -12,7 +12,9 @@ schema:
               subprocess; timed until the last ack (sent by the hub after COMMIT)
   send        `seq 1 N | logctl send t --server …` as a subprocess, wall time including the
               interpreter's start-up; it exits only once everything is committed
-and prints records/s and the ratio to the seed. No timing here is asserted anywhere.
+  copy        raw COPY of N rows from one client into the same table (bench_ingest.raw_copy),
+              measured in the same run: the ceiling
+and prints records/s and the ratios to the seed and to COPY. No timing here is asserted anywhere.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_ingest import DEFAULT_DSN, Hub, schema, seed_naive  # noqa: E402
+from bench_ingest import DEFAULT_DSN, Hub, raw_copy, schema, seed_naive  # noqa: E402
 
 import logctl  # noqa: E402
 
@@ -70,8 +72,10 @@ def main() -> None:
             results["send"] = send_cli(args.records, url)
         finally:
             hub.close()
+        results["copy"] = raw_copy(dsn, args.records)
     for name, rate in results.items():
-        ratio = "" if name == "seed" else f"   {rate / results['seed']:6.1f}x the seed"
+        ratio = "" if name in ("seed", "copy") else (
+            f"   {rate / results['seed']:6.1f}x the seed   {rate / results['copy'] * 100:3.0f}% of COPY")
         print(f"{name:>9}: {rate:>10,.0f} records/s{ratio}")
 
 
