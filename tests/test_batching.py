@@ -202,6 +202,19 @@ def test_clean_message_repairs_rather_than_refuses() -> None:
     assert len(clean_message("é" * 1000, max_bytes=100).encode()) <= 100
 
 
+def test_offer_many_appends_all_at_once_or_nothing() -> None:
+    """offer_many takes a whole list, numbered on from next_seq, only if all of it fits; else nothing changes."""
+    s = spool(capacity=5, capacity_bytes=100)
+    assert s.offer_many(["a", "b", "c"], [10, 10, 10], 1.0) == 3
+    assert (s.next_seq, s.pending, s.nbytes, s.accepted, s.oldest_unsent_at()) == (3, 3, 30, 3, 1.0)
+    assert s.offer_many(["d", "e", "f"], [1, 1, 1], 2.0) == 0  # 6 records > capacity 5
+    assert s.offer_many(["d"], [71], 2.0) == 0                 # 101 bytes > 100
+    assert s.offer_many([], [], 2.0) == 0
+    assert (s.next_seq, s.pending, s.nbytes, s.dropped) == (3, 3, 30, 0)
+    batch = s.next_batch()
+    assert batch is not None and (batch.first_seq, batch.items, batch.sizes) == (0, ("a", "b", "c"), (10, 10, 10))
+
+
 def test_draft_record_validates_the_callers_arguments() -> None:
     """No thread id, a bad one, an unknown level or a non-str message are InvalidRecord with a code."""
     r = draft_record("hi", "t1", "warning", NOW)
@@ -220,6 +233,7 @@ def test_draft_record_validates_the_callers_arguments() -> None:
 ops = st.lists(
     st.one_of(
         st.tuples(st.just("offer"), st.integers(1, 7)),
+        st.tuples(st.just("offer_many"), st.integers(0, 7)),  # all at once, else one by one
         st.tuples(st.just("send"), st.booleans()),          # delivered, or the connection breaks
         st.tuples(st.just("ack"), st.integers(0, 3)),        # ack the oldest k delivered frames
         st.tuples(st.just("part"), st.integers(0, 4)),       # ack part of the oldest delivered frame
@@ -252,17 +266,30 @@ def test_no_record_lost_or_duplicated(ops: list[tuple[str, object]], capacity: i
             table.setdefault(seq, item)
         delivered.append(b.last_seq)
 
+    def offer_one(item: str) -> None:
+        nonlocal refused
+        seq = s.offer(item, 1, 0.0)
+        if seq is None:
+            refused += 1
+            if policy == "block":
+                s.note_drop()
+        else:
+            accepted[seq] = item
+
     for op, arg in ops:
         if op == "offer":
             for _ in range(int(arg)):  # type: ignore[call-overload]
                 counter += 1
-                seq = s.offer(f"m{counter}", 1, 0.0)
-                if seq is None:
-                    refused += 1
-                    if policy == "block":
-                        s.note_drop()
-                else:
-                    accepted[seq] = f"m{counter}"
+                offer_one(f"m{counter}")
+        elif op == "offer_many":
+            items = [f"m{counter + i + 1}" for i in range(int(arg))]  # type: ignore[call-overload]
+            counter += len(items)
+            first = s.next_seq
+            if s.offer_many(items, [1] * len(items), 0.0):
+                accepted.update(zip(range(first, first + len(items)), items))
+            else:
+                for item in items:
+                    offer_one(item)
         elif op == "send":
             send(bool(arg))
         elif op in ("ack", "part"):

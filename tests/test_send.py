@@ -304,7 +304,7 @@ def lines_one_by_one(data: bytes) -> list[str]:
        read_size=st.integers(1, 8))
 def test_read_batches_makes_the_lines_a_line_by_line_reader_makes(data: bytes, read_size: int) -> None:
     """Whatever the reads cut (mid-line, mid-UTF-8 sequence, between \\r and \\n), the lines are the same."""
-    stream = io.BufferedReader(io.BytesIO(data), buffer_size=read_size)  # type: ignore[arg-type]
+    stream = io.BufferedReader(io.BytesIO(data), buffer_size=read_size)
     batches = list(read_batches(stream, read_size))
     assert all(batches)
     assert [line for batch in batches for line in batch] == lines_one_by_one(data)

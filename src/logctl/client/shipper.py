@@ -133,6 +133,13 @@ class Shipper:
         spool = self._spool
         taken = 0
         with self._lock:
+            if not self._closing:  # the common case: room for all, appended at once
+                before = spool.unsent
+                if spool.offer_many(records, sizes, self._clock()):
+                    batch = spool.limits.batch_records
+                    if not before or before < batch <= spool.unsent:
+                        self._wake.notify()  # as _offer: the first unsent record, or a full batch
+                    return len(records)
             for index, (record, size) in enumerate(zip(records, sizes)):
                 ok = self._offer(record, size)
                 while ok is None:

@@ -20,7 +20,9 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import itertools
 import re
+from collections.abc import Sequence
 from typing import Final, Generic, Literal, TypeVar
 
 from logctl.core.records import (
@@ -227,6 +229,23 @@ class Spool(Generic[T]):
         self._bytes += size
         self.accepted += 1
         return seq
+
+    def offer_many(self, items: Sequence[T], sizes: Sequence[int], now: float) -> int:
+        """Append all of ``items`` at once if all fit, and return how many (0 if they do not).
+
+        Their seqs follow on from :attr:`next_seq`. Nothing is refused or counted here:
+        when they do not all fit, offer them one by one with :meth:`offer`, which applies
+        the policy to each.
+        """
+        count, nbytes = len(items), sum(sizes)
+        held = len(self._unsent) + self._inflight_records
+        if not count or held + count > self._capacity or self._bytes + nbytes > self._capacity_bytes:
+            return 0
+        self._unsent.extend(zip(items, sizes, itertools.repeat(now)))
+        self._next_seq += count
+        self._bytes += nbytes
+        self.accepted += count
+        return count
 
     def note_drop(self, count: int = 1) -> None:
         """Count records that a blocked caller gave up on (``"block"`` policy)."""
