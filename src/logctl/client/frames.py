@@ -19,7 +19,8 @@ from logctl.core.records import LogRecord, format_timestamp
 __all__ = ["Acked", "Event", "Refused", "Rejected", "decode_reply", "encode_publish"]
 
 #: Error codes that refuse a whole frame for now: the records are kept and sent again later.
-RETRY_CODES: Final = frozenset({"backlog_full", "shutting_down", "database_unavailable"})
+#: (A hub whose backlog is full stops reading instead: TCP backpressure, no error frame.)
+RETRY_CODES: Final = frozenset({"shutting_down", "database_unavailable"})
 
 _UTC: Final = dt.timezone.utc
 #: A str as a JSON string, escaped as ``json.dumps(..., ensure_ascii=False)`` escapes it.
@@ -46,7 +47,7 @@ class Rejected:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Refused:
-    """The hub did not take a frame (e.g. ``backlog_full``): reconnect and send it again."""
+    """The hub did not take a frame (e.g. ``shutting_down``): reconnect and send it again."""
 
     ref: int | None
     code: str

@@ -65,9 +65,10 @@ class HubTransport:
     """``publish`` frames to a logctl hub, several in flight; cumulative acks back.
 
     Acks arrive in frame order. A frame refused as a whole with a retryable code
-    (``backlog_full``, ``shutting_down``) yields :class:`Refused`, and the shipper
-    reconnects and resends; a record refused for good yields :class:`Rejected` and is
-    acknowledged with its frame.
+    (``shutting_down``) yields :class:`Refused`, and the shipper reconnects and resends;
+    a record refused for good yields :class:`Rejected` and is acknowledged with its
+    frame. A hub with a full backlog sends no error: it stops reading (TCP
+    backpressure), so sends block and acks come later.
     """
 
     def __init__(self, url: str, producer_id: str, *, window: int = 8, open_timeout: float = 5.0) -> None:
