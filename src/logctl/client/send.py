@@ -14,7 +14,7 @@ from logctl.core.batching import RECORD_OVERHEAD, SpoolLimits, clean_message
 from logctl.core.records import LogRecord, normalise_level, validate_thread_id
 from logctl.errors import InvalidRecord
 
-__all__ = ["SendResult", "read_batches", "send_batches", "send_lines"]
+__all__ = ["SendResult", "read_batches", "send_batches"]
 
 #: Records per frame for ``send``: big frames, several in flight.
 SEND_LIMITS = SpoolLimits(capacity=200_000, batch_records=2000, policy="block")
@@ -59,23 +59,6 @@ def read_batches(stream: BinaryIO, read_size: int = READ_SIZE) -> Iterator[list[
         yield [line[:-1] if line.endswith("\r") else line for line in lines]
     if partial:
         yield [b"".join(partial).decode("utf-8", "replace")]
-
-
-def send_lines(
-    lines: Iterable[str],
-    *,
-    thread_id: str,
-    level: str,
-    route: Route,
-    timeout: float,
-    limits: SpoolLimits = SEND_LIMITS,
-) -> SendResult:
-    """Ship every line as one record, stamped when it is taken, and wait until all are committed.
-
-    See :func:`send_batches`.
-    """
-    return send_batches(([line] for line in lines), thread_id=thread_id, level=level, route=route,
-                        timeout=timeout, limits=limits)
 
 
 def send_batches(
