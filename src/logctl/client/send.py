@@ -87,9 +87,9 @@ def send_batches(
             at = now(utc)
             records = [LogRecord(thread_id, clean_message(line), level, at) for line in lines]
             taken = put_many(records, [len(r.message) + overhead for r in records], timeout=timeout)
-            read += taken
-            if taken < len(records):
-                raise _stalled(route, shipper, read + 1, timeout)
+            read += len(records)
+            if taken < len(records):  # no room for ``timeout`` seconds: the rest of this read is not taken
+                raise _stalled(route, shipper, read, timeout)
         if shipper.drain(timeout):
             raise _stalled(route, shipper, read, timeout)
     finally:
