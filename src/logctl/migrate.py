@@ -159,7 +159,9 @@ def apply_migrations(conn: psycopg.Connection[tuple[object, ...]], *, dry_run: b
 def inspect_schema(conn: psycopg.Connection[tuple[object, ...]]) -> SchemaState:
     """Read the columns and indexes of ``thread_logs`` in the current schema."""
     with translating(conn.info.dsn):
-        schema = str(conn.execute("SELECT current_schema()").fetchone()[0])  # type: ignore[index]
+        row = conn.execute("SELECT current_schema()").fetchone()
+        assert row is not None
+        schema = str(row[0])
         cols = conn.execute(
             "SELECT column_name, data_type FROM information_schema.columns"
             " WHERE table_schema = %s AND table_name = 'thread_logs' ORDER BY ordinal_position",

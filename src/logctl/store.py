@@ -65,6 +65,13 @@ def _aware(at: dt.datetime | None, now: dt.datetime) -> dt.datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=dt.timezone.utc)
 
 
+def _xmin(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
+    """The xmin horizon of a new snapshot on ``conn``: every transaction below it has finished."""
+    row = conn.execute(_HORIZON).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def _record(row: Sequence[Any]) -> LogRecord:
     rid, thread_id, message, created_at, level, producer_id, seq, txid = row
     return LogRecord(
@@ -155,9 +162,7 @@ class LogStore:
     def horizon(self) -> int:
         """The xmin horizon: every transaction with a smaller id has finished."""
         with translating(self.dsn), self.pool.connection() as conn:
-            row = conn.execute(_HORIZON).fetchone()
-        assert row is not None
-        return int(row[0])
+            return _xmin(conn)
 
     def horizon_status(self) -> tuple[int, float | None]:
         """The xmin horizon, and the age in seconds of the oldest open writing transaction.
@@ -183,7 +188,7 @@ class LogStore:
     ) -> HistoryPage:
         """The latest ``limit`` stable rows of a thread (or those before/after a cursor), oldest first."""
         with translating(self.dsn), self.pool.connection() as conn:
-            xmin = int(conn.execute(_HORIZON).fetchone()[0])  # type: ignore[index]
+            xmin = _xmin(conn)
             where = "thread_id = %s AND txid < %s::text::xid8"
             args: list[Any] = [thread_id, str(xmin)]
             if after is not None:
@@ -217,7 +222,7 @@ class LogStore:
         move their cursor to ``Cursor.horizon(xmin)``.
         """
         with translating(self.dsn), self.pool.connection() as conn:
-            xmin = int(conn.execute(_HORIZON).fetchone()[0])  # type: ignore[index]
+            xmin = _xmin(conn)
             if not positions:
                 return xmin, []
             threads = list(positions)

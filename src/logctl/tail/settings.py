@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from typing import Literal
+from typing import Final, Literal
 
 from logctl.config import DEFAULT_SERVER, resolve_server
 from logctl.core.display import TIME_MODES, TimeMode, compile_pattern, parse_since
@@ -16,6 +16,7 @@ from logctl.errors import ConfigError, InvalidRecord
 __all__ = ["ColorChoice", "TailSettings", "tail_settings"]
 
 ColorChoice = Literal["auto", "always", "never"]
+COLOR_CHOICES: Final[tuple[ColorChoice, ...]] = ("auto", "always", "never")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ def tail_settings(
         raise ConfigError(str(exc)) from None
     if limit < 0:
         raise ConfigError(f"--tail must be 0 or more, not {limit}")
-    if color not in ("auto", "always", "never"):
+    if color not in COLOR_CHOICES:
         raise ConfigError(f"--color must be auto, always or never, not {color!r}")
     if time_mode is not None and time_mode not in TIME_MODES:
         raise ConfigError(f"--time must be one of {', '.join(TIME_MODES)}, not {time_mode!r}")
@@ -77,7 +78,7 @@ def tail_settings(
         follow=follow,
         plain=plain or json,
         json=json,
-        color=color,  # type: ignore[arg-type]
+        color=color,
         min_level=min_level,
         include=compile_pattern(include or "", what="--include"),
         exclude=compile_pattern(exclude or "", what="--exclude"),
