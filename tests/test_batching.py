@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from logctl.core.backoff import backoff
 from logctl.core.batching import (
     Spool,
     SpoolLimits,
-    backoff,
     clean_message,
     draft_record,
     flush_delay,

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logctl.core.cursor import Cursor
-from logctl.core.merge import HistoryPage, Marker, StreamMerge, parse_history, parse_record, reconnect_delay
+from logctl.core.backoff import reconnect_delay
+from logctl.core.merge import HistoryPage, Marker, StreamMerge, parse_history, parse_record
 from logctl.core.records import LogRecord
 from logctl.errors import ProtocolError
 

@@ -4,7 +4,7 @@ Callers :meth:`Shipper.put` records (never blocking on the network or the databa
 the ``"block"`` policy only when the spool is full). A daemon thread cuts due batches
 (:class:`~logctl.core.batching.Spool`), keeps up to ``transport.window`` of them in flight,
 trims the spool on acknowledgements, and on any failure closes the transport, waits
-(:func:`~logctl.core.batching.backoff`), opens it again and resends every unacknowledged
+(:func:`~logctl.core.backoff.backoff`), opens it again and resends every unacknowledged
 record. The same class drives the hub and the direct-to-PostgreSQL paths.
 """
 
@@ -21,7 +21,8 @@ from typing import Final
 
 from logctl.client.frames import Acked, Event, Refused, Rejected
 from logctl.client.transports import Transport
-from logctl.core.batching import Spool, SpoolLimits, backoff
+from logctl.core.backoff import backoff
+from logctl.core.batching import Spool, SpoolLimits
 from logctl.core.records import LogRecord
 from logctl.errors import HubUnavailable, LogctlError
 

@@ -11,8 +11,7 @@ new record: under the ``"drop"`` policy that refusal is counted as a drop at onc
 ``"block"`` the caller waits for room and calls :meth:`Spool.note_drop` if it gives up.
 Dropped records never get a ``seq``, so the sequence stays gap-free.
 
-Nothing here reads a clock, sleeps or does I/O: ``now`` is passed in (monotonic seconds),
-and so is the jitter of :func:`backoff`.
+Nothing here reads a clock, sleeps or does I/O: ``now`` is passed in (monotonic seconds).
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ __all__ = [
     "Policy",
     "Spool",
     "SpoolLimits",
-    "backoff",
     "clean_message",
     "draft_record",
     "flush_delay",
@@ -122,20 +120,6 @@ def flush_delay(pending: int, oldest_enqueued_at: float | None, now: float, *, b
     if pending >= batch_records:
         return 0.0
     return max(0.0, linger - (now - oldest_enqueued_at))
-
-
-def backoff(attempt: int, *, jitter: float, base: float = 0.05, cap: float = 5.0) -> float:
-    """Delay before retry number ``attempt`` (0-based): exponential, capped, "equal jitter".
-
-    ``jitter`` in ``[0, 1]`` (e.g. ``random.random()``) picks a point in the upper half of
-    the exponential step, so retries spread out but never collapse to zero.
-    """
-    if attempt < 0:
-        raise ValueError(f"attempt must be zero or more, not {attempt}")
-    if not 0.0 <= jitter <= 1.0:
-        raise ValueError(f"jitter must lie in [0, 1], not {jitter}")
-    step = min(cap, base * 2.0 ** min(attempt, 62))
-    return step * (0.5 + 0.5 * jitter)
 
 
 class Spool(Generic[T]):

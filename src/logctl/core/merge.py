@@ -40,7 +40,6 @@ __all__ = [
     "StreamMerge",
     "parse_history",
     "parse_record",
-    "reconnect_delay",
 ]
 
 #: How many keys of committed records are remembered to drop a late pending copy.
@@ -114,18 +113,6 @@ def parse_history(body: Mapping[str, Any]) -> HistoryPage:
         resume=Cursor.parse(resume) if isinstance(resume, str) else None,
         before=Cursor.parse(before) if isinstance(before, str) else None,
     )
-
-
-def reconnect_delay(attempt: int, *, base: float = 0.25, cap: float = 10.0, jitter: float = 0.0) -> float:
-    """Seconds to wait before reconnect attempt ``attempt`` (1-based): exponential, capped.
-
-    ``jitter`` in [0, 1) (the caller draws it) shortens the delay by up to a fifth, so that
-    many clients that lost the same hub do not come back in lock step.
-    """
-    if attempt <= 0:
-        return 0.0
-    delay: float = min(cap, base * 2 ** min(attempt - 1, 30))
-    return delay * (1.0 - 0.2 * jitter)
 
 
 class StreamMerge:

@@ -22,6 +22,7 @@ from typing import Final
 import psycopg
 from psycopg import sql
 
+from logctl.core.backoff import exponential
 from logctl.core.cursor import Cursor
 from logctl.core.metrics import HubMetrics
 from logctl.core.protocol import encode, records_frame
@@ -211,23 +212,24 @@ class Feed:
     # -- LISTEN (its own thread and connection) ---------------------------------------
 
     def _listen(self) -> None:
-        delay = 0.1
+        failures = 0
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._store.dsn, autocommit=True, connect_timeout=5) as conn:
                     schema = conn.execute("SELECT current_schema()").fetchone()
                     channel = f"logctl_{schema[0] if schema else 'public'}"
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                    delay = 0.1
+                    failures = 0
                     self._wake_soon()  # catch anything committed while we were not listening
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=POLL_INTERVAL, stop_after=1):
                             pass
                         self._wake_soon()
             except psycopg.Error as exc:
+                delay = exponential(failures, base=0.1, cap=5.0)
+                failures += 1
                 logger.warning("LISTEN connection failed, retrying in %.1fs: %s", delay, exc)
                 self._stop.wait(delay)
-                delay = min(delay * 2, 5.0)
 
     def _wake_soon(self) -> None:
         try:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Final
 
+from logctl.core.backoff import exponential
 from logctl.core.metrics import HubMetrics
 from logctl.core.records import Row
 from logctl.errors import DatabaseError
@@ -27,7 +28,9 @@ logger = logging.getLogger("logctl.hub.writer")
 
 MAX_BATCH: Final = 10_000
 MAX_DELAY: Final = 0.002  # seconds to wait for more records once a batch has begun
-BACKOFF: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+#: Retry delays after a failed write: 0.05 s, doubling, at most 2 s.
+RETRY_BASE: Final = 0.05
+RETRY_CAP: Final = 2.0
 
 
 @dataclasses.dataclass(slots=True)
@@ -136,7 +139,7 @@ class GroupWriter:
                         logger.error("stopping with %d records unwritten (not acked; producers keep them)", self._backlog)
                         return
                     with self._cond:  # sleep, but wake at once if stop() is called
-                        self._cond.wait(BACKOFF[min(attempt - 1, len(BACKOFF) - 1)])
+                        self._cond.wait(exponential(attempt - 1, base=RETRY_BASE, cap=RETRY_CAP))
             if not self.database_up:
                 self.database_up = True
                 logger.warning("database writes recovered")

@@ -22,7 +22,8 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Label
 
 from logctl.core.display import ActivityCounter, TimeMode, compile_pattern, next_time_mode, zone_label
-from logctl.core.merge import Entry, StreamMerge, reconnect_delay
+from logctl.core.backoff import reconnect_delay
+from logctl.core.merge import Entry, StreamMerge
 from logctl.core.records import LogRecord
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError
 from logctl.tail.activity import Activity

@@ -26,7 +26,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from logctl.core.cursor import ORIGIN, Cursor
-from logctl.core.merge import Entry, HistoryPage, StreamMerge, parse_history, parse_record, reconnect_delay
+from logctl.core.backoff import reconnect_delay
+from logctl.core.merge import Entry, HistoryPage, StreamMerge, parse_history, parse_record
 from logctl.core.records import LogRecord
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError, ProtocolError
 
