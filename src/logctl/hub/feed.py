@@ -27,6 +27,7 @@ from logctl.core.cursor import Cursor
 from logctl.core.metrics import HubMetrics
 from logctl.core.protocol import encode, records_frame
 from logctl.core.records import LogRecord, Row
+from logctl.db import CONNECT_TIMEOUT
 from logctl.errors import DatabaseError
 from logctl.store import LogStore
 
@@ -197,13 +198,13 @@ class Feed:
             if state is None or state.position != queried_from:
                 continue  # unsubscribed, or re-created, while the query ran
             got = by_thread.get(thread_id, [])
+            last = got[-1].cursor if got else None
             if len(got) >= PAGE:
-                self._wake.set()  # more to read
-                last = got[-1].cursor
+                self._wake.set()  # more to read: go on after the last row of this page
                 assert last is not None
                 state.position = last
-            else:
-                state.position = max(horizon, got[-1].cursor) if got and got[-1].cursor else max(horizon, state.position)
+            else:  # every row of the thread below the horizon has been read
+                state.position = max(horizon, last or state.position)
             if got:
                 frame = records_frame(thread_id, got)
                 for sub in list(state.subscribers):
@@ -215,7 +216,7 @@ class Feed:
         failures = 0
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._store.dsn, autocommit=True, connect_timeout=5) as conn:
+                with psycopg.connect(self._store.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
                     schema = conn.execute("SELECT current_schema()").fetchone()
                     channel = f"logctl_{schema[0] if schema else 'public'}"
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))

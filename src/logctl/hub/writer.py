@@ -107,7 +107,8 @@ class GroupWriter:
                 if self._stopping:
                     return None
                 self._cond.wait()
-            if sum(len(j.records) for j in self._jobs) < MAX_BATCH and not self._stopping:
+            # Nothing is being written now, so the backlog is exactly what is queued.
+            if self._backlog < MAX_BATCH and not self._stopping:
                 # Group commit: give concurrent producers a moment to join this batch.
                 self._cond.wait(MAX_DELAY)
             jobs: list[Job] = []
