@@ -16,7 +16,8 @@ from typing import Annotated, Optional
 import typer
 
 from logctl import __version__
-from logctl.config import resolve_database
+from logctl.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SERVER, resolve_database
+from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES
 from logctl.errors import LogctlError
 
 app = typer.Typer(
@@ -39,6 +40,8 @@ DatabaseUrl = Annotated[
         show_default=False,
     ),
 ]
+
+_SERVER_HELP = f"Hub URL. Default: $LOGCTL_SERVER, else {DEFAULT_SERVER}."
 
 
 def _say(text: str) -> None:
@@ -130,13 +133,15 @@ def prune(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port for WebSocket and HTTP (0 picks a free one).")] = 8765,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option("--port", help="TCP port for WebSocket and HTTP (0 picks a free one).")] = DEFAULT_PORT,
     no_migrate: Annotated[
         bool, typer.Option("--no-migrate", help="Do not apply migrations; refuse to start on an old schema.")
     ] = False,
     demo: Annotated[bool, typer.Option("--demo", help="Also run synthetic demo threads (demo-build, demo-etl, demo-agent).")] = False,
-    max_message_bytes: Annotated[int, typer.Option("--max-message-bytes", help="Largest accepted message.")] = 1024 * 1024,
+    max_message_bytes: Annotated[
+        int, typer.Option("--max-message-bytes", help="Largest accepted message.")
+    ] = DEFAULT_MAX_MESSAGE_BYTES,
     max_backlog: Annotated[
         int, typer.Option("--max-backlog", help="Unwritten records held before producers are slowed down.")
     ] = 1_000_000,
@@ -159,7 +164,7 @@ def send(
     ] = None,
     level: Annotated[str, typer.Option("--level", help="DEBUG, INFO, WARN or ERROR.")] = "INFO",
     server: Annotated[
-        Optional[str], typer.Option("--server", help="Hub URL. Default: $LOGCTL_SERVER, else ws://127.0.0.1:8765.", show_default=False)
+        Optional[str], typer.Option("--server", help=_SERVER_HELP, show_default=False)
     ] = None,
     database_url: Annotated[
         Optional[str], typer.Option("--database-url", help="Write straight to this PostgreSQL instead of a hub.", show_default=False)
@@ -198,7 +203,7 @@ def tail(
     time_mode: Annotated[
         Optional[str], typer.Option("--time", help="Times in local, utc or relative (default: local in the viewer, utc in plain output).")
     ] = None,
-    server: Annotated[Optional[str], typer.Option("--server", help="Hub URL. Default: $LOGCTL_SERVER, else ws://127.0.0.1:8765.")] = None,
+    server: Annotated[Optional[str], typer.Option("--server", help=_SERVER_HELP)] = None,
 ) -> None:
     """Show a thread's logs: history, then live records, with no gap and no duplicate."""
     from logctl.tail import run_tail, tail_settings

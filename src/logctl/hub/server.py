@@ -21,6 +21,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from logctl.config import DEFAULT_HOST, DEFAULT_PORT
 from logctl.core import http as routes
 from logctl.core.cursor import ORIGIN
 from logctl.core.metrics import HubMetrics, render_prometheus
@@ -47,8 +48,8 @@ logger = logging.getLogger("logctl.hub.server")
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class HubConfig:
-    host: str = "127.0.0.1"
-    port: int = 8765
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_frame_bytes: int = 64 * 1024 * 1024
     max_backlog: int = 1_000_000

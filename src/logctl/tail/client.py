@@ -26,6 +26,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from logctl.core.cursor import ORIGIN, Cursor
+from logctl.core.http import MAX_LIMIT
 from logctl.core.backoff import reconnect_delay
 from logctl.core.merge import Entry, HistoryPage, StreamMerge, parse_history, parse_record
 from logctl.core.records import LogRecord
@@ -35,8 +36,8 @@ __all__ = ["DbStatus", "Event", "Shown", "State", "TailClient"]
 
 logger = logging.getLogger("logctl.tail.client")
 
-#: The hub refuses larger pages (``MAX_LIMIT`` in ``logctl.core.http``).
-PAGE_LIMIT: Final = 10_000
+#: The hub refuses larger pages.
+PAGE_LIMIT: Final = MAX_LIMIT
 HTTP_TIMEOUT: Final = 10.0
 CONNECT_TIMEOUT: Final = 5.0
 
