@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Final, Literal
@@ -20,6 +21,7 @@ __all__ = [
     "TimeMode",
     "compile_pattern",
     "escape_newlines",
+    "format_json",
     "format_plain",
     "format_time",
     "next_time_mode",
@@ -147,6 +149,11 @@ def format_plain(
         return f"{when} {level} {message}"
     code = LEVEL_ANSI.get(record.level, "0")
     return f"\x1b[2m{when}\x1b[0m \x1b[{code}m{level}\x1b[0m {message}"
+
+
+def format_json(record: LogRecord) -> str:
+    """One JSON object in the history API's record shape, on one line (UTF-8 kept as is)."""
+    return json.dumps(record.to_json(), ensure_ascii=False)
 
 
 @dataclasses.dataclass(slots=True)

@@ -25,6 +25,7 @@ __all__ = [
     "error_frame",
     "parse_frame",
     "records_frame",
+    "status_frame",
     "validate_publish",
 ]
 
@@ -167,3 +168,8 @@ def records_frame(thread_id: str, records: Sequence[LogRecord], *, pending: bool
         frame["pending"] = True
     frame["records"] = [r.to_json() for r in records]
     return encode(frame)
+
+
+def status_frame(database_up: bool, backlog: int) -> str:
+    """Tell every connection whether the hub can write to the database right now."""
+    return encode({"type": "status", "database": "up" if database_up else "down", "backlog": backlog})

@@ -25,13 +25,13 @@ from psycopg import sql
 from logctl.core.backoff import exponential
 from logctl.core.cursor import Cursor
 from logctl.core.metrics import HubMetrics
-from logctl.core.protocol import encode, records_frame
+from logctl.core.protocol import records_frame
 from logctl.core.records import LogRecord, Row
 from logctl.db import CONNECT_TIMEOUT
 from logctl.errors import DatabaseError
 from logctl.store import LogStore
 
-__all__ = ["Feed", "Subscriber", "status_frame"]
+__all__ = ["Feed", "Subscriber"]
 
 logger = logging.getLogger("logctl.hub.feed")
 
@@ -237,8 +237,3 @@ class Feed:
             self._loop.call_soon_threadsafe(self._wake.set)
         except RuntimeError:
             self._stop.set()
-
-
-def status_frame(database_up: bool, backlog: int) -> str:
-    """Tells subscribers whether the hub can write to the database right now."""
-    return encode({"type": "status", "database": "up" if database_up else "down", "backlog": backlog})

@@ -33,11 +33,12 @@ from logctl.core.protocol import (
     encode,
     error_frame,
     parse_frame,
+    status_frame,
     validate_publish,
 )
 from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, Row
 from logctl.errors import DatabaseError, ProtocolError
-from logctl.hub.feed import Feed, Subscriber, status_frame
+from logctl.hub.feed import Feed, Subscriber
 from logctl.hub.writer import GroupWriter
 from logctl.store import LogStore
 

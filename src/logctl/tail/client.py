@@ -29,6 +29,7 @@ from logctl.core.cursor import ORIGIN, Cursor
 from logctl.core.http import MAX_LIMIT
 from logctl.core.backoff import reconnect_delay
 from logctl.core.merge import Entry, HistoryPage, StreamMerge, parse_history, parse_record
+from logctl.core.protocol import encode
 from logctl.core.records import LogRecord
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError, ProtocolError
 
@@ -178,7 +179,7 @@ class TailClient:
                     ping_interval=10, ping_timeout=10, close_timeout=2,
                 ) as ws:
                     cursor = str(merge.cursor) if merge.cursor is not None else None
-                    await ws.send(json.dumps({"type": "subscribe", "thread_id": self.thread_id, "cursor": cursor}))
+                    await ws.send(encode({"type": "subscribe", "thread_id": self.thread_id, "cursor": cursor}))
                     async for raw in ws:
                         frame = json.loads(raw)
                         kind = frame.get("type") if isinstance(frame, dict) else None

@@ -16,7 +16,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from logctl.core.display import format_time
+from logctl.core.display import format_json, format_time
 from logctl.core.merge import Entry, Marker
 
 __all__ = ["DetailScreen", "record_json", "record_line"]
@@ -26,7 +26,7 @@ def record_json(entry: Entry) -> str:
     """The entry as one JSON object (the history API's record shape)."""
     if isinstance(entry, Marker):
         return json.dumps({"marker": entry.text}, ensure_ascii=False)
-    return json.dumps(entry.to_json(), ensure_ascii=False)
+    return format_json(entry)
 
 
 def record_line(entry: Entry) -> str:

@@ -7,13 +7,12 @@ lost, reconnected) goes to stderr, so ``logctl tail t1 --json | jq`` always sees
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
-from logctl.core.display import format_plain
+from logctl.core.display import format_json, format_plain
 from logctl.core.merge import Entry, Marker, StreamMerge
 from logctl.core.records import LogRecord
 from logctl.tail.client import DbStatus, Event, Shown, State, TailClient
@@ -62,7 +61,7 @@ class PlainPrinter:
 
     def _line(self, record: LogRecord) -> str:
         if self.settings.json:
-            return json.dumps(record.to_json(), ensure_ascii=False)
+            return format_json(record)
         if self.origin is None and self.mode == "relative":
             self.origin = record.created_at
         return format_plain(record, mode=self.mode, tz=self.tz, origin=self.origin, color=self.color)
