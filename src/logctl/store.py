@@ -15,7 +15,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from logctl.core.cursor import Cursor
-from logctl.core.records import LogRecord, Row, escape_nul
+from logctl.core.records import LogRecord, Row, assume_utc, escape_nul
 from logctl.db import CONNECT_TIMEOUT, connect, translating
 
 __all__ = ["HistoryPage", "LogStore"]
@@ -57,12 +57,6 @@ class HistoryPage:
     records: tuple[LogRecord, ...]
     resume: Cursor
     before: Cursor | None
-
-
-def _aware(at: dt.datetime | None, now: dt.datetime) -> dt.datetime:
-    if at is None:
-        return now
-    return at if at.tzinfo is not None else at.replace(tzinfo=dt.timezone.utc)
 
 
 def _xmin(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
@@ -135,7 +129,8 @@ class LogStore:
             return 0
         now = dt.datetime.now(dt.timezone.utc)
         return self.insert_rows([
-            (r.thread_id, escape_nul(r.message), r.level, _aware(r.created_at, now), r.producer_id, r.seq)
+            (r.thread_id, escape_nul(r.message), r.level, now if r.created_at is None else assume_utc(r.created_at),
+             r.producer_id, r.seq)
             for r in records
         ])
 

@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Final, Literal
 
-from logctl.core.records import LEVELS, LogRecord
-from logctl.errors import ConfigError
+from logctl.core.records import LEVELS, LogRecord, assume_utc, parse_timestamp
+from logctl.errors import ConfigError, InvalidRecord
 
 __all__ = [
     "TIME_MODES",
@@ -46,10 +46,6 @@ def next_time_mode(mode: TimeMode) -> TimeMode:
     return TIME_MODES[(TIME_MODES.index(mode) + 1) % len(TIME_MODES)]
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def format_time(
     value: dt.datetime | None,
     mode: TimeMode,
@@ -65,11 +61,11 @@ def format_time(
     """
     if value is None:
         return "-"
-    value = _aware(value)
+    value = assume_utc(value)
     if mode == "relative":
         if origin is None:
             return "+?"
-        delta = value - _aware(origin)
+        delta = value - assume_utc(origin)
         sign = "-" if delta < dt.timedelta(0) else "+"
         micros = abs(delta) // dt.timedelta(microseconds=1)
         seconds, micros = divmod(micros, 1_000_000)
@@ -92,7 +88,7 @@ def zone_label(mode: TimeMode, *, tz: dt.tzinfo, now: dt.datetime, origin: dt.da
         if origin is None:
             return "relative to the first record (not loaded yet)"
         return f"relative to the first record, {format_time(origin, 'utc', tz=tz)} UTC"
-    local = _aware(now).astimezone(tz)
+    local = assume_utc(now).astimezone(tz)
     offset = local.strftime("%z") or "+0000"
     name = local.tzname() or ""
     zone = f"UTC{offset[:3]}:{offset[3:]}"
@@ -103,10 +99,10 @@ def parse_since(text: str, now: dt.datetime) -> dt.datetime:
     """``10m``, ``2h``, ``1.5d``, ``30s`` before ``now``, or an ISO 8601 time (naive means UTC)."""
     match = _SINCE.match(text)
     if match:
-        return _aware(now) - dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        return assume_utc(now) - dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
     try:
-        return _aware(dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
-    except ValueError:
+        return parse_timestamp(text.strip())
+    except InvalidRecord:
         raise ConfigError(
             f"--since {text!r} is neither a duration (10m, 2h, 1d) nor an ISO 8601 time"
         ) from None
@@ -166,11 +162,11 @@ class ActivityCounter:
 
     def add(self, records: Iterable[LogRecord], now: dt.datetime) -> None:
         """Count records at their ``created_at`` (or ``now``); older than the window are ignored."""
-        current = int(_aware(now).timestamp())
+        current = int(assume_utc(now).timestamp())
         self._latest = max(self._latest, current)
         floor = self._latest - self.window
         for record in records:
-            at = int(_aware(record.created_at).timestamp()) if record.created_at else current
+            at = int(assume_utc(record.created_at).timestamp()) if record.created_at else current
             at = min(at, current)
             if at <= floor:
                 continue
@@ -179,7 +175,7 @@ class ActivityCounter:
 
     def series(self, now: dt.datetime) -> dict[str, list[int]]:
         """Per level, ``window`` counts, oldest first, ending at ``now``; old buckets are forgotten."""
-        current = int(_aware(now).timestamp())
+        current = int(assume_utc(now).timestamp())
         self._latest = max(self._latest, current)
         first = current - self.window + 1
         out: dict[str, list[int]] = {}

@@ -15,6 +15,7 @@ __all__ = [
     "LEVELS",
     "MAX_THREAD_ID_LENGTH",
     "LogRecord",
+    "assume_utc",
     "escape_nul",
     "level_rank",
     "normalise_level",
@@ -96,13 +97,16 @@ class LogRecord:
         return out
 
 
+def assume_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` as it is when it has a time zone; a naive one is taken as UTC, as everywhere in logctl."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+
+
 def format_timestamp(value: dt.datetime | None) -> str | None:
     """ISO 8601 in UTC with a ``Z`` suffix, as in the seed's JSON."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    text = value.astimezone(dt.timezone.utc).isoformat()
+    text = assume_utc(value).astimezone(dt.timezone.utc).isoformat()
     return text.replace("+00:00", "Z")
 
 
@@ -114,9 +118,7 @@ def parse_timestamp(value: object) -> dt.datetime:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidRecord("bad_created_at", f"created_at {value[:64]!r} is not an ISO 8601 timestamp") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed
+    return assume_utc(parsed)
 
 
 def normalise_level(value: object) -> str:
