@@ -27,7 +27,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_ingest import DEFAULT_DSN, schema  # noqa: E402
+from common import DEFAULT_DSN, Hub, copy_in, schema  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -52,24 +52,6 @@ def backends_cpu(server: str, app: str) -> float:
     return total
 
 
-class TaggedHub:
-    """`logctl serve` on a free port whose database connections carry ``application_name``."""
-
-    def __init__(self, dsn: str, app: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "logctl", "serve", "--port", "0", "--database-url", dsn],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ, PGAPPNAME=app),
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        port = int(line.split()[2].rsplit(":", 1)[1].split("/")[0])
-        self.url = f"ws://127.0.0.1:{port}"
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
-
-
 def send(url: str, n: int, thread_id: str) -> tuple[float, float]:
     """Wall seconds and CPU seconds of `seq 1 n | logctl send thread_id`."""
     data = "".join(f"{i}\n" for i in range(1, n + 1)).encode()
@@ -86,14 +68,11 @@ def send(url: str, n: int, thread_id: str) -> tuple[float, float]:
 
 
 def copy_rows(dsn: str, n: int) -> tuple[float, float, float]:
-    """Wall seconds, client CPU and backend CPU of a raw COPY of n rows (bench_ingest's shape)."""
+    """Wall seconds, client CPU and backend CPU of a raw COPY of n rows (common.copy_in)."""
     with psycopg.connect(dsn) as conn:
         backend = conn.info.backend_pid
         b0, c0, t0 = process_cpu(backend), time.process_time(), time.perf_counter()
-        with conn.cursor() as cur, cur.copy("COPY thread_logs (thread_id, message, level, created_at) FROM STDIN") as copy:
-            for i in range(n):
-                copy.write_row(("copy", f"message {i}", "INFO", "2026-11-30T00:00:00Z"))
-        conn.commit()
+        copy_in(conn, n)
         wall = time.perf_counter() - t0
         return wall, time.process_time() - c0, process_cpu(backend) - b0
 
@@ -108,7 +87,7 @@ def main() -> None:
     per = lambda seconds: seconds / n * 1e6  # noqa: E731  (µs per record)
     app = f"logctl-bench-{uuid.uuid4().hex[:8]}"
     with schema(server) as dsn:
-        hub = TaggedHub(dsn, app)
+        hub = Hub(dsn, env=dict(os.environ, PGAPPNAME=app))  # its backends carry application_name
         try:
             _, start_cpu = send(hub.url, 1, "warm-up")
             print(f"a one-record send: {start_cpu:.2f} s CPU (start-up, imports, connecting)")

@@ -20,34 +20,18 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from pathlib import Path
 
-import psycopg
-from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 from websockets.sync.client import connect
 
-DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-@contextmanager
-def schema(server: str) -> Iterator[str]:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    dsn = make_conninfo(server, options=f"-c search_path={name}")
-    try:
-        subprocess.run([sys.executable, "-m", "logctl", "apply-schema", "--database-url", dsn], check=True, capture_output=True)
-        yield dsn
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {name} CASCADE")
+from common import DEFAULT_DSN, Hub, raw_copy, schema  # noqa: E402
 
 
 def seed_naive(dsn: str, n: int, publishers: int) -> float:
@@ -77,32 +61,6 @@ def seed_naive(dsn: str, n: int, publishers: int) -> float:
     return (n // publishers * publishers) / elapsed
 
 
-def raw_copy(dsn: str, n: int) -> float:
-    with psycopg.connect(dsn) as conn:
-        t0 = time.perf_counter()
-        with conn.cursor() as cur, cur.copy("COPY thread_logs (thread_id, message, level, created_at) FROM STDIN") as copy:
-            for i in range(n):
-                copy.write_row(("copy", f"message {i}", "INFO", "2026-11-30T00:00:00Z"))
-        conn.commit()
-        return n / (time.perf_counter() - t0)
-
-
-class Hub:
-    def __init__(self, dsn: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "logctl", "serve", "--port", "0", "--database-url", dsn],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        self.port = int(line.split()[2].rsplit(":", 1)[1].split("/")[0])
-        self.url = f"ws://127.0.0.1:{self.port}/ws"
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
-
-
 def hub_ingest(hub: Hub, n: int, frame_size: int = 1000, window: int = 8) -> float:
     """One producer; ``window`` frames in flight; rate counted at the last ack."""
     producer = str(uuid.uuid4())
@@ -110,7 +68,7 @@ def hub_ingest(hub: Hub, n: int, frame_size: int = 1000, window: int = 8) -> flo
     for start in range(0, n, frame_size):
         recs = [{"seq": i, "thread_id": "hub", "message": f"message {i}"} for i in range(start, min(n, start + frame_size))]
         frames.append(json.dumps({"type": "publish", "producer": producer, "records": recs}))
-    with connect(hub.url, max_size=None) as ws:
+    with connect(hub.url + "/ws", max_size=None) as ws:
         t0 = time.perf_counter()
         sent = acked = 0
         while acked < len(frames):
@@ -129,7 +87,7 @@ def live_latency(hub: Hub, rate: int = 5000, seconds: float = 5.0) -> tuple[floa
     """Subscriber-side delay from publish to receipt of the committed record, in ms."""
     delays: list[float] = []
     sent_at: dict[int, float] = {}
-    with connect(hub.url, max_size=None) as sub:
+    with connect(hub.url + "/ws", max_size=None) as sub:
         sub.send(json.dumps({"type": "subscribe", "thread_id": "lat", "cursor": "now"}))
         json.loads(sub.recv(timeout=10))
         stop = threading.Event()
@@ -147,7 +105,7 @@ def live_latency(hub: Hub, rate: int = 5000, seconds: float = 5.0) -> tuple[floa
 
         rx = threading.Thread(target=receive)
         rx.start()
-        with connect(hub.url, max_size=None) as pub:
+        with connect(hub.url + "/ws", max_size=None) as pub:
             tick = 0.01
             per_tick = int(rate * tick)
             i = 0

@@ -12,7 +12,7 @@ schema:
               subprocess; timed until the last ack (sent by the hub after COMMIT)
   send        `seq 1 N | logctl send t --server …` as a subprocess, wall time including the
               interpreter's start-up; it exits only once everything is committed
-  copy        raw COPY of N rows from one client into the same table (bench_ingest.raw_copy),
+  copy        raw COPY of N rows from one client into the same table (common.raw_copy),
               measured in the same run: the ceiling
 and prints records/s and the ratios to the seed and to COPY. No timing here is asserted anywhere.
 """
@@ -28,7 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_ingest import DEFAULT_DSN, Hub, raw_copy, schema, seed_naive  # noqa: E402
+from bench_ingest import seed_naive  # noqa: E402
+from common import DEFAULT_DSN, Hub, raw_copy, schema  # noqa: E402
 
 import logctl  # noqa: E402
 
@@ -65,13 +66,9 @@ def main() -> None:
     with schema(args.database_url) as dsn:
         results["seed"] = seed_naive(dsn, args.seed_records, 1)
         results["emit→db"] = emit_loop(args.records, "emit-db", database_url=dsn)
-        hub = Hub(dsn)
-        try:
-            url = hub.url.removesuffix("/ws")
-            results["emit→hub"] = emit_loop(args.records, "emit-hub", server=url)
-            results["send"] = send_cli(args.records, url)
-        finally:
-            hub.close()
+        with Hub(dsn) as hub:
+            results["emit→hub"] = emit_loop(args.records, "emit-hub", server=hub.url)
+            results["send"] = send_cli(args.records, hub.url)
         results["copy"] = raw_copy(dsn, args.records)
     for name, rate in results.items():
         ratio = "" if name in ("seed", "copy") else (

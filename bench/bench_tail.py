@@ -29,16 +29,12 @@ import asyncio
 import datetime as dt
 import os
 import statistics
-import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg.conninfo import make_conninfo
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import RichLog
@@ -50,7 +46,10 @@ from logctl.tail import tail_settings
 from logctl.tail.app import TailApp
 from logctl.tail.log_view import LEVEL_STYLES, LogView
 
-DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import DEFAULT_DSN, Hub, schema  # noqa: E402
+
 SIZE = (160, 48)
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 LEVELS = ("DEBUG", "INFO", "INFO", "INFO", "WARN", "INFO", "DEBUG", "ERROR")
@@ -179,36 +178,6 @@ def kept_up(results: list[tuple[int, float, float, float]]) -> int:
 # -- against a real hub ------------------------------------------------------------------
 
 
-@contextmanager
-def schema(server: str) -> Iterator[str]:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    dsn = make_conninfo(server, options=f"-c search_path={name}")
-    try:
-        subprocess.run([sys.executable, "-m", "logctl", "apply-schema", "--database-url", dsn], check=True, capture_output=True)
-        yield dsn
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {name} CASCADE")
-
-
-@contextmanager
-def hub(dsn: str) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "logctl", "serve", "--port", "0", "--database-url", dsn],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        port = int(line.split()[2].rsplit(":", 1)[1].split("/")[0])
-        yield f"ws://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(20)
-
-
 async def hub_first_paint(server: str, limit: int, expect_last: str) -> tuple[float, float, int]:
     """Seconds until the newest record is on screen, and until all ``limit`` records are loaded."""
     app = TailApp(tail_settings("big", server=server, limit=limit), tz=dt.timezone.utc)
@@ -292,7 +261,8 @@ def in_memory(records: list[LogRecord], rates: list[int], *, skip_naive: bool) -
 def against_hub(database_url: str, records: list[LogRecord]) -> None:
     n = len(records)
     print(f"\nagainst a real hub and PostgreSQL ({database_url.split('@')[-1]})")
-    with schema(database_url) as dsn, LogStore(dsn, max_size=2) as store, hub(dsn) as server:
+    with schema(database_url) as dsn, LogStore(dsn, max_size=2) as store, Hub(dsn) as hub:
+        server = hub.url
         for i in range(0, n, 20_000):
             store.insert(records[i:i + 20_000])
         last = records[-1].message.split("\n")[0]

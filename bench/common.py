@@ -1,0 +1,72 @@
+"""What the benchmarks share: the default server, a throwaway schema, a `logctl serve`
+subprocess and the raw COPY that every figure is measured against."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from types import TracebackType
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def schema(server: str) -> Iterator[str]:
+    """A DSN for a new schema on ``server`` with logctl's migrations applied; dropped afterwards."""
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    dsn = make_conninfo(server, options=f"-c search_path={name}")
+    try:
+        subprocess.run([sys.executable, "-m", "logctl", "apply-schema", "--database-url", dsn], check=True, capture_output=True)
+        yield dsn
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+class Hub:
+    """`logctl serve` on a free port over ``dsn``; ``url`` is its base URL (``ws://host:port``)."""
+
+    def __init__(self, dsn: str, env: Mapping[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "logctl", "serve", "--port", "0", "--database-url", dsn],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()  # "logctl hub: ws://127.0.0.1:PORT/ws  http://…"
+        self.port = int(line.split()[2].rsplit(":", 1)[1].split("/")[0])
+        self.url = f"ws://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+    def __enter__(self) -> Hub:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+
+def copy_in(conn: psycopg.Connection[tuple[object, ...]], n: int) -> None:
+    """Raw COPY of ``n`` rows into thread_logs from one client, committed: the ceiling."""
+    with conn.cursor() as cur, cur.copy("COPY thread_logs (thread_id, message, level, created_at) FROM STDIN") as copy:
+        for i in range(n):
+            copy.write_row(("copy", f"message {i}", "INFO", "2026-11-30T00:00:00Z"))
+    conn.commit()
+
+
+def raw_copy(dsn: str, n: int) -> float:
+    """Records per second of :func:`copy_in`."""
+    with psycopg.connect(dsn) as conn:
+        t0 = time.perf_counter()
+        copy_in(conn, n)
+        return n / (time.perf_counter() - t0)
