@@ -15,7 +15,6 @@ the PostgreSQL server must run on this machine. Nothing here is asserted anywher
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DEFAULT_DSN, Hub, copy_in, schema  # noqa: E402
+from common import Hub, arguments, copy_in, schema  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -78,10 +77,8 @@ def copy_rows(dsn: str, n: int) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--records", type=int, default=100_000)
+    parser = arguments(__doc__)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--database-url", default=os.environ.get("LOGCTL_TEST_DATABASE_URL", DEFAULT_DSN))
     args = parser.parse_args()
     n, server = args.records, args.database_url
     per = lambda seconds: seconds / n * 1e6  # noqa: E731  (µs per record)

@@ -15,10 +15,8 @@ and prints ratios. Each run uses its own schema, dropped afterwards.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import threading
@@ -31,7 +29,7 @@ from websockets.sync.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DEFAULT_DSN, Hub, raw_copy, schema  # noqa: E402
+from common import Hub, arguments, raw_copy, schema  # noqa: E402
 
 
 def seed_naive(dsn: str, n: int, publishers: int) -> float:
@@ -130,23 +128,18 @@ def live_latency(hub: Hub, rate: int = 5000, seconds: float = 5.0) -> tuple[floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=100_000)
+    parser = arguments(__doc__)
     parser.add_argument("--seed-records", type=int, default=10_000, help="records for the (slow) seed runs")
-    parser.add_argument("--database-url", default=os.environ.get("LOGCTL_TEST_DATABASE_URL", DEFAULT_DSN))
     args = parser.parse_args()
     results: dict[str, float] = {}
     with schema(args.database_url) as dsn:
         results["seed-1"] = seed_naive(dsn, args.seed_records, 1)
         results["seed-16"] = seed_naive(dsn, args.seed_records, 16)
         results["copy"] = raw_copy(dsn, args.records)
-        hub = Hub(dsn)
-        try:
+        with Hub(dsn) as hub:
             hub_ingest(hub, 10_000)  # warm-up
             results["hub"] = hub_ingest(hub, args.records)
             p50, p99, count = live_latency(hub)
-        finally:
-            hub.close()
     for name, rate in results.items():
         print(f"{name:>8}: {rate:>10,.0f} records/s")
     print(f"hub / seed-1  = {results['hub'] / results['seed-1']:.1f}x   (target >= 20x)")

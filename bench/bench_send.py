@@ -19,8 +19,6 @@ and prints records/s and the ratios to the seed and to COPY. No timing here is a
 
 from __future__ import annotations
 
-import argparse
-import os
 import subprocess
 import sys
 import time
@@ -29,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_ingest import seed_naive  # noqa: E402
-from common import DEFAULT_DSN, Hub, raw_copy, schema  # noqa: E402
+from common import Hub, arguments, raw_copy, schema  # noqa: E402
 
 import logctl  # noqa: E402
 
@@ -57,10 +55,8 @@ def send_cli(n: int, url: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--records", type=int, default=100_000)
+    parser = arguments(__doc__)
     parser.add_argument("--seed-records", type=int, default=5_000, help="records for the (slow) seed run")
-    parser.add_argument("--database-url", default=os.environ.get("LOGCTL_TEST_DATABASE_URL", DEFAULT_DSN))
     args = parser.parse_args()
     results: dict[str, float] = {}
     with schema(args.database_url) as dsn:

@@ -24,10 +24,8 @@ No timed assertions anywhere: this prints figures and ratios.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
-import os
 import statistics
 import sys
 import time
@@ -48,7 +46,7 @@ from logctl.tail.log_view import LEVEL_STYLES, LogView
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DEFAULT_DSN, Hub, schema  # noqa: E402
+from common import Hub, arguments, schema  # noqa: E402
 
 SIZE = (160, 48)
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -214,9 +212,7 @@ async def hub_live(server: str, store: LogStore, n: int, start: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--database-url", default=os.environ.get("LOGCTL_TEST_DATABASE_URL") or DEFAULT_DSN)
+    parser = arguments(__doc__, full_doc=True)
     parser.add_argument("--skip-naive", action="store_true", help="do not time the RichLog design (it is slow)")
     parser.add_argument("--only-hub", action="store_true", help="only the measurements against a real hub")
     args = parser.parse_args()

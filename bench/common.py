@@ -3,6 +3,8 @@ subprocess and the raw COPY that every figure is measured against."""
 
 from __future__ import annotations
 
+import argparse
+import os
 import subprocess
 import sys
 import time
@@ -15,6 +17,19 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def arguments(doc: str | None, *, full_doc: bool = False) -> argparse.ArgumentParser:
+    """A parser with the options every bench takes: ``--records`` and ``--database-url``
+    (default: ``LOGCTL_TEST_DATABASE_URL``, else :data:`DEFAULT_DSN`)."""
+    text = doc or ""
+    parser = argparse.ArgumentParser(
+        description=text if full_doc else text.splitlines()[0] if text else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--database-url", default=os.environ.get("LOGCTL_TEST_DATABASE_URL") or DEFAULT_DSN)
+    return parser
 
 
 @contextmanager
