@@ -61,6 +61,9 @@ def raise_translated(exc: psycopg.Error, dsn: str | None = None) -> NoReturn:
         raise PrivilegeError(f"the database role lacks a privilege{where}: {text}") from exc
     if isinstance(exc, psycopg.errors.InvalidPassword | psycopg.errors.InvalidAuthorizationSpecification):
         raise AuthenticationFailed(f"the database refused the credentials{where}: {text}") from exc
+    # Before OperationalError: both are subclasses of it.
+    if isinstance(exc, psycopg.errors.AdminShutdown | psycopg.errors.CannotConnectNow):
+        raise DatabaseUnavailable(f"the database{where} is shutting down or restarting") from exc
     if isinstance(exc, psycopg.OperationalError):
         lowered = text.lower()
         if "password authentication failed" in lowered or "no password supplied" in lowered:
@@ -70,8 +73,6 @@ def raise_translated(exc: psycopg.Error, dsn: str | None = None) -> NoReturn:
         if "does not exist" in lowered and ("database" in lowered or "role" in lowered):
             raise AuthenticationFailed(f"the database refused the connection{where}: {text}") from exc
         raise DatabaseUnavailable(f"cannot reach the database{where}: {text}") from exc
-    if isinstance(exc, psycopg.errors.AdminShutdown | psycopg.errors.CannotConnectNow):
-        raise DatabaseUnavailable(f"the database{where} is shutting down or restarting") from exc
     raise DatabaseError(f"database error{where}: {text}") from exc
 
 
