@@ -141,6 +141,13 @@ def test_send_one_message_with_level_via_env(dsn: str, cli_env: dict[str, str], 
     assert query(dsn, "SELECT thread_id, message, level FROM thread_logs") == [("t2", "hello there", "WARN")]
 
 
+def test_send_to_the_url_the_hub_announces(dsn: str, cli_env: dict[str, str], hub: HubProcess) -> None:
+    """The hub's announced URL, ws://host:port/ws, works as --server as well as ws://host:port."""
+    result = run_cli(["send", "t3", "hello", "--server", f"{hub.url}/ws"], cli_env)
+    assert result.returncode == 0, result.stderr
+    assert query(dsn, "SELECT thread_id, message FROM thread_logs") == [("t3", "hello")]
+
+
 def test_send_straight_to_the_database(dsn: str, cli_env: dict[str, str]) -> None:
     """`logctl send --database-url` writes stdin's lines without a hub, blank lines included."""
     result = run_cli(["send", "db-t", "--database-url", dsn], cli_env, input="a\n\nc\r\nlast-without-newline")

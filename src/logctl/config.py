@@ -16,6 +16,7 @@ __all__ = [
     "redact_dsn",
     "resolve_database",
     "resolve_server",
+    "websocket_url",
 ]
 
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -54,6 +55,13 @@ def resolve_server(option: str | None) -> str:
     if not url.startswith(("ws://", "wss://")):
         raise ConfigError(f"hub URL {url!r} must start with ws:// or wss://")
     return url.rstrip("/")
+
+
+def websocket_url(server: str) -> str:
+    """The hub's WebSocket endpoint for a hub URL given with or without its ``/ws`` path
+    (the hub announces ``ws://host:port/ws``; ``ws://host:port`` means the same hub)."""
+    server = server.rstrip("/")
+    return server if server.endswith("/ws") else server + "/ws"
 
 
 def data_dir() -> Path:

@@ -21,7 +21,7 @@ import logging
 from typing import TYPE_CHECKING, Protocol
 
 from logctl.client.frames import Acked, Event, Refused, Rejected, RETRY_CODES, decode_reply, encode_publish
-from logctl.config import DatabaseTarget
+from logctl.config import DatabaseTarget, websocket_url
 from logctl.core.batching import Batch
 from logctl.core.records import LogRecord, Row, escape_nul
 from logctl.errors import HubUnavailable
@@ -94,7 +94,7 @@ class HubTransport:
         try:
             # Entered as a context manager (closed by close()), as websockets >= 17.1 asks.
             self._ws = self._stack.enter_context(connect(
-                self.url + "/ws", open_timeout=self.open_timeout, compression=None, max_size=None,
+                websocket_url(self.url), open_timeout=self.open_timeout, compression=None, max_size=None,
                 logger=logging.getLogger("logctl.client.websockets"),
             ))
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:

@@ -21,8 +21,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Footer, Label
 
-from logctl.core.display import ActivityCounter, TimeMode, compile_pattern, next_time_mode, zone_label
 from logctl.core.backoff import reconnect_delay
+from logctl.core.display import ActivityCounter, TimeMode, compile_pattern, next_time_mode, zone_label
 from logctl.core.merge import Entry, StreamMerge
 from logctl.core.records import LogRecord
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError

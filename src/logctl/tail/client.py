@@ -25,9 +25,10 @@ from typing import Any, Final, Literal, Union
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from logctl.config import websocket_url
+from logctl.core.backoff import reconnect_delay
 from logctl.core.cursor import ORIGIN, Cursor
 from logctl.core.http import MAX_LIMIT
-from logctl.core.backoff import reconnect_delay
 from logctl.core.merge import Entry, HistoryPage, StreamMerge, parse_history, parse_record
 from logctl.core.protocol import encode
 from logctl.core.records import LogRecord
@@ -86,7 +87,7 @@ class TailClient:
         self.thread_id = thread_id
         scheme, rest = self.server.split("://", 1)
         self.http_base = ("https" if scheme == "wss" else "http") + "://" + rest.split("/", 1)[0]
-        self.ws_url = self.server if self.server.endswith("/ws") else self.server + "/ws"
+        self.ws_url = websocket_url(self.server)
         self.history_url = f"{self.http_base}/admin/runs/{urllib.parse.quote(thread_id, safe='')}/logs"
 
     # -- history (HTTP) -------------------------------------------------------------------
