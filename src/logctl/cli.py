@@ -152,7 +152,7 @@ def serve(
     from logctl.hub.server import HubConfig
 
     config = HubConfig(host=host, port=port, max_message_bytes=max_message_bytes, max_backlog=max_backlog)
-    if not run(resolve_database(database_url), config, migrate=not no_migrate, demo=demo):
+    if not run(resolve_database(database_url), config, announce=typer.echo, migrate=not no_migrate, demo=demo):
         raise typer.Exit(1)
 
 

@@ -6,6 +6,8 @@ import contextlib
 import sys
 from collections.abc import Iterator
 
+import typer
+
 from logctl.core.retention import PrunePlan
 from logctl.migrate import MigrationReport
 from logctl.retention import Progress, PruneResult
@@ -55,7 +57,7 @@ def prune_progress(plan: PrunePlan) -> Iterator[Progress]:
     def plain(done: int, total: int) -> None:
         if total == 0:
             return
-        print(f"logctl: prune: deleted {done} of {total} rows", file=sys.stderr, flush=True)
+        typer.echo(f"logctl: prune: deleted {done} of {total} rows", err=True)
 
     yield plain
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 
 from logctl.config import DatabaseTarget
 from logctl.db import connect, dsn_for
@@ -28,18 +29,27 @@ def prepare_schema(dsn: str, *, migrate: bool) -> None:
         raise SchemaOutdated(f"the schema lacks migration(s) {names}: run `logctl apply-schema` first")
 
 
-def serve(target: DatabaseTarget, config: HubConfig, *, migrate: bool = True, demo: bool = False) -> bool:
-    """Run the hub until SIGINT/SIGTERM. Return whether every accepted record was written."""
+def serve(
+    target: DatabaseTarget,
+    config: HubConfig,
+    *,
+    announce: Callable[[str], None],
+    migrate: bool = True,
+    demo: bool = False,
+) -> bool:
+    """Run the hub until SIGINT/SIGTERM. Return whether every accepted record was written.
+
+    ``announce`` gets one line, once the hub listens: its URLs and its database.
+    """
     logging.basicConfig(level=logging.WARNING, format="logctl: %(name)s: %(message)s", stream=sys.stderr)
     dsn = dsn_for(target)
     prepare_schema(dsn, migrate=migrate)
 
-    def announce(host: str, port: int) -> None:
+    def listening(host: str, port: int) -> None:
         base = f"{host}:{port}"
-        print(
+        announce(
             f"logctl hub: ws://{base}/ws  http://{base}/admin/runs/<thread_id>/logs"
-            f"  database: {target.describe()}" + ("  (demo threads: demo-build, demo-etl, demo-agent)" if demo else ""),
-            flush=True,
+            f"  database: {target.describe()}" + ("  (demo threads: demo-build, demo-etl, demo-agent)" if demo else "")
         )
 
     async def main() -> bool:
@@ -49,6 +59,6 @@ def serve(target: DatabaseTarget, config: HubConfig, *, migrate: bool = True, de
 
             extra = run_demo
         with LogStore(dsn, min_size=2, max_size=10, name="logctl-hub") as store:
-            return await run_hub(store, config, announce=announce, extra=extra)
+            return await run_hub(store, config, announce=listening, extra=extra)
 
     return asyncio.run(main())
