@@ -246,8 +246,7 @@ ops = st.lists(
 @settings(max_examples=1000, deadline=None)
 @given(ops=ops, capacity=st.integers(1, 12), batch=st.integers(1, 5), policy=st.sampled_from(["drop", "block"]))
 def test_no_record_lost_or_duplicated(ops: list[tuple[str, object]], capacity: int, batch: int, policy: str) -> None:
-    """Any mix of offers, sends (some lost), acks and reconnects, then a drain, stores every
-    accepted record exactly once under its own seq, and counts every refusal."""
+    """Offers, lost sends, acks and reconnects in any mix, then a drain: every accepted record stored once, every refusal counted."""
     s: Spool[str] = Spool(SpoolLimits(capacity=capacity, batch_records=batch, policy=policy))  # type: ignore[arg-type]
     table: dict[int, str] = {}              # the database: unique (producer, seq)
     delivered: list[int] = []               # last seq of each frame the hub received, unacked

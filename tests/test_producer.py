@@ -201,8 +201,7 @@ def test_exit_flushes_everything(dsn: str, cli_env: dict[str, str]) -> None:
 
 
 def test_full_buffer_drops_and_counts_then_delivers_the_rest(dsn: str, cli_env: dict[str, str]) -> None:
-    """With "drop" and no hub up, records beyond capacity are dropped and counted; the kept ones
-    are delivered once a hub appears at the address."""
+    """With "drop" and no hub up, records beyond capacity are dropped and counted; the rest arrive once a hub appears."""
     port = free_port()
     configure_producer(server=f"ws://127.0.0.1:{port}", capacity=10, policy="drop", exit_timeout=0)
     try:
@@ -307,8 +306,7 @@ def test_no_settings_means_the_embedded_database(cli_env: dict[str, str]) -> Non
 
 
 def test_missing_schema_is_reported_once_and_records_wait_for_it(fresh_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
-    """Against a database without the schema, records are kept (one warning, however many retries)
-    and delivered once `apply-schema` has run."""
+    """Without the schema, records are kept (one warning, however many retries) and delivered once `apply-schema` has run."""
     import psycopg
 
     from logctl.migrate import apply_migrations
@@ -330,8 +328,7 @@ def test_missing_schema_is_reported_once_and_records_wait_for_it(fresh_dsn: str,
 
 
 def test_block_policy_waits_without_blocking_the_event_loop(dsn: str, cli_env: dict[str, str]) -> None:
-    """With "block" and a full buffer, publish_log waits for room in a worker thread while the
-    event loop keeps running, and completes once a hub takes the records."""
+    """With "block" and a full buffer, publish_log waits in a worker thread, the event loop runs on, and it ends once a hub takes them."""
     port = free_port()
     configure_producer(server=f"ws://127.0.0.1:{port}", capacity=2, policy="block", exit_timeout=0)
     ticks = 0

@@ -217,8 +217,7 @@ def test_routing_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_unacked_records_are_resent_without_duplicate_rows(dsn: str, proxy: TcpProxy) -> None:
-    """Records committed but never acked (acks lost with the connection) are sent again on
-    reconnect, and the table still holds each exactly once."""
+    """Records committed but never acked (acks lost with the connection) are resent on reconnect and stored exactly once."""
     shipper = shipper_to(f"ws://127.0.0.1:{proxy.port}", hub=True)
     try:
         put_lines(shipper, "first", 1)
