@@ -26,8 +26,6 @@ from logctl.errors import DatabaseUnavailable
 
 __all__ = ["EMBEDDED_DBNAME", "embedded_dsn", "stop_embedded"]
 
-logger = logging.getLogger("logctl.embedded")
-
 EMBEDDED_DBNAME: Final = "logctl"
 
 

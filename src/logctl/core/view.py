@@ -14,16 +14,11 @@ import dataclasses
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from typing import Final
 
 from logctl.core.merge import Entry, Marker
-from logctl.core.records import LEVELS, LogRecord, level_rank
+from logctl.core.records import LogRecord, level_rank
 
-__all__ = ["LEVEL_KEYS", "Filter", "ViewModel", "message_lines"]
-
-#: The keys 1–4 set the minimum level.
-LEVEL_KEYS: Final = {str(n): level for n, level in enumerate(LEVELS, start=1)}
-
+__all__ = ["Filter", "ViewModel", "message_lines"]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Filter:

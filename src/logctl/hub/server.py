@@ -44,8 +44,6 @@ from logctl.store import LogStore
 
 __all__ = ["Hub", "HubConfig", "run_hub"]
 
-logger = logging.getLogger("logctl.hub.server")
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class HubConfig:

@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import datetime as dt
 import json
-import logging
 import random
 import socket
 import time
@@ -35,8 +34,6 @@ from logctl.core.records import LogRecord
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError, ProtocolError
 
 __all__ = ["DbStatus", "Event", "Shown", "State", "TailClient"]
-
-logger = logging.getLogger("logctl.tail.client")
 
 #: The hub refuses larger pages.
 PAGE_LIMIT: Final = MAX_LIMIT
