@@ -51,13 +51,18 @@ class Subscriber:
     last: Cursor
     catching_up: bool = True
     backlog: list[LogRecord] = dataclasses.field(default_factory=list)
+    #: Being closed for being too slow: send it nothing more (it resumes from its cursor).
+    closing: bool = False
 
     def deliver(self, records: list[LogRecord], frame: str | None, metrics: HubMetrics) -> None:
         """Send the rows beyond ``last`` (``frame`` is their shared encoding when all are)."""
         if self.catching_up:
             self.backlog.extend(records)
             return
+        if self.closing:
+            return
         if self.buffered() > MAX_WRITE_BUFFER:
+            self.closing = True  # once: the close takes a while, and more rows may come meanwhile
             metrics.slow_subscribers_closed += 1
             self.close_slow()
             return
