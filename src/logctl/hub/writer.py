@@ -148,12 +148,11 @@ class GroupWriter:
             self._metrics.observe_batch(len(records), inserted)
             with self._cond:
                 self._backlog -= len(records)
-                room = self._backlog < self.max_backlog
-            self._call(self._finish, jobs, room)
+            self._call(self._finish, jobs)
 
-    def _finish(self, jobs: list[Job], room: bool) -> None:
-        """On the loop: run each committed job's callback, in order; reopen intake."""
-        if room:
+    def _finish(self, jobs: list[Job]) -> None:
+        """On the loop: reopen intake if the backlog has room now, then run each committed job's callback, in order."""
+        if self._backlog < self.max_backlog:  # read here, not in the thread: submit() may have added since
             self._room.set()
         for job in jobs:
             job.done()
