@@ -10,6 +10,8 @@ from typing import Final, Literal
 from logctl.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
     "DEFAULT_SERVER",
     "DatabaseTarget",
     "data_dir",

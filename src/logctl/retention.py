@@ -9,7 +9,7 @@ from collections.abc import Callable
 from logctl.core.retention import PrunePlan
 from logctl.store import LogStore
 
-__all__ = ["PruneResult", "run_prune"]
+__all__ = ["Progress", "PruneResult", "run_prune"]
 
 #: Called with (rows done, rows in all) after each batch.
 Progress = Callable[[int, int], None]

@@ -16,7 +16,7 @@ from typing import Final, Union
 from logctl.core.batching import Batch
 from logctl.core.records import LogRecord, format_timestamp
 
-__all__ = ["Acked", "Event", "Refused", "Rejected", "decode_reply", "encode_publish"]
+__all__ = ["RETRY_CODES", "Acked", "Event", "Refused", "Rejected", "decode_reply", "encode_publish"]
 
 #: Error codes that refuse a whole frame for now: the records are kept and sent again later.
 #: (A hub whose backlog is full stops reading instead: TCP backpressure, no error frame.)

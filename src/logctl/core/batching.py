@@ -36,6 +36,7 @@ from logctl.errors import ConfigError, InvalidRecord
 
 __all__ = [
     "POLICIES",
+    "RECORD_OVERHEAD",
     "Batch",
     "Policy",
     "Spool",

@@ -10,7 +10,17 @@ from logctl.core.cursor import Cursor
 from logctl.core.records import validate_thread_id
 from logctl.errors import InvalidRecord, ProtocolError
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "History", "HttpError", "Route", "route"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "Health",
+    "History",
+    "HttpError",
+    "Metrics",
+    "Route",
+    "Upgrade",
+    "route",
+]
 
 DEFAULT_LIMIT: Final = 1000
 MAX_LIMIT: Final = 10_000

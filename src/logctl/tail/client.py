@@ -33,7 +33,7 @@ from logctl.core.protocol import encode
 from logctl.core.records import LogRecord
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError, ProtocolError
 
-__all__ = ["DbStatus", "Event", "Shown", "State", "TailClient"]
+__all__ = ["PAGE_LIMIT", "DbStatus", "Event", "Shown", "State", "TailClient"]
 
 #: The hub refuses larger pages.
 PAGE_LIMIT: Final = MAX_LIMIT

@@ -11,7 +11,7 @@ from textual.widgets import Static
 from logctl.core.view import ViewModel
 from logctl.tail.client import DbStatus, State
 
-__all__ = ["StatusBar", "describe_state"]
+__all__ = ["StatusBar", "StatusInfo", "describe_state"]
 
 _STATE_STYLES = {
     "loading": "bold cyan",
