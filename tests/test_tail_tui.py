@@ -170,7 +170,7 @@ async def test_scrolling_up_pauses_counts_new_and_f_resumes(hub: HubProcess, sto
         await until(pilot, lambda: view.model.records_loaded == 67)
         assert view.scroll_y == top  # the view did not jump
         assert view.model.new_count == 7
-        assert "▼ 7 new" in status_text(app)
+        await until(pilot, lambda: "▼ 7 new" in status_text(app))  # the status bar redraws on the next message
         await pilot.press("f")
         assert view.model.follow and view.model.new_count == 0
         await pilot.pause(0.05)
