@@ -16,7 +16,7 @@ import asyncio
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import psycopg
@@ -46,6 +46,9 @@ class Subscriber:
 
     thread_id: str
     send: Callable[[str], None]
+    #: Sends and waits while the socket's buffer is full: catch-up pages use it, so a
+    #: subscriber reading a long history slowly does not pile it all up in the hub.
+    send_paced: Callable[[str], Awaitable[None]]
     buffered: Callable[[], int]
     close_slow: Callable[[], None]
     last: Cursor
@@ -139,7 +142,7 @@ class Feed:
             while True:
                 page = await asyncio.to_thread(self._store.history, sub.thread_id, after=sub.last, limit=PAGE)
                 if page.records:
-                    sub.send(records_frame(sub.thread_id, page.records))
+                    await sub.send_paced(records_frame(sub.thread_id, page.records))
                     self._metrics.records_broadcast += len(page.records)
                     last = page.records[-1].cursor
                     assert last is not None

@@ -199,6 +199,7 @@ class Hub:
         sub = Subscriber(
             thread_id=frame.thread_id,
             send=lambda text: _send(ws, text),
+            send_paced=ws.send,
             buffered=transport.get_write_buffer_size,
             close_slow=close_slow,
             last=frame.cursor or ORIGIN,
