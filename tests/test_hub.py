@@ -332,7 +332,10 @@ def test_demo_threads_produce_traffic(dsn: str, cli_env: dict[str, str], store: 
 def test_second_subscriber_catches_up_from_its_cursor_while_records_stream(hub: HubProcess, store: LogStore) -> None:
     """A slow subscriber joining a thread that has a live subscriber gets its long history, then the rows committed meanwhile, each once and in order."""
     history, live = 40_000, 1000
-    pad = "." * 1000  # 40 MB of history: far more than the socket buffers hold
+    # About 22 MB of history: more than default socket buffers hold, yet under the hub's
+    # 32 MiB limit on a subscriber's unsent data, whatever the kernel buffers (with 46 MB,
+    # the hub closed this subscriber as too slow unless the kernel took in over 13 MB).
+    pad = "." * 400
     with ws(hub) as first, ws(hub) as pub:
         for start in range(0, history, 4000):
             publish(pub, [{"seq": i, "thread_id": "cu", "message": f"m{i} {pad}"} for i in range(start, start + 4000)], producer="cu")
