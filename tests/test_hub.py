@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import urllib.parse
@@ -331,20 +332,20 @@ def test_demo_threads_produce_traffic(dsn: str, cli_env: dict[str, str], store: 
 
 def test_second_subscriber_catches_up_from_its_cursor_while_records_stream(hub: HubProcess, store: LogStore) -> None:
     """A slow subscriber joining a thread that has a live subscriber gets its long history, then the rows committed meanwhile, each once and in order."""
-    history, live = 40_000, 1000
-    # About 22 MB of history: more than default socket buffers hold, yet under the hub's
-    # 32 MiB limit on a subscriber's unsent data, whatever the kernel buffers (with 46 MB,
-    # the hub closed this subscriber as too slow unless the kernel took in over 13 MB).
-    pad = "." * 400
+    history, live = 10_000, 1000
+    pad = "." * 1000  # about 10 MB of history: more than the hub's socket buffer and the small one below hold
     with ws(hub) as first, ws(hub) as pub:
-        for start in range(0, history, 4000):
-            publish(pub, [{"seq": i, "thread_id": "cu", "message": f"m{i} {pad}"} for i in range(start, start + 4000)], producer="cu")
+        for start in range(0, history, 2000):
+            publish(pub, [{"seq": i, "thread_id": "cu", "message": f"m{i} {pad}"} for i in range(start, start + 2000)], producer="cu")
             recv_until(pub, "ack")
         first.send(json.dumps({"type": "subscribe", "thread_id": "cu", "cursor": "now"}))
         recv_until(first, "subscribed")
-        # The second reads nothing for now: its catch-up stalls on a full socket while
-        # live rows arrive, so those must wait in its backlog and come after the history.
-        with ws(hub, max_queue=1) as second:
+        # The second reads nothing for now, through a small receive buffer: its catch-up
+        # stalls while live rows arrive, so those wait in its backlog and follow the history.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.connect(("127.0.0.1", hub.port))
+        with connect(hub.url + "/ws", sock=sock, max_size=None, max_queue=1) as second:
             second.send(json.dumps({"type": "subscribe", "thread_id": "cu"}))
             time.sleep(1.0)
             publish(pub, [{"seq": i, "thread_id": "cu", "message": f"m{i} {pad}"} for i in range(history, history + live)], producer="cu")
