@@ -87,7 +87,7 @@ class HubTransport:
         return f"the logctl hub at {self.url}"
 
     def open(self) -> None:
-        from websockets.exceptions import InvalidHandshake, InvalidURI
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
         from websockets.sync.client import connect
 
         self._frames.clear()
@@ -99,6 +99,8 @@ class HubTransport:
             ))
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             raise HubUnavailable(f"no logctl hub answers at {self.url}: {exc or type(exc).__name__}") from exc
+        except ConnectionClosed as exc:  # the hub went away during the opening handshake
+            raise HubUnavailable(f"the logctl hub at {self.url} closed the connection while it opened: {exc}") from exc
 
     def send(self, batch: Batch[LogRecord]) -> None:
         from websockets.exceptions import ConnectionClosed
