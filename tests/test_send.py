@@ -259,6 +259,8 @@ def test_hub_killed_and_restarted(dsn: str, cli_env: dict[str, str]) -> None:
     hub = HubProcess(dsn, cli_env, port=free_port())
     shipper = shipper_to(hub.url, hub=True)
     try:
+        put_lines(shipper, "first", 1)
+        assert shipper.flush(10) == 0  # connected, so that the kill cuts a live connection
         put_lines(shipper, "killed", 10_000)
         hub.kill()
         put_lines(shipper, "killed-after", 1_000)
