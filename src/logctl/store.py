@@ -36,7 +36,7 @@ _COPY_TYPES: Final = ("text", "text", "text", "timestamptz", "text", "int8")
 _HORIZON: Final = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8"
 
 _FEED: Final = (
-    f"SELECT p.thread_id, l.{_COLUMNS.replace(', ', ', l.')}"
+    f"SELECT l.{_COLUMNS.replace(', ', ', l.')}"
     " FROM unnest(%s::text[], %s::text[], %s::int8[]) AS p(thread_id, ctx, cid)"
     " CROSS JOIN LATERAL ("
     "   SELECT * FROM thread_logs t"
@@ -231,7 +231,7 @@ class LogStore:
                     limit,
                 ),
             ).fetchall()
-        return xmin, [_record(r[1:]) for r in rows]
+        return xmin, [_record(r) for r in rows]
 
     def count(self, thread_id: str | None = None) -> int:
         with translating(self.dsn), self.pool.connection() as conn:
