@@ -38,6 +38,7 @@ logger = logging.getLogger("logctl.hub.feed")
 PAGE: Final = 2000
 POLL_INTERVAL: Final = 1.0  # wake at least this often, even with no NOTIFY
 MAX_WRITE_BUFFER: Final = 32 * 1024 * 1024  # a subscriber further behind than this is closed
+MAX_CATCH_UP_BACKLOG: Final = 200_000  # live rows held for one catching-up subscriber, at most
 
 
 @dataclasses.dataclass(eq=False, slots=True)
@@ -59,15 +60,15 @@ class Subscriber:
 
     def deliver(self, records: list[LogRecord], frame: str | None, metrics: HubMetrics) -> None:
         """Send the rows beyond ``last`` (``frame`` is their shared encoding when all are)."""
-        if self.catching_up:
-            self.backlog.extend(records)
-            return
         if self.closing:
             return
+        if self.catching_up:
+            self.backlog.extend(records)
+            if len(self.backlog) > MAX_CATCH_UP_BACKLOG:  # too slow to ever catch up: let it resume later
+                self._close(metrics)
+            return
         if self.buffered() > MAX_WRITE_BUFFER:
-            self.closing = True  # once: the close takes a while, and more rows may come meanwhile
-            metrics.slow_subscribers_closed += 1
-            self.close_slow()
+            self._close(metrics)
             return
         first, last = records[0].cursor, records[-1].cursor
         assert first is not None and last is not None
@@ -82,6 +83,13 @@ class Subscriber:
             sent = len(fresh)
         self.last = last
         metrics.records_broadcast += sent
+
+    def _close(self, metrics: HubMetrics) -> None:
+        """Close a subscriber that cannot keep up; it reconnects with its last cursor and loses nothing."""
+        self.closing = True  # once: the close takes a while, and more rows may come meanwhile
+        self.backlog = []
+        metrics.slow_subscribers_closed += 1
+        self.close_slow()
 
 
 @dataclasses.dataclass(eq=False, slots=True)
