@@ -6,7 +6,6 @@ calls it from worker threads; see docs/architecture.md for why).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -15,6 +14,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from logctl.core.cursor import Cursor
+from logctl.core.merge import HistoryPage
 from logctl.core.records import LogRecord, Row, assume_utc, escape_nul
 from logctl.db import CONNECT_TIMEOUT, connect, translating
 
@@ -44,19 +44,6 @@ _FEED: Final = (
     "   ORDER BY t.txid, t.id LIMIT %s) l"
     " ORDER BY l.txid, l.id"
 )
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class HistoryPage:
-    """Records oldest first, and where to go next.
-
-    ``resume`` is the cursor to subscribe from to continue after these records with no
-    gap; ``before`` pages further back (None when nothing older exists).
-    """
-
-    records: tuple[LogRecord, ...]
-    resume: Cursor
-    before: Cursor | None
 
 
 def _xmin(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
