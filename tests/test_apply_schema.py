@@ -9,7 +9,7 @@ import sys
 import psycopg
 from helpers import SEED_DDL, limited_role, query, run_cli, sql_insert
 
-from logctl.migrate import EXPECTED_COLUMNS, EXPECTED_INDEXES, TRACKING_TABLE, apply_migrations, load_migrations
+from logctl.store.migrate import EXPECTED_COLUMNS, EXPECTED_INDEXES, TRACKING_TABLE, apply_migrations, load_migrations
 
 
 def _migration_names() -> list[str]:

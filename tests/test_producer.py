@@ -309,7 +309,7 @@ def test_missing_schema_is_reported_once_and_records_wait_for_it(fresh_dsn: str,
     """Without the schema, records are kept (one warning, however many retries) and delivered once `apply-schema` has run."""
     import psycopg
 
-    from logctl.migrate import apply_migrations
+    from logctl.store.migrate import apply_migrations
 
     configure_producer(database_url=fresh_dsn, exit_timeout=0)
     try:

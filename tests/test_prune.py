@@ -8,6 +8,7 @@ import re
 from helpers import HOSTILE_THREAD_ID, query, records, run_cli
 
 from logctl.store import LogStore
+from logctl.store.prune import try_lock
 
 NOW = dt.datetime.now(dt.timezone.utc)
 OLD = NOW - dt.timedelta(days=40)
@@ -86,13 +87,13 @@ def test_prune_in_small_batches_prints_plain_progress_lines(store: LogStore, dsn
 def test_prune_skips_while_another_prune_holds_the_lock(store: LogStore, dsn: str, cli_env: dict[str, str]) -> None:
     """A prune started while another holds the advisory lock skips, says so, exits 0 and deletes nothing."""
     store.insert(records("a", 3, created_at=OLD))
-    lock = store.try_lock("prune")
+    lock = try_lock(store, "prune")
     assert lock is not None
     try:
         out, _ = _prune(dsn, cli_env, "--days", "30")
         assert "another logctl prune holds the lock on this database; skipped" in out
         assert store.count() == 3
-        assert store.try_lock("prune") is None
+        assert try_lock(store, "prune") is None
     finally:
         lock.close()
     out, _ = _prune(dsn, cli_env, "--days", "30")

@@ -50,7 +50,7 @@ def _say(text: str) -> None:
 
 def _dsn(database_url: str | None) -> str:
     """Resolve the database, say which one on stderr, and return its DSN."""
-    from logctl.db import dsn_for
+    from logctl.store.embedded import dsn_for
 
     target = resolve_database(database_url)
     _say(f"using {target.describe()}")
@@ -80,9 +80,9 @@ def apply_schema(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the SQL that would run; change nothing.")] = False,
 ) -> None:
     """Create or upgrade the thread_logs schema, idempotently, then verify it."""
-    from logctl.db import connect
-    from logctl.migrate import apply_migrations
     from logctl.render import render_migration_report
+    from logctl.store.connect import connect
+    from logctl.store.migrate import apply_migrations
 
     with connect(_dsn(database_url)) as conn:
         report = apply_migrations(conn, dry_run=dry_run)
@@ -92,7 +92,7 @@ def apply_schema(
 @app.command("db-url")
 def db_url(database_url: DatabaseUrl = None) -> None:
     """Print the database URL in use (starts the embedded server if needed): psql "$(logctl db-url)"."""
-    from logctl.db import dsn_for
+    from logctl.store.embedded import dsn_for
 
     typer.echo(dsn_for(resolve_database(database_url)))
 
@@ -100,7 +100,7 @@ def db_url(database_url: DatabaseUrl = None) -> None:
 @app.command("db-stop")
 def db_stop() -> None:
     """Stop the embedded PostgreSQL server (its data stays in $LOGCTL_DATA_DIR)."""
-    from logctl.embedded import stop_embedded
+    from logctl.store.embedded import stop_embedded
 
     _say("stopped the embedded PostgreSQL" if stop_embedded() else "the embedded PostgreSQL was not running")
 
@@ -117,10 +117,10 @@ def prune(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Delete old rows in short batched transactions (safe to run from cron on many machines)."""
-    from logctl.core.retention import plan_prune
+    from logctl.core.prune_plan import plan_prune
     from logctl.render import prune_progress, render_prune_result
-    from logctl.retention import run_prune
     from logctl.store import LogStore
+    from logctl.store.prune import run_prune
 
     plan = plan_prune(
         days=days, keep_per_thread=keep_per_thread, thread_id=thread,

@@ -77,21 +77,11 @@ def data_dir() -> Path:
 
 def redact_dsn(dsn: str) -> str:
     """Describe a DSN as ``postgresql://user@host:port/dbname`` with no password."""
-    # psycopg loads here, on first use, not with this module: importing it takes about 0.2 s of
-    # CPU, which ``logctl send`` to a hub never needs. A first import of psycopg racing between
-    # two threads can see a half-initialised module, so every path that uses a database imports
-    # it on the caller's thread before starting any (the direct transport, the store, the hub).
-    from psycopg.conninfo import conninfo_to_dict
+    # The storage layer parses it (with psycopg, the only place that imports it). psycopg loads
+    # here, on first use, not with this module: importing it takes about 0.2 s of CPU, which
+    # ``logctl send`` to a hub never needs. A first import of psycopg racing between two threads
+    # can see a half-initialised module, so every path that uses a database imports it on the
+    # caller's thread before starting any (the direct transport, the store, the hub).
+    from logctl.store.connect import redact_dsn as redact
 
-    try:  # psycopg's parser; no connection is made
-        parts = conninfo_to_dict(dsn)
-    except Exception:
-        return "<unparseable database URL>"
-    user = str(parts.get("user") or "")
-    host = str(parts.get("host") or "localhost")
-    port = parts.get("port")
-    db = str(parts.get("dbname") or "")
-    where = f"{host}:{port}" if port else f"{host}"
-    if host.startswith("/"):
-        where = f"[socket {host}]"
-    return f"postgresql://{user + '@' if user else ''}{where}/{db}"
+    return redact(dsn)

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import typer
 
-from logctl.core.retention import PrunePlan
-from logctl.migrate import MigrationReport
-from logctl.retention import Progress, PruneResult
+from logctl.core.prune_plan import PrunePlan
+from logctl.store.migrate import MigrationReport
+from logctl.store.prune import Progress, PruneResult
 
 __all__ = ["prune_progress", "render_migration_report", "render_prune_result"]
 

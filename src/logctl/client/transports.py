@@ -185,12 +185,12 @@ class DatabaseTransport:
     window = 1
 
     def __init__(self, target: DatabaseTarget, producer_id: str) -> None:
-        import logctl.db
-        import logctl.migrate
         import logctl.store  # noqa: F401  (psycopg: see the module docstring)
+        import logctl.store.connect
+        import logctl.store.migrate
 
         if target.dsn is None:
-            import logctl.embedded  # noqa: F401
+            import logctl.store.embedded  # noqa: F401
 
         self.target = target
         self.producer_id = producer_id
@@ -202,13 +202,14 @@ class DatabaseTransport:
         return self._description
 
     def open(self) -> None:
-        from logctl.db import connect, dsn_for
+        from logctl.store.connect import connect
+        from logctl.store.embedded import dsn_for
         from logctl.store import LogStore
 
         self._acks = []
         dsn = dsn_for(self.target)
         if self.target.dsn is None:
-            from logctl.migrate import apply_migrations
+            from logctl.store.migrate import apply_migrations
 
             with connect(dsn) as conn:
                 apply_migrations(conn)

@@ -19,24 +19,19 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-import psycopg
-from psycopg import sql
-
-from logctl.core.backoff import exponential
 from logctl.core.cursor import Cursor
 from logctl.core.metrics import HubMetrics
 from logctl.core.protocol import records_frame
 from logctl.core.records import LogRecord, Row
-from logctl.db import CONNECT_TIMEOUT
 from logctl.errors import DatabaseError
 from logctl.store import LogStore
+from logctl.store.listen import Listener
 
 __all__ = ["Feed", "Subscriber"]
 
 logger = logging.getLogger("logctl.hub.feed")
 
 PAGE: Final = 2000
-POLL_INTERVAL: Final = 1.0  # wake at least this often, even with no NOTIFY
 MAX_WRITE_BUFFER: Final = 32 * 1024 * 1024  # a subscriber further behind than this is closed
 MAX_CATCH_UP_BACKLOG: Final = 200_000  # live rows held for one catching-up subscriber, at most
 
@@ -108,7 +103,7 @@ class Feed:
         self._threads: dict[str, _Thread] = {}
         self._wake = asyncio.Event()
         self._stop = threading.Event()
-        self._listener = threading.Thread(target=self._listen, name="logctl-listen", daemon=True)
+        self._listener = Listener(store.dsn, self._wake_soon, stop=self._stop)
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -226,27 +221,7 @@ class Feed:
                 for sub in list(state.subscribers):
                     sub.deliver(got, frame, self._metrics)
 
-    # -- LISTEN (its own thread and connection) ---------------------------------------
-
-    def _listen(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(self._store.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
-                    schema = conn.execute("SELECT current_schema()").fetchone()
-                    channel = f"logctl_{schema[0] if schema else 'public'}"
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                    failures = 0
-                    self._wake_soon()  # catch anything committed while we were not listening
-                    while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=POLL_INTERVAL, stop_after=1):
-                            pass
-                        self._wake_soon()
-            except psycopg.Error as exc:
-                delay = exponential(failures, base=0.1, cap=5.0)
-                failures += 1
-                logger.warning("LISTEN connection failed, retrying in %.1fs: %s", delay, exc)
-                self._stop.wait(delay)
+    # -- LISTEN (its own thread and connection: logctl.store.listen) ------------------
 
     def _wake_soon(self) -> None:
         try:

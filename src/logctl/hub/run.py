@@ -8,11 +8,12 @@ import sys
 from collections.abc import Callable
 
 from logctl.config import DatabaseTarget
-from logctl.db import connect, dsn_for
 from logctl.errors import SchemaOutdated
 from logctl.hub.server import HubConfig, run_hub
-from logctl.migrate import apply_migrations, pending_migrations
 from logctl.store import LogStore
+from logctl.store.connect import connect
+from logctl.store.embedded import dsn_for
+from logctl.store.migrate import apply_migrations, pending_migrations
 
 __all__ = ["serve"]
 

@@ -1,4 +1,9 @@
-"""Connections to PostgreSQL and the translation of driver errors into logctl's own."""
+"""Connections to PostgreSQL, the translation of driver errors into logctl's own, and password scrubbing.
+
+Every connection logctl opens (the pool's, LISTEN's, migrations') goes through :func:`connect` or
+:func:`translating`, so every driver error becomes one :class:`~logctl.errors.DatabaseError`
+whose text holds no password.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ from typing import Final, NoReturn
 import psycopg
 import psycopg.errors
 
-from logctl.config import DatabaseTarget, redact_dsn
 from logctl.errors import (
     AuthenticationFailed,
     ConfigError,
@@ -20,7 +24,15 @@ from logctl.errors import (
     SchemaMissing,
 )
 
-__all__ = ["CONNECT_TIMEOUT", "check_dsn", "connect", "dsn_for", "raise_translated", "scrub_passwords", "translating"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "check_dsn",
+    "connect",
+    "raise_translated",
+    "redact_dsn",
+    "scrub_passwords",
+    "translating",
+]
 
 CONNECT_TIMEOUT: Final = 5
 
@@ -29,13 +41,22 @@ _URL_PASSWORD: Final = re.compile(r"(\w+://[^:/@\s]*:)[^@\s]*@")
 _KV_PASSWORD: Final = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
-def dsn_for(target: DatabaseTarget) -> str:
-    """The DSN to connect to, starting the embedded server if the target is embedded."""
-    if target.dsn is not None:
-        return target.dsn
-    from logctl.embedded import embedded_dsn
+def redact_dsn(dsn: str) -> str:
+    """Describe a DSN as ``postgresql://user@host:port/dbname`` with no password."""
+    from psycopg.conninfo import conninfo_to_dict
 
-    return embedded_dsn()
+    try:  # psycopg's parser; no connection is made
+        parts = conninfo_to_dict(dsn)
+    except Exception:
+        return "<unparseable database URL>"
+    user = str(parts.get("user") or "")
+    host = str(parts.get("host") or "localhost")
+    port = parts.get("port")
+    db = str(parts.get("dbname") or "")
+    where = f"{host}:{port}" if port else f"{host}"
+    if host.startswith("/"):
+        where = f"[socket {host}]"
+    return f"postgresql://{user + '@' if user else ''}{where}/{db}"
 
 
 def scrub_passwords(text: str, dsn: str | None = None) -> str:

@@ -20,13 +20,18 @@ from typing import Final
 import psycopg
 from psycopg import sql
 
-from logctl.config import data_dir
-from logctl.db import translating
+from logctl.config import DatabaseTarget, data_dir
 from logctl.errors import DatabaseUnavailable
+from logctl.store.connect import translating
 
-__all__ = ["EMBEDDED_DBNAME", "embedded_dsn", "stop_embedded"]
+__all__ = ["EMBEDDED_DBNAME", "dsn_for", "embedded_dsn", "stop_embedded"]
 
 EMBEDDED_DBNAME: Final = "logctl"
+
+
+def dsn_for(target: DatabaseTarget) -> str:
+    """The DSN to connect to, starting the embedded server if the target is embedded."""
+    return target.dsn if target.dsn is not None else embedded_dsn()
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Versioned schema migrations from ``sql/NNN_name.sql``, applied under an advisory lock."""
+"""Versioned schema migrations from ``sql/NNN_name.sql`` (package data of ``logctl.store``), applied under an advisory lock."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import dataclasses
 import hashlib
 import importlib.resources
 import re
-from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import psycopg
 
-from logctl.db import translating
 from logctl.errors import SchemaMissing
+from logctl.store.connect import translating
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 __all__ = [
     "Migration",
@@ -77,18 +79,13 @@ class MigrationReport:
     pending_sql: tuple[Migration, ...] = ()
 
 
-def _sql_dir() -> Path:
-    packaged = importlib.resources.files("logctl") / "sql"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "sql"  # a source checkout
-
-
-def load_migrations(directory: Path | None = None) -> tuple[Migration, ...]:
-    """Every migration file, in version order."""
-    folder = directory or _sql_dir()
+def load_migrations(directory: Traversable | None = None) -> tuple[Migration, ...]:
+    """Every migration file, in version order (by default the package's own ``sql/``)."""
+    folder = directory or importlib.resources.files("logctl.store") / "sql"
+    if not folder.is_dir():
+        raise SchemaMissing(f"no migration files found in {folder}")
     found: list[Migration] = []
-    for path in sorted(folder.glob("*.sql")):
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
         match = _NAME.match(path.name)
         if match:
             found.append(Migration(int(match.group(1)), match.group(2), path.read_text("utf-8")))

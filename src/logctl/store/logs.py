@@ -1,4 +1,4 @@
-"""``LogStore``: the pool-backed persistence layer over ``thread_logs``.
+"""``LogStore``: the pool-backed persistence layer over ``thread_logs``: inserts, history and the live feed.
 
 One synchronous psycopg pool serves the CLI, the in-process direct writer and the hub (which
 calls it from worker threads; see docs/architecture.md for why).
@@ -6,8 +6,9 @@ calls it from worker threads; see docs/architecture.md for why).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import psycopg
@@ -16,9 +17,9 @@ from psycopg_pool import ConnectionPool
 from logctl.core.cursor import Cursor
 from logctl.core.merge import HistoryPage
 from logctl.core.records import LogRecord, Row, assume_utc, escape_nul
-from logctl.db import CONNECT_TIMEOUT, connect, translating
+from logctl.store.connect import CONNECT_TIMEOUT, connect, translating
 
-__all__ = ["HistoryPage", "LogStore"]
+__all__ = ["LogStore"]
 
 _COLUMNS: Final = "id, thread_id, message, created_at, level, producer_id, seq, txid::text::int8"
 
@@ -68,7 +69,7 @@ def _record(row: Sequence[Any]) -> LogRecord:
 
 
 class LogStore:
-    """Batched writes, gap-free reads and retention over one connection pool."""
+    """Batched writes and gap-free reads over one connection pool (retention: :mod:`logctl.store.prune`)."""
 
     def __init__(
         self, dsn: str, *, min_size: int = 1, max_size: int = 10, name: str = "logctl", timeout: float = 5.0
@@ -99,6 +100,12 @@ class LogStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+        """A pooled autocommit connection; any driver error inside becomes a :class:`DatabaseError`."""
+        with translating(self.dsn), self.pool.connection() as conn:
+            yield conn
 
     # -- writes ---------------------------------------------------------------------
 
@@ -227,79 +234,3 @@ class LogStore:
             else:
                 row = conn.execute("SELECT count(*) FROM thread_logs WHERE thread_id = %s", (thread_id,)).fetchone()
         return int(row[0]) if row else 0
-
-    # -- retention ------------------------------------------------------------------
-
-    def count_older_than(self, cutoff: dt.datetime, thread_id: str | None) -> int:
-        with translating(self.dsn), self.pool.connection() as conn:
-            where, args = _thread_filter(thread_id, null_means_all=True)
-            row = conn.execute(
-                f"SELECT count(*) FROM thread_logs WHERE created_at < %s AND {where}", (cutoff, *args)
-            ).fetchone()
-        return int(row[0]) if row else 0
-
-    def delete_older_than(self, cutoff: dt.datetime, thread_id: str | None, batch: int) -> int:
-        """Delete at most ``batch`` rows older than ``cutoff`` in one short transaction."""
-        with translating(self.dsn), self.pool.connection() as conn:
-            where, args = _thread_filter(thread_id, null_means_all=True)
-            cur = conn.execute(
-                "DELETE FROM thread_logs WHERE id IN (SELECT id FROM thread_logs"
-                f" WHERE created_at < %s AND {where} LIMIT %s)",
-                (cutoff, *args, batch),
-            )
-            return max(cur.rowcount, 0)
-
-    def threads_over(self, keep: int, thread_id: str | None) -> list[tuple[str | None, int]]:
-        """Threads with more than ``keep`` rows, and how many rows each has beyond that."""
-        with translating(self.dsn), self.pool.connection() as conn:
-            where, args = _thread_filter(thread_id, null_means_all=True)
-            rows = conn.execute(
-                f"SELECT thread_id, count(*) - %s FROM thread_logs WHERE {where}"
-                " GROUP BY thread_id HAVING count(*) > %s ORDER BY thread_id",
-                (keep, *args, keep),
-            ).fetchall()
-        return [(r[0], int(r[1])) for r in rows]
-
-    def keep_boundary(self, thread_id: str | None, keep: int) -> Cursor | None:
-        """The cursor of the ``keep``-th newest row of a thread (rows before it may go)."""
-        with translating(self.dsn), self.pool.connection() as conn:
-            where, args = _thread_filter(thread_id, null_means_all=False)
-            row = conn.execute(
-                f"SELECT txid::text::int8, id FROM thread_logs WHERE {where}"
-                " ORDER BY txid DESC, id DESC OFFSET %s LIMIT 1",
-                (*args, keep - 1),
-            ).fetchone()
-        return Cursor(int(row[0]), int(row[1])) if row else None
-
-    def delete_before(self, thread_id: str | None, boundary: Cursor, batch: int) -> int:
-        """Delete at most ``batch`` rows of a thread ordered before ``boundary``."""
-        with translating(self.dsn), self.pool.connection() as conn:
-            where, args = _thread_filter(thread_id, null_means_all=False)
-            cur = conn.execute(
-                "DELETE FROM thread_logs WHERE id IN (SELECT id FROM thread_logs"
-                f" WHERE {where} AND (txid, id) < (%s::text::xid8, %s) LIMIT %s)",
-                (*args, str(boundary.txid), boundary.id, batch),
-            )
-            return max(cur.rowcount, 0)
-
-    def try_lock(self, name: str) -> psycopg.Connection[tuple[Any, ...]] | None:
-        """Take a per-schema advisory lock on a dedicated connection; None if another holds it.
-
-        Closing the returned connection releases the lock.
-        """
-        conn = connect(self.dsn)
-        with translating(self.dsn):
-            row = conn.execute(
-                "SELECT pg_try_advisory_lock(%s, hashtext(current_schema() || %s))", (0x6C6F67, ":" + name)
-            ).fetchone()
-        if row and row[0]:
-            return conn
-        conn.close()
-        return None
-
-
-def _thread_filter(thread_id: str | None, *, null_means_all: bool) -> tuple[str, tuple[str, ...]]:
-    """A WHERE fragment selecting one thread, written so that the planner uses the index."""
-    if thread_id is not None:
-        return "thread_id = %s", (thread_id,)
-    return ("TRUE", ()) if null_means_all else ("thread_id IS NULL", ())

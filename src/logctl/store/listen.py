@@ -1,0 +1,70 @@
+"""The LISTEN side of the wake-ups: a thread with its own connection that calls back on NOTIFY.
+
+The trigger of migration 002 sends a notification on the schema's channel after every
+insert, whoever makes it. :class:`Listener` waits for those and calls ``wake`` for each, and
+at least every ``poll_interval`` seconds anyway, so a lost notification costs at most that.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Final
+
+import psycopg
+from psycopg import sql
+
+from logctl.core.backoff import exponential
+from logctl.store.connect import CONNECT_TIMEOUT
+
+__all__ = ["Listener"]
+
+logger = logging.getLogger("logctl.store.listen")
+
+POLL_INTERVAL: Final = 1.0  # wake at least this often, even with no NOTIFY
+
+
+class Listener:
+    """LISTENs on the schema's channel on its own thread and connection; reconnects with backoff."""
+
+    def __init__(
+        self,
+        dsn: str,
+        wake: Callable[[], None],
+        *,
+        stop: threading.Event | None = None,
+        poll_interval: float = POLL_INTERVAL,
+    ) -> None:
+        self._dsn = dsn
+        self._wake = wake
+        self._stop = stop if stop is not None else threading.Event()
+        self._poll_interval = poll_interval
+        self._thread = threading.Thread(target=self._run, name="logctl-listen", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to end (within one poll interval); does not wait for it."""
+        self._stop.set()
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
+                    schema = conn.execute("SELECT current_schema()").fetchone()
+                    channel = f"logctl_{schema[0] if schema else 'public'}"
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    failures = 0
+                    self._wake()  # catch anything committed while we were not listening
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=self._poll_interval, stop_after=1):
+                            pass
+                        self._wake()
+            except psycopg.Error as exc:
+                delay = exponential(failures, base=0.1, cap=5.0)
+                failures += 1
+                logger.warning("LISTEN connection failed, retrying in %.1fs: %s", delay, exc)
+                self._stop.wait(delay)

@@ -1,0 +1,160 @@
+"""Running a prune plan against the store: short batched deletes under an advisory lock.
+
+The plan itself (what to delete, decided from options and ``now``) is pure:
+:mod:`logctl.core.prune_plan`. This module holds the SQL that carries it out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from logctl.core.cursor import Cursor
+from logctl.core.prune_plan import PrunePlan
+from logctl.store.connect import connect, translating
+from logctl.store.logs import LogStore
+
+__all__ = ["Progress", "PruneResult", "count_planned", "run_prune", "try_lock"]
+
+#: Called with (rows done, rows in all) after each batch.
+Progress = Callable[[int, int], None]
+
+_LOCK_NAMESPACE = 0x6C6F67  # "log"; the second key is a hash of "<schema>:<name>"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PruneResult:
+    planned: int
+    deleted: int
+    seconds: float
+    dry_run: bool
+    skipped_locked: bool = False
+
+
+def _thread_filter(thread_id: str | None, *, null_means_all: bool) -> tuple[str, tuple[str, ...]]:
+    """A WHERE fragment selecting one thread, written so that the planner uses the index."""
+    if thread_id is not None:
+        return "thread_id = %s", (thread_id,)
+    return ("TRUE", ()) if null_means_all else ("thread_id IS NULL", ())
+
+
+def count_older_than(store: LogStore, cutoff: dt.datetime, thread_id: str | None) -> int:
+    with store.connection() as conn:
+        where, args = _thread_filter(thread_id, null_means_all=True)
+        row = conn.execute(
+            f"SELECT count(*) FROM thread_logs WHERE created_at < %s AND {where}", (cutoff, *args)
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def delete_older_than(store: LogStore, cutoff: dt.datetime, thread_id: str | None, batch: int) -> int:
+    """Delete at most ``batch`` rows older than ``cutoff`` in one short transaction."""
+    with store.connection() as conn:
+        where, args = _thread_filter(thread_id, null_means_all=True)
+        cur = conn.execute(
+            "DELETE FROM thread_logs WHERE id IN (SELECT id FROM thread_logs"
+            f" WHERE created_at < %s AND {where} LIMIT %s)",
+            (cutoff, *args, batch),
+        )
+        return max(cur.rowcount, 0)
+
+
+def threads_over(store: LogStore, keep: int, thread_id: str | None) -> list[tuple[str | None, int]]:
+    """Threads with more than ``keep`` rows, and how many rows each has beyond that."""
+    with store.connection() as conn:
+        where, args = _thread_filter(thread_id, null_means_all=True)
+        rows = conn.execute(
+            f"SELECT thread_id, count(*) - %s FROM thread_logs WHERE {where}"
+            " GROUP BY thread_id HAVING count(*) > %s ORDER BY thread_id",
+            (keep, *args, keep),
+        ).fetchall()
+    return [(r[0], int(r[1])) for r in rows]
+
+
+def keep_boundary(store: LogStore, thread_id: str | None, keep: int) -> Cursor | None:
+    """The cursor of the ``keep``-th newest row of a thread (rows before it may go)."""
+    with store.connection() as conn:
+        where, args = _thread_filter(thread_id, null_means_all=False)
+        row = conn.execute(
+            f"SELECT txid::text::int8, id FROM thread_logs WHERE {where}"
+            " ORDER BY txid DESC, id DESC OFFSET %s LIMIT 1",
+            (*args, keep - 1),
+        ).fetchone()
+    return Cursor(int(row[0]), int(row[1])) if row else None
+
+
+def delete_before(store: LogStore, thread_id: str | None, boundary: Cursor, batch: int) -> int:
+    """Delete at most ``batch`` rows of a thread ordered before ``boundary``."""
+    with store.connection() as conn:
+        where, args = _thread_filter(thread_id, null_means_all=False)
+        cur = conn.execute(
+            "DELETE FROM thread_logs WHERE id IN (SELECT id FROM thread_logs"
+            f" WHERE {where} AND (txid, id) < (%s::text::xid8, %s) LIMIT %s)",
+            (*args, str(boundary.txid), boundary.id, batch),
+        )
+        return max(cur.rowcount, 0)
+
+
+def try_lock(store: LogStore, name: str) -> psycopg.Connection[tuple[Any, ...]] | None:
+    """Take a per-schema advisory lock on a dedicated connection; None if another holds it.
+
+    Closing the returned connection releases the lock.
+    """
+    conn = connect(store.dsn)
+    with translating(store.dsn):
+        row = conn.execute(
+            "SELECT pg_try_advisory_lock(%s, hashtext(current_schema() || %s))", (_LOCK_NAMESPACE, ":" + name)
+        ).fetchone()
+    if row and row[0]:
+        return conn
+    conn.close()
+    return None
+
+
+def count_planned(store: LogStore, plan: PrunePlan) -> tuple[int, list[tuple[str | None, int]]]:
+    """How many rows the plan deletes: by age, plus per-thread excess left after that."""
+    by_age = count_older_than(store, plan.cutoff, plan.thread_id) if plan.cutoff is not None else 0
+    over = threads_over(store, plan.keep_per_thread, plan.thread_id) if plan.keep_per_thread is not None else []
+    # The two criteria can overlap; the per-thread count is an upper bound until age runs.
+    return by_age + sum(n for _, n in over), over
+
+
+def run_prune(
+    store: LogStore,
+    plan: PrunePlan,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> PruneResult:
+    """Apply ``plan``: age first, then per-thread limits, each in batches of ``plan.batch_size``."""
+    started = clock()
+    lock = None if dry_run else try_lock(store, "prune")
+    if not dry_run and lock is None:
+        return PruneResult(0, 0, clock() - started, dry_run, skipped_locked=True)
+    try:
+        planned, over = count_planned(store, plan)
+        if dry_run:
+            return PruneResult(planned, 0, clock() - started, True)
+        done = 0
+        report = progress or (lambda _done, _total: None)
+        report(0, planned)
+        if plan.cutoff is not None:
+            while n := delete_older_than(store, plan.cutoff, plan.thread_id, plan.batch_size):
+                done += n
+                report(done, planned)
+        if plan.keep_per_thread is not None:
+            for thread_id, _ in over:
+                boundary = keep_boundary(store, thread_id, plan.keep_per_thread)
+                while boundary is not None and (n := delete_before(store, thread_id, boundary, plan.batch_size)):
+                    done += n
+                    report(done, max(planned, done))
+        return PruneResult(planned, done, clock() - started, False)
+    finally:
+        if lock is not None:
+            lock.close()
