@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logctl.core.backoff import backoff
 from logctl.core.batching import (
     Spool,
     SpoolLimits,
@@ -176,19 +175,6 @@ def test_spool_flush_decision_uses_oldest_unsent() -> None:
     assert s.should_flush(11.0)
     s.offer("b", 1, 11.0), s.offer("c", 1, 11.0)
     assert s.should_flush(11.0)
-
-
-def test_backoff_grows_caps_and_jitters() -> None:
-    """Delays double from base, stop at cap, and jitter picks within the upper half of a step."""
-    assert backoff(0, jitter=1.0) == pytest.approx(0.05)
-    assert backoff(0, jitter=0.0) == pytest.approx(0.025)
-    assert backoff(3, jitter=1.0) == pytest.approx(0.4)
-    assert backoff(100, jitter=1.0, cap=5.0) == pytest.approx(5.0)
-    assert backoff(10_000, jitter=0.0, cap=2.0) == pytest.approx(1.0)
-    with pytest.raises(ValueError):
-        backoff(0, jitter=1.5)
-    with pytest.raises(ValueError):
-        backoff(-1, jitter=0.5)
 
 
 def test_clean_message_repairs_rather_than_refuses() -> None:

@@ -23,6 +23,7 @@ from logctl.client.shipper import Shipper
 from logctl.config import DEFAULT_SERVER
 from logctl.core.batching import Batch, SpoolLimits, draft_record, record_size
 from logctl.core.records import LogRecord
+from logctl.core.retry import RetryPolicy
 from logctl.errors import ConfigError
 import datetime as dt
 import io
@@ -110,7 +111,7 @@ def proxy(hub: HubProcess) -> Iterator[TcpProxy]:
 def shipper_to(url_or_dsn: str, *, hub: bool, batch: int = 500) -> Shipper:
     route = choose_route(url_or_dsn if hub else None, None if hub else url_or_dsn, fallback="hub")
     limits = SpoolLimits(capacity=100_000, batch_records=batch, policy="block")
-    return Shipper(route.transport(uuid.uuid4().hex), limits, max_backoff=0.2).start()
+    return Shipper(route.transport(uuid.uuid4().hex), limits, retry=RetryPolicy(base=0.05, cap=0.2, spread=0.5)).start()
 
 
 def put_lines(shipper: Shipper, thread_id: str, n: int) -> None:

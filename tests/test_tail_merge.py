@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logctl.core.cursor import Cursor
-from logctl.core.backoff import reconnect_delay
 from logctl.core.merge import HistoryPage, Marker, StreamMerge, parse_history, parse_record
 from logctl.core.records import LogRecord
 from logctl.errors import ProtocolError
@@ -112,15 +111,6 @@ def test_reconnect_marker_counts_caught_up_records() -> None:
     assert marker.text == "reconnected: 2 records caught up"
     m.begin_catch_up()
     assert m.end_catch_up().text == "reconnected: 0 records caught up"
-
-
-def test_reconnect_delay_grows_and_is_capped() -> None:
-    """Backoff doubles from the base up to the cap; jitter only shortens it."""
-    delays = [reconnect_delay(n) for n in range(1, 10)]
-    assert delays[:4] == [0.25, 0.5, 1.0, 2.0]
-    assert max(delays) == 10.0
-    assert reconnect_delay(3, jitter=0.99) < reconnect_delay(3)
-    assert reconnect_delay(0) == 0.0
 
 
 def test_parse_history_reads_the_api_shape() -> None:

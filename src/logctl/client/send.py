@@ -12,12 +12,16 @@ from logctl.client.routing import Route
 from logctl.client.shipper import Shipper
 from logctl.core.batching import RECORD_OVERHEAD, SpoolLimits, clean_message
 from logctl.core.records import LogRecord, normalise_level, validate_thread_id
+from logctl.core.retry import RetryPolicy
 from logctl.errors import InvalidRecord
 
 __all__ = ["SendResult", "read_batches", "send_batches"]
 
 #: Records per frame for ``send``: big frames, several in flight.
 SEND_LIMITS = SpoolLimits(capacity=200_000, batch_records=2000, policy="block")
+
+#: ``send`` is interactive: its reconnects wait at most a second.
+SEND_RETRY = RetryPolicy(base=0.05, cap=1.0, spread=0.5)
 
 #: Bytes asked of stdin per read; a read returns at once with whatever has arrived.
 READ_SIZE = 64 * 1024
@@ -79,7 +83,7 @@ def send_batches(
     destination rejected some records (the rest are committed).
     """
     thread_id, level = validate_thread_id(thread_id), normalise_level(level)
-    shipper = Shipper(route.transport(uuid.uuid4().hex), limits, name="logctl-send", max_backoff=1.0).start()
+    shipper = Shipper(route.transport(uuid.uuid4().hex), limits, name="logctl-send", retry=SEND_RETRY).start()
     read = 0
     now, utc, put_many, overhead = dt.datetime.now, dt.timezone.utc, shipper.put_many, RECORD_OVERHEAD + len(thread_id)
     try:

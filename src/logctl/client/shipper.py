@@ -4,7 +4,7 @@ Callers :meth:`Shipper.put` records (never blocking on the network or the databa
 the ``"block"`` policy only when the spool is full). A daemon thread cuts due batches
 (:class:`~logctl.core.batching.Spool`), keeps up to ``transport.window`` of them in flight,
 trims the spool on acknowledgements, and on any failure closes the transport, waits
-(:func:`~logctl.core.backoff.backoff`), opens it again and resends every unacknowledged
+(:class:`~logctl.core.retry.Attempt`), opens it again and resends every unacknowledged
 record. The same class drives the hub and the direct-to-PostgreSQL paths.
 """
 
@@ -21,9 +21,9 @@ from typing import Final
 
 from logctl.client.frames import Acked, Event, Refused, Rejected
 from logctl.client.transports import Transport
-from logctl.core.backoff import backoff
 from logctl.core.batching import Spool, SpoolLimits
 from logctl.core.records import LogRecord
+from logctl.core.retry import Attempt, RetryPolicy
 from logctl.errors import HubUnavailable, LogctlError
 
 __all__ = ["ProducerStats", "Shipper", "on_shipper_thread"]
@@ -34,6 +34,8 @@ logger = logging.getLogger("logctl.client")
 POLL_INTERVAL: Final = 0.1
 #: Rejected records logged one by one before the log falls silent (they are still counted).
 REJECTIONS_LOGGED: Final = 20
+#: Waits between reconnects: 0.05 s doubling to 5 s, jitter in the upper half of each step.
+RETRY: Final = RetryPolicy(base=0.05, cap=5.0, spread=0.5)
 
 _IDENTS: set[int] = set()
 os.register_at_fork(after_in_child=_IDENTS.clear)  # the parent's threads do not exist in a child
@@ -73,11 +75,11 @@ class Shipper:
         name: str = "logctl-shipper",
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
-        max_backoff: float = 5.0,
+        retry: RetryPolicy = RETRY,
     ) -> None:
         self.transport = transport
         self.name = name
-        self._clock, self._jitter, self._max_backoff = clock, jitter, max_backoff
+        self._clock, self._jitter, self._retry = clock, jitter, retry
         self._spool: Spool[LogRecord] = Spool(limits)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)      # the thread waits here for work
@@ -251,22 +253,22 @@ class Shipper:
                 self._progress.notify_all()
 
     def _run(self) -> None:
-        attempt = 0
+        attempt = Attempt(self._retry)
         while self._await_work():
             try:
                 if not self._connected:
                     self._connect()
                 progressed = self._exchange()
                 if progressed:
-                    attempt = 0
+                    attempt = attempt.reset()
             except LogctlError as exc:
                 self._disconnect(str(exc))
             except Exception as exc:  # a bug must not kill the thread and strand the records
                 logger.exception("logctl: unexpected error while shipping to %s", self.transport.describe())
                 self._disconnect(f"{type(exc).__name__}: {exc}")
             if not self._connected:
-                self._sleep(backoff(attempt, jitter=self._jitter(), cap=self._max_backoff))
-                attempt += 1
+                attempt = attempt.failed(self._clock(), jitter=self._jitter())
+                self._sleep(attempt.delay)
 
     def _await_work(self) -> bool:
         """Wait until there is something to do; False when the thread should end."""

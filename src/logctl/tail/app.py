@@ -21,13 +21,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Footer, Label
 
-from logctl.core.backoff import reconnect_delay
+from logctl.core.retry import Attempt
 from logctl.core.display import ActivityCounter, TimeMode, compile_pattern, next_time_mode, zone_label
 from logctl.core.merge import Entry, StreamMerge
 from logctl.core.records import LogRecord
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError
 from logctl.tail.activity import Activity
-from logctl.tail.client import PAGE_LIMIT, DbStatus, Event, Shown, State, TailClient
+from logctl.tail.client import PAGE_LIMIT, RECONNECT, DbStatus, Event, Shown, State, TailClient
 from logctl.tail.detail import DetailScreen, record_json, record_line
 from logctl.tail.help import HelpScreen
 from logctl.tail.log_view import LogView
@@ -164,7 +164,7 @@ class TailApp(App[None]):
     async def stream(self) -> None:
         """Load the history (retrying while the hub is unreachable), then follow forever."""
         settings = self.settings
-        attempt = 0
+        attempt = Attempt(RECONNECT)
         try:
             while True:
                 self.post_message(ConnectionChanged(State("loading", f"latest {settings.limit} records")))
@@ -173,10 +173,10 @@ class TailApp(App[None]):
                     page = await self.client.initial(first, settings.since)
                     break
                 except (HubUnavailable, DatabaseUnavailable) as exc:
-                    attempt += 1
-                    delay = reconnect_delay(attempt, jitter=random.random())
-                    self.post_message(ConnectionChanged(State("unreachable", str(exc), time.monotonic() + delay)))
-                    await asyncio.sleep(delay)
+                    now = time.monotonic()
+                    attempt = attempt.failed(now, jitter=random.random())
+                    self.post_message(ConnectionChanged(State("unreachable", str(exc), attempt.retry_at(now))))
+                    await asyncio.sleep(attempt.delay)
             shown = self.merge.history(page)
             self.info.waiting_for_thread = not page.records and page.before is None
             self.backfill = settings.limit - len(page.records) if settings.since is None and page.before else 0

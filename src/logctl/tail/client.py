@@ -25,12 +25,12 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from logctl.config import websocket_url
-from logctl.core.backoff import reconnect_delay
 from logctl.core.cursor import ORIGIN, Cursor
 from logctl.core.http import MAX_LIMIT
 from logctl.core.merge import Entry, HistoryPage, StreamMerge, parse_history, parse_record
 from logctl.core.protocol import encode
 from logctl.core.records import LogRecord
+from logctl.core.retry import Attempt, RetryPolicy
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError, ProtocolError
 
 __all__ = ["PAGE_LIMIT", "DbStatus", "Event", "Shown", "State", "TailClient"]
@@ -39,6 +39,8 @@ __all__ = ["PAGE_LIMIT", "DbStatus", "Event", "Shown", "State", "TailClient"]
 PAGE_LIMIT: Final = MAX_LIMIT
 HTTP_TIMEOUT: Final = 10.0
 CONNECT_TIMEOUT: Final = 5.0
+#: Waits between reconnects: 0.25 s doubling to 10 s; jitter shortens each by up to a fifth.
+RECONNECT: Final = RetryPolicy(base=0.25, cap=10.0, spread=0.2)
 
 StateKind = Literal["loading", "live", "reconnecting", "unreachable", "failed"]
 
@@ -164,7 +166,7 @@ class TailClient:
         Raises only for errors that a retry cannot fix (a refused subscribe).
         """
         rng = rng or random.Random()
-        attempt = 0
+        attempt = Attempt(RECONNECT)
         catching_up = False
         was_live = False
         while True:
@@ -185,7 +187,7 @@ class TailClient:
                             if catching_up:
                                 sink(Shown([merge.end_catch_up(_now())]))
                                 catching_up = False
-                            attempt, was_live = 0, True
+                            attempt, was_live = attempt.reset(), True
                             sink(State("live"))
                         elif kind == "records":
                             self._records(frame, merge, sink)
@@ -200,11 +202,11 @@ class TailClient:
             if not catching_up:
                 merge.begin_catch_up()
                 catching_up = True
-            attempt += 1
-            delay = reconnect_delay(attempt, jitter=rng.random())
-            kind_: StateKind = "reconnecting" if was_live and attempt == 1 else "unreachable"
-            sink(State(kind_, reason, time.monotonic() + delay))
-            await asyncio.sleep(delay)
+            now = time.monotonic()
+            attempt = attempt.failed(now, jitter=rng.random())
+            kind_: StateKind = "reconnecting" if was_live and attempt.failures == 1 else "unreachable"
+            sink(State(kind_, reason, attempt.retry_at(now)))
+            await asyncio.sleep(attempt.delay)
 
     async def _catch_up(self, merge: StreamMerge, sink: Sink) -> None:
         """Read what was committed since the cursor over HTTP, in pages."""
