@@ -122,3 +122,9 @@ def test_validate_publish_acks_up_to_the_highest_seq_valid_or_not() -> None:
     rows, errors, upto = validate_publish(Publish("p", 1, records), now=NOW)
     assert [r[5] for r in rows] == [5, 7] and [(e.index, e.seq) for e in errors] == [(1, 9)] and upto == 9
     assert validate_publish(Publish(None, 1, records), now=NOW)[2] is None
+
+
+def test_validate_publish_takes_no_invalid_seq_as_the_ack_upto() -> None:
+    """A rejected record's seq counts for ``upto`` only when it is a valid seq: -1 and 2^63 do not."""
+    frame = Publish("p", 1, [{"seq": -1, "thread_id": "t", "message": "m"}, {"seq": 2**63, "thread_id": "t", "message": "m"}])
+    assert validate_publish(frame, now=NOW)[2] is None

@@ -32,15 +32,22 @@ class Cursor:
     def parse(cls, text: str) -> Cursor:
         """Parse the ``"<txid>-<id>"`` form; raise :class:`ProtocolError` on anything else."""
         head, sep, tail = text.partition("-")
-        if not sep or not head.isdigit() or not tail.isdigit() or len(text) > 41:
+        # isascii: "²".isdigit() is true, and int("²") raises.
+        if not sep or not text.isascii() or not head.isdigit() or not tail.isdigit() or len(text) > 41:
             raise ProtocolError("bad_cursor", f"cursor {text[:48]!r} is not of the form '<txid>-<id>'")
-        return cls(int(head), int(tail))
+        txid, id_ = int(head), int(tail)
+        if txid >= _LIMIT or id_ >= _LIMIT:
+            raise ProtocolError("bad_cursor", f"cursor {text[:48]!r} is out of range (each part below 2^63)")
+        return cls(txid, id_)
 
     @classmethod
     def horizon(cls, xmin: int) -> Cursor:
         """The cursor meaning "every row of a transaction below ``xmin`` has been seen"."""
         return cls(xmin, 0)
 
+
+#: Both parts of a cursor are PostgreSQL ``bigint``s.
+_LIMIT: Final = 2**63
 
 #: Before every row.
 ORIGIN: Final = Cursor(0, 0)

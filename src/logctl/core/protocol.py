@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from logctl.core.cursor import Cursor
-from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, LogRecord, Row, row_from_wire, validate_thread_id
+from logctl.core.records import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    LogRecord,
+    Row,
+    check_utf8,
+    row_from_wire,
+    validate_thread_id,
+)
 from logctl.errors import InvalidRecord, ProtocolError
 
 __all__ = [
@@ -21,8 +28,11 @@ __all__ = [
     "RecordError",
     "Subscribe",
     "Unsubscribe",
+    "DEFAULT_MAX_ERRORS_PER_FRAME",
+    "DEFAULT_MAX_RECORDS_PER_FRAME",
     "encode",
     "error_frame",
+    "publish_error_frames",
     "parse_frame",
     "records_frame",
     "status_frame",
@@ -36,6 +46,13 @@ FRAME_FIELDS: Final = {
     "ping": frozenset({"type", "ref"}),
 }
 MAX_PRODUCER_LENGTH: Final = 128
+#: Records one publish frame may hold (``serve --max-records-per-frame``); a producer
+#: sends at most 2,000 (docs/producers.md).
+DEFAULT_MAX_RECORDS_PER_FRAME: Final = 10_000
+#: Error frames sent for the rejected records of one publish frame; the rest are
+#: summed up in one ``too_many_errors`` frame (``serve --max-errors-per-frame``).
+DEFAULT_MAX_ERRORS_PER_FRAME: Final = 100
+_SEQ_LIMIT: Final = 2**63
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -90,6 +107,10 @@ def parse_frame(data: str | bytes) -> Frame:
         obj = json.loads(data)
     except json.JSONDecodeError as exc:
         raise ProtocolError("bad_json", f"frame is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ProtocolError("bad_json", "frame is nested too deeply to decode") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ProtocolError("bad_json", f"frame cannot be decoded: {str(exc)[:120]}") from None
     if not isinstance(obj, dict):
         raise ProtocolError("bad_frame", f"a frame must be a JSON object, not {type(obj).__name__}")
     kind = obj.get("type")
@@ -108,12 +129,14 @@ def parse_frame(data: str | bytes) -> Frame:
         producer = obj.get("producer")
         if producer is not None and (not isinstance(producer, str) or not producer or len(producer) > MAX_PRODUCER_LENGTH or "\x00" in producer):
             raise ProtocolError("bad_frame", f"producer must be a non-empty string of at most {MAX_PRODUCER_LENGTH} characters")
+        if producer is not None:
+            _check_utf8(producer, "producer")
         records = obj.get("records")
         if not isinstance(records, list):
             raise ProtocolError("bad_frame", "publish frame needs a \"records\" list")
-        return Publish(producer, obj.get("ref"), records)
+        return Publish(producer, _check_ref(obj.get("ref")), records)
     if kind == "ping":
-        return Ping(obj.get("ref"))
+        return Ping(_check_ref(obj.get("ref")))
     try:
         thread_id = validate_thread_id(obj.get("thread_id"))
     except InvalidRecord as exc:
@@ -130,14 +153,46 @@ def parse_frame(data: str | bytes) -> Frame:
     return Subscribe(thread_id, Cursor.parse(cursor))
 
 
+def _check_utf8(value: str, field: str) -> None:
+    try:
+        check_utf8(value, field)
+    except InvalidRecord as exc:
+        raise ProtocolError(exc.code, str(exc)) from None
+
+
+def _check_ref(ref: Any) -> Any:
+    """``ref`` is echoed in replies, so it must encode as UTF-8 (no lone surrogate anywhere in it)."""
+    if ref is None or isinstance(ref, int | float):
+        return ref
+    if isinstance(ref, str):
+        _check_utf8(ref, "ref")
+        return ref
+    try:
+        encode({"ref": ref}).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError("invalid_utf8", "ref is not valid UTF-8: it holds a lone surrogate") from None
+    return ref
+
+
 def validate_publish(
-    frame: Publish, *, now: dt.datetime, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    frame: Publish,
+    *,
+    now: dt.datetime,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    max_records: int = DEFAULT_MAX_RECORDS_PER_FRAME,
 ) -> tuple[list[Row], list[RecordError], int | None]:
     """Split a publish frame into valid records (as store rows) and per-record errors.
 
-    Returns ``(rows, errors, upto)`` where ``upto`` is the highest ``seq`` in the frame
-    (valid or not) for the cumulative ack, or None without a producer.
+    Returns ``(rows, errors, upto)`` where ``upto`` is the highest valid ``seq`` in the
+    frame (of a stored or a rejected record) for the cumulative ack, or None without a
+    producer. A frame of more than ``max_records`` records is refused as a whole, before
+    any record is looked at: :class:`ProtocolError` ``too_many_records``.
     """
+    if len(frame.records) > max_records:
+        raise ProtocolError(
+            "too_many_records",
+            f"publish frame holds {len(frame.records)} records; the limit is {max_records}: no record was taken",
+        )
     good: list[Row] = []
     bad: list[RecordError] = []
     producer = frame.producer
@@ -147,7 +202,8 @@ def validate_publish(
             keep(row_from_wire(raw, producer_id=producer, now=now, max_message_bytes=max_message_bytes))
         except InvalidRecord as exc:
             seq = raw.get("seq") if isinstance(raw, dict) else None
-            bad.append(RecordError(index, seq if isinstance(seq, int) and not isinstance(seq, bool) else None, exc))
+            valid_seq = isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq < _SEQ_LIMIT
+            bad.append(RecordError(index, seq if valid_seq else None, exc))
     upto: int | None = None
     if producer is not None:
         seqs = [row[5] for row in good] + [e.seq for e in bad]
@@ -156,9 +212,38 @@ def validate_publish(
 
 
 def error_frame(code: str, message: str, **context: Any) -> str:
+    """An ``error`` frame; always valid UTF-8, even when ``message`` quotes a lone surrogate."""
     frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
     frame.update({k: v for k, v in context.items() if v is not None})
-    return encode(frame)
+    text = encode(frame)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = json.dumps(frame, separators=(",", ":"))  # ASCII escapes: valid JSON text
+    return text
+
+
+def publish_error_frames(frame: Publish, errors: Sequence[RecordError], limit: int) -> list[str]:
+    """The error frames for a publish frame's rejected records: the first ``limit``, then one summary.
+
+    The summary (code ``too_many_errors``) carries ``count``, the number of rejected records
+    it stands for, and ``index``, the position of the first of them. One frame of a million
+    bad records costs a million error frames otherwise.
+    """
+    frames = [
+        error_frame(bad.error.code, str(bad.error), ref=frame.ref, producer=frame.producer, seq=bad.seq, index=bad.index)
+        for bad in errors[:limit]
+    ]
+    rest = len(errors) - limit
+    if rest > 0:
+        first = errors[limit]
+        frames.append(error_frame(
+            "too_many_errors",
+            f"{rest} more records of this frame were rejected (the first: {first.error.code})",
+            ref=frame.ref, producer=frame.producer, index=first.index, count=rest,
+        ))
+    return frames
 
 
 def records_frame(thread_id: str, records: Sequence[LogRecord], *, pending: bool = False) -> str:

@@ -22,6 +22,7 @@ __all__ = [
     "format_timestamp",
     "level_rank",
     "normalise_level",
+    "check_utf8",
     "parse_timestamp",
     "record_from_wire",
     "row_from_wire",
@@ -113,15 +114,40 @@ def format_timestamp(value: dt.datetime | None) -> str | None:
     return text.replace("+00:00", "Z")
 
 
+def check_utf8(value: str, field: str) -> str:
+    """Return ``value`` if it can be written as UTF-8, else raise :class:`InvalidRecord` ``invalid_utf8``.
+
+    JSON can carry a lone surrogate (``"\\ud800"``) that no UTF-8 encoder, PostgreSQL's
+    included, accepts: such a string must never get past validation.
+    """
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidRecord(
+                "invalid_utf8", f"{field} is not valid UTF-8: it holds a lone surrogate at character {exc.start}"
+            ) from None
+    return value
+
+
 def parse_timestamp(value: object) -> dt.datetime:
-    """Parse an ISO 8601 timestamp; naive values are taken as UTC."""
+    """Parse an ISO 8601 timestamp; naive values are taken as UTC.
+
+    A time that has no UTC equivalent within ``datetime``'s range (years 1 to 9999) is
+    refused: it could be stored, but never read back.
+    """
     if not isinstance(value, str):
         raise InvalidRecord("bad_created_at", f"created_at must be an ISO 8601 string, not {type(value).__name__}")
+    check_utf8(value, "created_at")
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = assume_utc(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
         raise InvalidRecord("bad_created_at", f"created_at {value[:64]!r} is not an ISO 8601 timestamp") from None
-    return assume_utc(parsed)
+    try:
+        parsed.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise InvalidRecord("bad_created_at", f"created_at {value[:64]!r} is out of range once converted to UTC") from None
+    return parsed
 
 
 def normalise_level(value: object) -> str:
@@ -136,6 +162,7 @@ def normalise_level(value: object) -> str:
         raise InvalidRecord("unknown_level", f"level must be a string, not {type(value).__name__}")
     if value in _CANONICAL:
         return str(value)  # the common case: already canonical
+    check_utf8(value, "level")
     upper = value.strip().upper()
     if upper in LEVELS:
         return upper
@@ -174,6 +201,7 @@ def validate_thread_id(value: object) -> str:
         raise InvalidRecord("bad_thread_id", "thread_id is empty")
     if "\x00" in value:
         raise InvalidRecord("bad_thread_id", "thread_id contains a NUL byte")
+    check_utf8(value, "thread_id")
     if len(value) > MAX_THREAD_ID_LENGTH:
         raise InvalidRecord(
             "bad_thread_id", f"thread_id is {len(value)} characters long; the limit is {MAX_THREAD_ID_LENGTH}"
@@ -193,12 +221,7 @@ def check_message(value: object, max_bytes: int) -> str:
             "message_too_large",
             f"message is {len(value.encode('utf-8', 'surrogatepass'))} bytes; the limit is {max_bytes}",
         )
-    try:
-        if not value.isascii():
-            value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidRecord("invalid_utf8", "message is not valid UTF-8 (it holds a lone surrogate)") from None
-    return escape_nul(value)
+    return escape_nul(check_utf8(value, "message"))
 
 
 def row_from_wire(
@@ -229,7 +252,8 @@ def row_from_wire(
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or seq >= _SEQ_LIMIT:
             raise InvalidRecord("bad_seq", f"seq must be a non-negative 64-bit integer, not {seq!r:.32}")
     thread_id = raw.get("thread_id", default_thread_id)
-    if type(thread_id) is not str or not thread_id or len(thread_id) > MAX_THREAD_ID_LENGTH or "\x00" in thread_id:
+    if (type(thread_id) is not str or not thread_id or len(thread_id) > MAX_THREAD_ID_LENGTH
+            or not thread_id.isascii() or "\x00" in thread_id):
         thread_id = validate_thread_id(thread_id)
     message = raw.get("message")
     if type(message) is not str or len(message) > max_message_bytes or not message.isascii() or "\x00" in message:
