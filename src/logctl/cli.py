@@ -17,6 +17,7 @@ import typer
 
 from logctl import __version__
 from logctl.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SERVER, resolve_database
+from logctl.core.protocol import DEFAULT_MAX_ERRORS_PER_FRAME, DEFAULT_MAX_RECORDS_PER_FRAME
 from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES
 from logctl.errors import LogctlError
 
@@ -145,13 +146,26 @@ def serve(
     max_backlog: Annotated[
         int, typer.Option("--max-backlog", help="Unwritten records held before producers are slowed down.")
     ] = 1_000_000,
+    max_records_per_frame: Annotated[
+        int, typer.Option("--max-records-per-frame", help="Records one publish frame may hold; a larger frame is refused whole.")
+    ] = DEFAULT_MAX_RECORDS_PER_FRAME,
+    max_errors_per_frame: Annotated[
+        int, typer.Option("--max-errors-per-frame", help="Error frames per publish frame; the rest are summed up in one.")
+    ] = DEFAULT_MAX_ERRORS_PER_FRAME,
+    max_write_wait: Annotated[
+        float, typer.Option("--max-write-wait", help="Seconds an accepted record may wait to be written before /healthz says 503.")
+    ] = 30.0,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run the hub: ingest logs, persist them to PostgreSQL, stream them live, serve history."""
     from logctl.hub.run import serve as run
     from logctl.hub.server import HubConfig
 
-    config = HubConfig(host=host, port=port, max_message_bytes=max_message_bytes, max_backlog=max_backlog)
+    config = HubConfig(
+        host=host, port=port, max_message_bytes=max_message_bytes, max_backlog=max_backlog,
+        max_records_per_frame=max_records_per_frame, max_errors_per_frame=max_errors_per_frame,
+        max_write_wait=max_write_wait,
+    )
     if not run(resolve_database(database_url), config, announce=typer.echo, migrate=not no_migrate, demo=demo):
         raise typer.Exit(1)
 

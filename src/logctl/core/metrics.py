@@ -1,10 +1,10 @@
-"""Hub counters and their Prometheus text rendering."""
+"""Hub counters, their Prometheus text rendering, and the health verdict."""
 
 from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["HubMetrics", "render_prometheus"]
+__all__ = ["HubMetrics", "health_writes", "render_prometheus"]
 
 BATCH_BUCKETS = (1, 10, 100, 1000, 5000, 20000)
 
@@ -25,7 +25,14 @@ class HubMetrics:
     batch_records_sum: int = 0
     batch_buckets: list[int] = dataclasses.field(default_factory=lambda: [0] * len(BATCH_BUCKETS))
     write_failures: int = 0
+    records_write_rejected: int = 0
     slow_subscribers_closed: int = 0
+    internal_errors: int = 0
+    #: Limits hit (docs/operations.md, "Limits").
+    limit_records_per_frame: int = 0
+    limit_errors_per_frame: int = 0
+    limit_backlog: int = 0
+    limit_frame_bytes: int = 0
 
     def observe_batch(self, size: int, inserted: int) -> None:
         self.batches += 1
@@ -38,7 +45,31 @@ class HubMetrics:
                 break
 
 
-def render_prometheus(m: HubMetrics, *, backlog: int, subscribers: int, connections: int, database_up: bool) -> str:
+def health_writes(*, writer_alive: bool, database_up: bool, oldest_wait: float, max_wait: float) -> str:
+    """The ``writes`` verdict of ``/healthz``: ``up`` only when records are being written in time.
+
+    ``stopped``: the writer thread is not running; ``failing``: the last write failed;
+    ``stalled``: the oldest accepted record has waited more than ``max_wait`` seconds.
+    """
+    if not writer_alive:
+        return "stopped"
+    if not database_up:
+        return "failing"
+    if oldest_wait > max_wait:
+        return "stalled"
+    return "up"
+
+
+def render_prometheus(
+    m: HubMetrics,
+    *,
+    backlog: int,
+    subscribers: int,
+    connections: int,
+    database_up: bool,
+    writer_alive: bool = True,
+    oldest_unwritten_seconds: float = 0.0,
+) -> str:
     """The ``/metrics`` body in the Prometheus text exposition format."""
     lines: list[str] = []
 
@@ -58,6 +89,12 @@ def render_prometheus(m: HubMetrics, *, backlog: int, subscribers: int, connecti
     counter("frame_errors_total", "Frames answered with an error.", m.frame_errors)
     counter("write_failures_total", "Failed batch writes (retried).", m.write_failures)
     counter("slow_subscribers_closed_total", "Subscribers closed because they could not keep up.", m.slow_subscribers_closed)
+    counter("records_write_rejected_total", "Records the database refused (each isolated from its batch and answered with an error).", m.records_write_rejected)
+    counter("internal_errors_total", "Frames that raised an unexpected error (answered with internal_error).", m.internal_errors)
+    counter("limit_records_per_frame_total", "Publish frames refused for holding more than --max-records-per-frame records.", m.limit_records_per_frame)
+    counter("limit_errors_per_frame_total", "Publish frames whose error frames were cut at --max-errors-per-frame.", m.limit_errors_per_frame)
+    counter("limit_backlog_total", "Publish frames that waited for room in the backlog (--max-backlog).", m.limit_backlog)
+    counter("limit_frame_bytes_total", "Connections closed (1009) for a frame over --max-frame-bytes.", m.limit_frame_bytes)
     lines += ["# HELP logctl_batch_size Records per committed batch.", "# TYPE logctl_batch_size histogram"]
     running = 0
     for bound, count in zip(BATCH_BUCKETS, m.batch_buckets):
@@ -70,4 +107,10 @@ def render_prometheus(m: HubMetrics, *, backlog: int, subscribers: int, connecti
     gauge("subscribers", "Active thread subscriptions.", subscribers)
     gauge("connections", "Open WebSocket connections.", connections)
     gauge("database_up", "1 when the last database operation succeeded.", int(database_up))
+    gauge("writer_alive", "1 while the writer thread runs.", int(writer_alive))
+    lines += [
+        "# HELP logctl_oldest_unwritten_seconds How long the oldest accepted, uncommitted record has waited.",
+        "# TYPE logctl_oldest_unwritten_seconds gauge",
+        f"logctl_oldest_unwritten_seconds {oldest_unwritten_seconds:.3f}",
+    ]
     return "\n".join(lines) + "\n"

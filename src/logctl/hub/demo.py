@@ -43,5 +43,5 @@ async def run_demo(hub: Hub, *, rate: float = 5.0, seed: int | None = None) -> N
             message = _TRACEBACK.format(n=n) if level == "ERROR" else rng.choice(_STEPS[thread]).format(n=n)
             seq += 1
             batch.append((thread, message, level, dt.datetime.now(dt.timezone.utc), producer, seq))
-        hub.ingest(batch)
+        await hub.ingest(batch)
         await asyncio.sleep(1.0 / rate)

@@ -13,6 +13,7 @@ import http
 import json
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,25 +25,31 @@ from websockets.http11 import Request, Response
 from logctl.config import DEFAULT_HOST, DEFAULT_PORT
 from logctl.core import http as routes
 from logctl.core.cursor import ORIGIN
-from logctl.core.metrics import HubMetrics, render_prometheus
+from logctl.core.metrics import HubMetrics, health_writes, render_prometheus
 from logctl.core.protocol import (
+    DEFAULT_MAX_ERRORS_PER_FRAME,
+    DEFAULT_MAX_RECORDS_PER_FRAME,
     Ping,
     Publish,
+    RecordError,
     Subscribe,
     Unsubscribe,
     encode,
     error_frame,
     parse_frame,
+    publish_error_frames,
     status_frame,
     validate_publish,
 )
 from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, Row
-from logctl.errors import DatabaseError, ProtocolError
+from logctl.errors import DatabaseError, InvalidRecord, ProtocolError
 from logctl.hub.feed import Feed, Subscriber
-from logctl.hub.writer import GroupWriter
+from logctl.hub.writer import Failure, GroupWriter
 from logctl.store import LogStore
 
 __all__ = ["Hub", "HubConfig", "run_hub"]
+
+logger = logging.getLogger("logctl.hub.server")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -52,6 +59,10 @@ class HubConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_frame_bytes: int = 64 * 1024 * 1024
     max_backlog: int = 1_000_000
+    max_records_per_frame: int = DEFAULT_MAX_RECORDS_PER_FRAME
+    max_errors_per_frame: int = DEFAULT_MAX_ERRORS_PER_FRAME
+    #: /healthz answers 503 once the oldest accepted record has waited this long (seconds) to be written.
+    max_write_wait: float = 30.0
     drain_timeout: float = 10.0
 
 
@@ -109,8 +120,18 @@ class Hub:
         self.stopping = True
         if self.server is not None:
             self.server.server.close()  # stop listening; Server.close() below closes connections
+        held = self.writer.backlog
         flushed = await asyncio.to_thread(self.writer.stop, self.config.drain_timeout)
         await asyncio.sleep(0)  # let the last acks go out
+        if flushed:
+            if held:
+                logger.info("stopped: wrote and acked the %d records held at shutdown", held)
+        else:
+            logger.error(
+                "stopped with %d of the %d records held at shutdown unwritten: they were not acked,"
+                " so their producers still hold them and will send them again",
+                self.writer.backlog, held,
+            )
         await self.feed.stop()
         if self.server is not None:
             self.server.close(close_connections=True)
@@ -126,16 +147,19 @@ class Hub:
     def _database_up(self) -> None:
         broadcast(self.connections, status_frame(True, self.writer.backlog))
 
-    def ingest(self, records: list[Row], done: Callable[[], None] = lambda: None) -> None:
-        """Queue valid records (store rows) for writing; ``done`` runs once they are committed.
+    async def ingest(self, records: list[Row], done: Callable[[list[Failure]], None] = lambda _f: None) -> None:
+        """Queue valid records (store rows) for writing; ``done(failures)`` runs once they are committed.
 
-        While the database is down the records also go at once to local subscribers, marked
-        pending (docs/protocol.md).
+        Waits while the backlog is full (``--max-backlog``, counted per record). While the
+        database is down the records also go at once to local subscribers, marked pending
+        (docs/protocol.md).
         """
         self.metrics.records_in += len(records)
         if records and not self.writer.database_up:
             self.feed.broadcast_pending(records)
-        self.writer.submit(records, done)
+        if self.writer.backlog + len(records) > self.writer.max_backlog:
+            self.metrics.limit_backlog += 1
+        await self.writer.put(records, done)
 
     # -- WebSocket -----------------------------------------------------------------------
 
@@ -164,6 +188,13 @@ class Hub:
                 except DatabaseError as exc:
                     self.metrics.frame_errors += 1
                     _send(ws, error_frame("database_unavailable", str(exc)))
+                except ConnectionClosed:
+                    raise
+                except Exception:  # one frame's bug must not close the connection or reach others
+                    self.metrics.frame_errors += 1
+                    self.metrics.internal_errors += 1
+                    logger.exception("unexpected error handling a frame from %s", ws.remote_address)
+                    _send(ws, error_frame("internal_error", "the hub failed to handle this frame; it was not taken"))
         except ConnectionClosed:
             pass
         finally:
@@ -175,17 +206,39 @@ class Hub:
         if self.stopping:
             _send(ws, error_frame("shutting_down", "the hub is shutting down; records not taken", ref=frame.ref))
             return
-        records, errors, upto = validate_publish(
-            frame, now=dt.datetime.now(dt.timezone.utc), max_message_bytes=self.config.max_message_bytes
-        )
-        for bad in errors:
-            _send(ws, error_frame(bad.error.code, str(bad.error), ref=frame.ref, producer=frame.producer,
-                                  seq=bad.seq, index=bad.index))
+        limit = self.config.max_errors_per_frame
+        try:
+            records, errors, upto = validate_publish(
+                frame, now=dt.datetime.now(dt.timezone.utc), max_message_bytes=self.config.max_message_bytes,
+                max_records=self.config.max_records_per_frame,
+            )
+        except ProtocolError as exc:  # too_many_records: the frame is refused as a whole
+            self.metrics.frame_errors += 1
+            self.metrics.limit_records_per_frame += 1
+            self.metrics.records_rejected += len(frame.records)
+            _send(ws, error_frame(exc.code, str(exc), ref=frame.ref, producer=frame.producer))
+            return
+        if len(errors) > limit:
+            self.metrics.limit_errors_per_frame += 1
+        for text in publish_error_frames(frame, errors, limit):
+            _send(ws, text)
         self.metrics.records_rejected += len(errors)
-        await self.writer.wait_for_room()  # backpressure: stop reading this socket while full
-        ack = encode({"type": "ack", "ref": frame.ref, "producer": frame.producer, "upto": upto,
-                      "accepted": len(records), "rejected": len(errors)})
-        self.ingest(records, lambda: _send(ws, ack))
+        bad_indices = [e.index for e in errors]
+
+        def done(failures: list[Failure]) -> None:
+            if failures:  # rows the database refused: tell the sender which, within the same error budget
+                refused = [
+                    RecordError(_frame_index(f.position, bad_indices), records[f.position][5],
+                                InvalidRecord("rejected_by_database", f.reason))
+                    for f in failures
+                ]
+                for text in publish_error_frames(frame, refused, max(0, limit - len(errors))):
+                    _send(ws, text)
+            _send(ws, encode({"type": "ack", "ref": frame.ref, "producer": frame.producer, "upto": upto,
+                              "accepted": len(records) - len(failures), "rejected": len(errors) + len(failures)}))
+
+        # Backpressure: while the backlog is full this waits, and this socket is not read.
+        await self.ingest(records, done)
 
     async def _subscribe(self, ws: ServerConnection, frame: Subscribe, subs: dict[str, Subscriber]) -> None:
         old = subs.pop(frame.thread_id, None)
@@ -226,6 +279,7 @@ class Hub:
             body = render_prometheus(
                 self.metrics, backlog=self.writer.backlog, subscribers=self.feed.subscriber_count,
                 connections=len(self.connections), database_up=self.writer.database_up,
+                writer_alive=self.writer.alive, oldest_unwritten_seconds=self.writer.oldest_wait(time.monotonic()),
             )
             return _json_response(200, body, "text/plain; version=0.0.4")
         if isinstance(target, routes.Health):
@@ -238,11 +292,17 @@ class Hub:
             database = "up"
         except (DatabaseError, asyncio.TimeoutError):
             horizon, oldest, database = None, None, "down"
-        ok = database == "up" and self.writer.database_up
+        waited = self.writer.oldest_wait(time.monotonic())
+        writes = health_writes(
+            writer_alive=self.writer.alive, database_up=self.writer.database_up,
+            oldest_wait=waited, max_wait=self.config.max_write_wait,
+        )
+        ok = database == "up" and writes == "up"
         return _json_response(200 if ok else 503, {
             "status": "ok" if ok else "degraded",
             "database": database,
-            "writes": "up" if self.writer.database_up else "failing",
+            "writes": writes,
+            "oldest_unwritten_seconds": round(waited, 3),
             "backlog": self.writer.backlog,
             "subscribers": self.feed.subscriber_count,
             "connections": len(self.connections),
@@ -263,6 +323,16 @@ class Hub:
             "cursor": str(page.resume),
             "before": str(page.before) if page.before is not None else None,
         })
+
+
+def _frame_index(position: int, rejected: list[int]) -> int:
+    """The index in the publish frame of its ``position``-th valid record, given the sorted indices of the rejected ones."""
+    index = position
+    for bad in rejected:
+        if bad > index:
+            break
+        index += 1
+    return index
 
 
 async def run_hub(
