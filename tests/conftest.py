@@ -3,6 +3,11 @@
 The server is ``LOGCTL_TEST_DATABASE_URL`` when set (never ``DATABASE_URL``, which may be
 someone's real database); otherwise an embedded PostgreSQL started for this session in a
 temporary directory. Nothing is ever skipped for want of a database.
+
+Hypothesis profiles, chosen by ``LOGCTL_HYPOTHESIS_PROFILE`` (default ``ci`` when ``CI=true``,
+else ``dev``; .ci/run sets ``ci``): ``dev`` runs a tenth of each property's examples, for
+quick local runs; ``ci`` the full count; ``deep`` ten times the full count, for a long local
+hunt. A property states its full count as ``max_examples=examples(N)`` (tests/helpers.py).
 """
 
 from __future__ import annotations
@@ -15,12 +20,23 @@ from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
+from hypothesis import settings
 from psycopg.conninfo import make_conninfo
 
 from logctl.store import LogStore
 
 if TYPE_CHECKING:
     from helpers import HubProcess
+
+# max_examples is the scale that helpers.examples() applies to each property's full count
+# (100 = full). CI starts from a clean clone, so it keeps no example database; a failure
+# there prints the @reproduce_failure blob and the falsifying example instead.
+settings.register_profile("dev", max_examples=10)
+settings.register_profile("ci", max_examples=100, database=None, print_blob=True)
+settings.register_profile("deep", max_examples=1000)
+settings.load_profile(
+    os.environ.get("LOGCTL_HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
+)
 
 
 @pytest.fixture(autouse=True)

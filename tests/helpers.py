@@ -1,10 +1,12 @@
-"""Helpers shared by tests: run the CLI for real, wait for conditions, set up databases."""
+"""Helpers shared by tests: run the CLI for real, wait for conditions, talk to a hub, set up databases."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -12,12 +14,27 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import psycopg
+from hypothesis import settings
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from websockets.sync.client import ClientConnection, connect
 
 from logctl.core.records import LogRecord
+
+
+def examples(full: int) -> int:
+    """A property's example count under the loaded Hypothesis profile: ``full`` in CI (see conftest.py)."""
+    return max(1, full * settings().max_examples // 100)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listened on a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def run_cli(args: Sequence[str], env: dict[str, str], *, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -84,6 +101,51 @@ class HubProcess:
         return self.proc.stderr.read()
 
 
+def ws(hub: HubProcess, max_queue: int | None = None) -> ClientConnection:
+    """A client; by default it buffers every incoming frame, so closing never waits on unread data."""
+    return connect(hub.url + "/ws", max_size=None, max_queue=max_queue)
+
+
+def recv_json(conn: ClientConnection, timeout: float = 10) -> dict[str, Any]:
+    """The next frame, decoded; TimeoutError after ``timeout`` seconds."""
+    return json.loads(conn.recv(timeout=timeout))  # type: ignore[no-any-return]
+
+
+def recv_until(conn: ClientConnection, kind: str, timeout: float = 10) -> dict[str, Any]:
+    """The next frame of type ``kind``, skipping others; TimeoutError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = recv_json(conn, max(0.01, deadline - time.monotonic()))
+        if frame["type"] == kind:
+            return frame
+
+
+def publish(conn: ClientConnection, records: list[dict[str, Any]], producer: str | None = None, ref: Any = None) -> None:
+    """Send one publish frame (``producer`` and ``ref`` only when given)."""
+    frame: dict[str, Any] = {"type": "publish", "records": records}
+    if producer is not None:
+        frame["producer"] = producer
+    if ref is not None:
+        frame["ref"] = ref
+    conn.send(json.dumps(frame))
+
+
+def collect(conn: ClientConnection, count: int, timeout: float = 20) -> list[dict[str, Any]]:
+    """Committed records from ``records`` frames until ``count`` arrived."""
+    got: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < count:
+        frame = recv_json(conn, max(0.01, deadline - time.monotonic()))
+        if frame["type"] == "records" and not frame.get("pending"):
+            got.extend(frame["records"])
+    return got
+
+
+def wire_records(thread_id: str, start: int, stop: int, message: str = "r{i}") -> list[dict[str, Any]]:
+    """Publish-frame records with seqs ``start..stop-1`` and messages ``message.format(i=seq)``."""
+    return [{"seq": i, "thread_id": thread_id, "message": message.format(i=i)} for i in range(start, stop)]
+
+
 def start_hub(dsn: str, env: dict[str, str], *extra: str) -> HubProcess:
     """Start ``logctl serve`` on a free port against ``dsn``; see :class:`HubProcess`."""
     return HubProcess(dsn, env, *extra)
@@ -91,7 +153,6 @@ def start_hub(dsn: str, env: dict[str, str], *extra: str) -> HubProcess:
 
 def get_json(url: str) -> tuple[int, object]:
     """GET ``url`` and decode its JSON body, whatever the status."""
-    import json
     import urllib.error
     import urllib.request
 

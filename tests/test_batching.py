@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from logctl.core.batching import (
     Spool,
     SpoolLimits,
@@ -229,7 +230,7 @@ ops = st.lists(
 )
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(ops=ops, capacity=st.integers(1, 12), batch=st.integers(1, 5), policy=st.sampled_from(["drop", "block"]))
 def test_no_record_lost_or_duplicated(ops: list[tuple[str, object]], capacity: int, batch: int, policy: str) -> None:
     """Offers, lost sends, acks and reconnects in any mix, then a drain: every accepted record stored once, every refusal counted."""

@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from logctl.client.frames import encode_publish
 from logctl.core.batching import Batch
 from logctl.core.records import LEVELS, LogRecord, format_timestamp, parse_timestamp
@@ -53,7 +54,7 @@ RECORDS = st.builds(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(records=st.lists(RECORDS, min_size=1, max_size=20), shared=st.booleans(),
        first_seq=st.integers(0, 2**63 - 100), ref=st.integers(1, 10**9))
 def test_encode_publish_is_the_json_of_the_frame_as_dicts(

@@ -11,47 +11,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
-from helpers import HubProcess, get_json, run_cli, wait_for_horizon, wait_until
+from helpers import HubProcess, collect, get_json, publish, recv_json, recv_until, run_cli, wait_for_horizon, wait_until, ws
 from logctl.store import LogStore
-
-
-def ws(hub: HubProcess, max_queue: int | None = None) -> ClientConnection:
-    """A client; by default it buffers every incoming frame, so closing never waits on unread data."""
-    return connect(hub.url + "/ws", max_size=None, max_queue=max_queue)
-
-
-def recv_json(conn: ClientConnection, timeout: float = 10) -> dict[str, Any]:
-    return json.loads(conn.recv(timeout=timeout))  # type: ignore[no-any-return]
-
-
-def recv_until(conn: ClientConnection, kind: str, timeout: float = 10) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        frame = recv_json(conn, max(0.01, deadline - time.monotonic()))
-        if frame["type"] == kind:
-            return frame
-
-
-def publish(conn: ClientConnection, records: list[dict[str, Any]], producer: str | None = None, ref: Any = None) -> None:
-    frame: dict[str, Any] = {"type": "publish", "records": records}
-    if producer is not None:
-        frame["producer"] = producer
-    if ref is not None:
-        frame["ref"] = ref
-    conn.send(json.dumps(frame))
-
-
-def collect(conn: ClientConnection, count: int, timeout: float = 20) -> list[dict[str, Any]]:
-    """Committed records from ``records`` frames until ``count`` arrived."""
-    got: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < count:
-        frame = recv_json(conn, max(0.01, deadline - time.monotonic()))
-        if frame["type"] == "records" and not frame.get("pending"):
-            got.extend(frame["records"])
-    return got
 
 
 def test_publish_is_acked_after_commit_and_history_has_the_seed_shape(hub: HubProcess, store: LogStore) -> None:

@@ -10,9 +10,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
 
-from helpers import HubProcess, embedded_data_dir, run_cli, wait_until
+from helpers import HubProcess, embedded_data_dir, run_cli, wait_until, wire_records
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def test_database_restart_mid_stream_loses_nothing(restartable_db: tuple[str, di
                     if frame["type"] == "ack":
                         acked.append(frame["upto"])
 
-            readers = [threading.Thread(target=read_subscription), threading.Thread(target=read_acks)]
+            readers = [threading.Thread(target=read_subscription, daemon=True), threading.Thread(target=read_acks, daemon=True)]
             for t in readers:
                 t.start()
             for start in range(0, total, per_frame):
@@ -67,7 +68,7 @@ def test_database_restart_mid_stream_loses_nothing(restartable_db: tuple[str, di
                     assert run_cli(["db-stop"], env).returncode == 0
                 if start == total // 2:
                     assert run_cli(["db-url"], env).returncode == 0  # starts it again
-                records = [{"seq": i, "thread_id": "dbr", "message": f"r{i}"} for i in range(start, start + per_frame)]
+                records = wire_records("dbr", start, start + per_frame)
                 pub.send(json.dumps({"type": "publish", "producer": "outage", "records": records}))
                 time.sleep(0.01)
             readers[1].join(60)
@@ -91,31 +92,35 @@ def test_killed_hub_loses_no_acked_record_and_resends_make_no_duplicates(dsn: st
     unacked: dict[int, dict[str, Any]] = {}
     next_seq = 0
     killed = False
-    while next_seq < total or unacked:
-        try:
-            with connect(hub.url + "/ws") as pub:
-                if unacked:  # resend everything not yet acked, in order
-                    pub.send(json.dumps({"type": "publish", "producer": "k", "records": [unacked[s] for s in sorted(unacked)]}))
-                while next_seq < total or unacked:
-                    if next_seq < total:
-                        batch = [{"seq": i, "thread_id": "kill", "message": f"r{i}"} for i in range(next_seq, min(total, next_seq + per_frame))]
-                        unacked.update((r["seq"], r) for r in batch)
-                        next_seq += len(batch)
-                        pub.send(json.dumps({"type": "publish", "producer": "k", "records": batch}))
-                    if next_seq >= total // 2 and not killed:
-                        killed = True
-                        hub.kill()
-                        hub.start()  # same port
-                    try:
-                        frame = json.loads(pub.recv(timeout=0.05 if next_seq < total else 10))
-                    except TimeoutError:
-                        continue
-                    if frame["type"] == "ack":
-                        for s in [s for s in unacked if s <= frame["upto"]]:
-                            del unacked[s]
-        except Exception:
-            time.sleep(0.1)  # the hub went away: reconnect and resend
-    hub.kill()
+    try:
+        deadline = time.monotonic() + 90  # each reconnect is retried, but not forever
+        while next_seq < total or unacked:
+            assert time.monotonic() < deadline, f"{len(unacked)} records still unacked after 90 s of reconnects"
+            try:
+                with connect(hub.url + "/ws") as pub:
+                    if unacked:  # resend everything not yet acked, in order
+                        pub.send(json.dumps({"type": "publish", "producer": "k", "records": [unacked[s] for s in sorted(unacked)]}))
+                    while (next_seq < total or unacked) and time.monotonic() < deadline:
+                        if next_seq < total:
+                            batch = wire_records("kill", next_seq, min(total, next_seq + per_frame))
+                            unacked.update((r["seq"], r) for r in batch)
+                            next_seq += len(batch)
+                            pub.send(json.dumps({"type": "publish", "producer": "k", "records": batch}))
+                        if next_seq >= total // 2 and not killed:
+                            killed = True
+                            hub.kill()
+                            hub.start()  # same port
+                        try:
+                            frame = json.loads(pub.recv(timeout=0.05 if next_seq < total else 10))
+                        except TimeoutError:
+                            continue
+                        if frame["type"] == "ack":
+                            for s in [s for s in unacked if s <= frame["upto"]]:
+                                del unacked[s]
+            except (OSError, WebSocketException):
+                time.sleep(0.1)  # the hub went away: reconnect and resend
+    finally:
+        hub.kill()
     assert killed
     with psycopg.connect(dsn) as conn:
         seqs = [r[0] for r in conn.execute("SELECT seq FROM thread_logs WHERE thread_id = 'kill' ORDER BY seq")]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import subprocess
 import sys
 import textwrap
@@ -14,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from helpers import HubProcess, query, start_hub
+from helpers import HubProcess, free_port, query, start_hub
 
 import logctl
 from logctl import (
@@ -69,12 +68,6 @@ def rows(dsn: str, thread_id: str | None = None) -> list[tuple[str, str, str]]:
     where = "WHERE thread_id = %s" if thread_id else ""
     got = query(dsn, f"SELECT thread_id, message, level FROM thread_logs {where} ORDER BY id", (thread_id,) if thread_id else ())
     return [(str(t), str(m), str(lvl)) for t, m, lvl in got]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

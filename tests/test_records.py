@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from logctl.core.protocol import Publish, validate_publish
 from logctl.core.records import (
     WIRE_FIELDS,
@@ -92,7 +93,7 @@ def wire_records(draw: st.DrawFn) -> object:
     return {name: draw(FIELDS[name]) for name in sorted(present)}
 
 
-@settings(max_examples=5000, deadline=None)
+@settings(max_examples=examples(5000), deadline=None)
 @given(raw=wire_records(), producer=st.sampled_from([None, "p"]))
 def test_fast_path_agrees_with_the_plain_validators(raw: object, producer: str | None) -> None:
     """Any record, valid or not, gets the same row or the same error code and message from both."""

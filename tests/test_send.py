@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from helpers import HubProcess, error_lines, query, run_cli, wait_until
+from helpers import HubProcess, error_lines, examples, free_port, query, run_cli, wait_until
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg.conninfo import make_conninfo
@@ -27,12 +27,6 @@ from logctl.core.retry import RetryPolicy
 from logctl.errors import ConfigError
 import datetime as dt
 import io
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def count(dsn: str, thread_id: str) -> tuple[int, int]:
@@ -307,7 +301,7 @@ def lines_one_by_one(data: bytes) -> list[str]:
     return out
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(data=st.lists(st.sampled_from([b"a", b"\n", b"\r", b"\r\n", b"\xff", b"\xe2\x82", b"\xac", "é🚀".encode(), b"\x00"]),
                      max_size=40).map(b"".join),
        read_size=st.integers(1, 8))

@@ -86,7 +86,7 @@ def test_history_pages_forwards_with_after(store: LogStore) -> None:
     assert _messages(second.records) == ["m3", "m4", "m5"]
     third = store.history("t1", limit=3, after=second.resume)
     assert _messages(third.records) == ["m6"]
-    assert third.records[0].cursor is not None and third.resume > third.records[0].cursor
+    assert third.records[0].cursor is not None and third.resume is not None and third.resume > third.records[0].cursor
     store.insert(records("t1", 1, start=7))
     wait_for_horizon(store.dsn)
     assert _messages(store.history("t1", limit=3, after=third.resume).records) == ["m7"]

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from logctl.core.cursor import Cursor
 from logctl.core.merge import HistoryPage, Marker, StreamMerge, parse_history, parse_record
 from logctl.core.records import LogRecord
@@ -166,7 +167,7 @@ actions = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(stream=streams(), split=st.floats(0, 1), limit=st.integers(1, 50), early=st.integers(0, 3),
        plan=actions, seed=st.integers(0, 2**16))
 def test_merge_shows_every_record_once_in_order(

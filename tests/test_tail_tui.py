@@ -7,7 +7,6 @@ import datetime as dt
 import functools
 import io
 import json
-import socket
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -18,7 +17,7 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from helpers import HubProcess
+from helpers import HubProcess, free_port
 from logctl.core.merge import Marker
 from logctl.core.records import LogRecord
 from logctl.store import LogStore
@@ -61,9 +60,7 @@ def asyncio_test(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., 
 @pytest.fixture
 def unused_port() -> int:
     """A TCP port on which nothing listens."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()
 
 
 def app_for(hub: HubProcess, thread: str = "t1", **options: object) -> TailApp:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from logctl.core.display import (
     ActivityCounter,
     compile_pattern,
@@ -114,7 +115,7 @@ def test_prepend_keeps_selection_and_layout() -> None:
     assert vm.records_loaded == 4
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(messages=st.lists(st.text(alphabet="ab\n ", max_size=30), max_size=30),
        width=st.integers(1, 12), prefix=st.integers(0, 5), wrap=st.booleans())
 def test_layout_lines_add_up(messages: list[str], width: int, prefix: int, wrap: bool) -> None:
