@@ -44,7 +44,7 @@ def test_a_policy_refuses_nonsense() -> None:
     for kwargs in ({"base": 0.0, "cap": 1.0}, {"base": 2.0, "cap": 1.0}, {"base": 1.0, "cap": 2.0, "spread": 1.0},
                    {"base": float("nan"), "cap": 1.0}, {"base": 1.0, "cap": float("inf")}):
         with pytest.raises(ValueError):
-            RetryPolicy(**kwargs)  # type: ignore[arg-type]
+            RetryPolicy(**kwargs)
     with pytest.raises(ValueError):
         RECONNECT.delay(1, jitter=1.5)
 
