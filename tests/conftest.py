@@ -13,15 +13,12 @@ hunt. A property states its full count as ``max_examples=examples(N)`` (tests/he
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import psycopg
 import pytest
 from hypothesis import settings
-from psycopg.conninfo import make_conninfo
 
 from logctl.store import LogStore
 
@@ -61,31 +58,21 @@ def server_dsn() -> Iterator[str]:
         yield embedded_dsn(base=base, dbname="logctl_test")
 
 
-def schema_dsn(server: str, schema: str) -> str:
-    """``server`` with its search_path set to ``schema``."""
-    return make_conninfo(server, options=f"-c search_path={schema}")
-
-
 @pytest.fixture
 def fresh_dsn(server_dsn: str) -> Iterator[str]:
     """A DSN whose search_path is a new, empty schema (dropped afterwards)."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield schema_dsn(server_dsn, schema)
-    finally:
-        with psycopg.connect(server_dsn, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    from helpers import isolated_schema
+
+    with isolated_schema(server_dsn) as dsn:
+        yield dsn
 
 
 @pytest.fixture
 def dsn(fresh_dsn: str) -> str:
     """A DSN for an isolated schema with logctl's migrations applied."""
-    from logctl.store.migrate import apply_migrations
+    from helpers import migrate
 
-    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
-        apply_migrations(conn)
+    migrate(fresh_dsn)
     return fresh_dsn
 
 
@@ -99,10 +86,9 @@ def store(dsn: str) -> Iterator[LogStore]:
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
     """Environment for running the ``logctl`` CLI as a subprocess (no DATABASE_URL)."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "LOGCTL_SERVER"}}
-    env["LOGCTL_DATA_DIR"] = str(tmp_path / "logctl-data")
-    env["NO_COLOR"] = "1"
-    return env
+    from helpers import cli_environment
+
+    return cli_environment(tmp_path / "logctl-data")
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -101,9 +102,9 @@ class HubProcess:
         return self.proc.stderr.read()
 
 
-def ws(hub: HubProcess, max_queue: int | None = None) -> ClientConnection:
+def ws(hub: HubProcess, max_queue: int | None = None, close_timeout: float = 10) -> ClientConnection:
     """A client; by default it buffers every incoming frame, so closing never waits on unread data."""
-    return connect(hub.url + "/ws", max_size=None, max_queue=max_queue)
+    return connect(hub.url + "/ws", max_size=None, max_queue=max_queue, close_timeout=close_timeout)
 
 
 def recv_json(conn: ClientConnection, timeout: float = 10) -> dict[str, Any]:
@@ -120,9 +121,9 @@ def recv_until(conn: ClientConnection, kind: str, timeout: float = 10) -> dict[s
             return frame
 
 
-def publish(conn: ClientConnection, records: list[dict[str, Any]], producer: str | None = None, ref: Any = None) -> None:
-    """Send one publish frame (``producer`` and ``ref`` only when given)."""
-    frame: dict[str, Any] = {"type": "publish", "records": records}
+def publish(conn: ClientConnection, records: Sequence[object], producer: str | None = None, ref: Any = None) -> None:
+    """Send one publish frame (``producer`` and ``ref`` only when given); records may be anything JSON can hold."""
+    frame: dict[str, Any] = {"type": "publish", "records": list(records)}
     if producer is not None:
         frame["producer"] = producer
     if ref is not None:
@@ -164,6 +165,35 @@ def get_json(url: str) -> tuple[int, object]:
 
 
 # -- databases (real PostgreSQL only) ---------------------------------------------------
+
+
+@contextlib.contextmanager
+def isolated_schema(server_dsn: str) -> Iterator[str]:
+    """A DSN whose search_path is a new, empty schema; the schema is dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        yield make_conninfo(server_dsn, options=f"-c search_path={schema}")
+    finally:
+        with psycopg.connect(server_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+def migrate(dsn: str) -> None:
+    """Apply logctl's migrations to ``dsn``'s schema."""
+    from logctl.store.migrate import apply_migrations
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        apply_migrations(conn)
+
+
+def cli_environment(data_dir: Path) -> dict[str, str]:
+    """Environment for running the ``logctl`` CLI as a subprocess (no DATABASE_URL, no colour)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "LOGCTL_SERVER"}}
+    env["LOGCTL_DATA_DIR"] = str(data_dir)
+    env["NO_COLOR"] = "1"
+    return env
 
 #: The seed's own DDL, verbatim, and its three named indexes.
 SEED_DDL = """

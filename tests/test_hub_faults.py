@@ -10,12 +10,11 @@ from typing import Any
 
 import psycopg
 
-from helpers import HubProcess, get_json, wait_until
+from helpers import HubProcess, get_json, publish, recv_json, recv_until, wait_until, ws
 from logctl.core.metrics import HubMetrics
 from logctl.core.records import Row
 from logctl.hub.writer import Failure, GroupWriter
 from logctl.store import LogStore
-from test_hub import publish, recv_json, recv_until, ws
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
 
@@ -177,7 +176,7 @@ def test_a_frame_of_a_million_records_is_refused_whole_with_one_error(hub: HubPr
 def test_error_frames_per_publish_are_capped_with_one_summary(hub: HubProcess) -> None:
     """5,000 bad records give 100 error frames, one too_many_errors summary counting the other 4,900, then the ack."""
     with ws(hub) as c:
-        publish(c, [1] * 4999 + [{"seq": 0, "thread_id": "ok", "message": "m"}] + [2], producer="p", ref=3)  # type: ignore[list-item]
+        publish(c, [1] * 4999 + [{"seq": 0, "thread_id": "ok", "message": "m"}] + [2], producer="p", ref=3)
         frames: list[dict[str, Any]] = []
         while not frames or frames[-1]["type"] != "ack":
             frames.append(recv_json(c))
