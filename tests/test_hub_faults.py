@@ -238,9 +238,68 @@ def test_sigterm_with_records_held_says_what_became_of_them(dsn: str, cli_env: d
             wait_until(lambda: get_json(f"{hub.http}/healthz")[1]["backlog"] == 7, timeout=10)  # type: ignore[index]
             assert hub.stop(timeout=40) == 1
         err = hub.stderr()
-        assert "7 of the 7 records held at shutdown unwritten" in err and "not acked" in err, err
+        assert "logctl.hub.server: stopped with 7 of the 7 records held at shutdown unwritten" in err and "not acked" in err, err
+        assert "logctl: logctl." not in err  # one prefix: logging is configured once, by the CLI
     finally:
         lock.close()
         if hub.proc is not None and hub.proc.poll() is None:
             hub.kill()
 
+
+
+def _raw_http(hub: HubProcess, method: str, path: str) -> bytes:
+    """Send one HTTP/1.1 request with a raw socket and return the whole answer."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", hub.port), timeout=10) as sock:
+        sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode())
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_other_methods_get_405_and_head_gets_headers_without_a_body(hub: HubProcess) -> None:
+    """POST/PUT/DELETE/OPTIONS get 405 with Allow: GET, HEAD and no logs; HEAD gets GET's headers and no body."""
+    for method in ("POST", "PUT", "DELETE", "OPTIONS"):
+        answer = _raw_http(hub, method, "/admin/runs/t/logs")
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 405"), answer[:200]
+        assert b"\r\nAllow: GET, HEAD" in head and b'"logs"' not in body
+    head, _, body = _raw_http(hub, "HEAD", "/admin/runs/t/logs").partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and body == b""
+    get_head, _, get_body = _raw_http(hub, "GET", "/admin/runs/t/logs").partition(b"\r\n\r\n")
+    assert f"Content-Length: {len(get_body)}".encode() in head and b"application/json" in head
+
+
+def test_serve_names_the_address_it_cannot_bind_and_exits_non_zero(hub: HubProcess, dsn: str, cli_env: dict[str, str]) -> None:
+    """A port in use, --port 99999 and an address not of this machine each give one error line, no traceback."""
+    from helpers import error_lines, run_cli
+
+    for host, port in (("127.0.0.1", str(hub.port)), ("127.0.0.1", "99999"), ("192.0.2.1", "0")):
+        result = run_cli(["serve", "--host", host, "--port", port, "--database-url", dsn], cli_env, timeout=60)
+        assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+        (line,) = error_lines(result.stderr)
+        assert f"cannot listen on {host}:{port}" in line
+
+
+def test_sigterm_right_after_the_ready_line_still_drains(dsn: str, cli_env: dict[str, str]) -> None:
+    """SIGTERM sent the moment the ready line is read ends the hub cleanly (exit 0), every time."""
+    for _ in range(5):
+        hub = HubProcess(dsn, cli_env)
+        assert hub.stop() == 0
+
+
+def test_a_frame_over_the_frame_limit_closes_only_its_connection(hub: HubProcess) -> None:
+    """A 9 MiB frame (the limit is 8 MiB) closes its connection with 1009, is counted, and others go on."""
+    with ws(hub) as c:
+        c.send(json.dumps({"type": "ping", "ref": "x" * (9 * 1024 * 1024)}))
+        try:
+            c.recv(timeout=10)
+        except Exception:
+            pass
+        assert c.close_code == 1009
+    canary(hub)
+    assert healthy(hub)
+    _, text = get_metrics(hub)
+    assert "logctl_limit_frame_bytes_total 1" in text

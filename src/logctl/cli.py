@@ -155,16 +155,26 @@ def serve(
     max_write_wait: Annotated[
         float, typer.Option("--max-write-wait", help="Seconds an accepted record may wait to be written before /healthz says 503.")
     ] = 30.0,
+    max_frame_bytes: Annotated[
+        Optional[int], typer.Option(
+            "--max-frame-bytes", show_default=False,
+            help="Largest WebSocket frame; a bigger one closes its connection (1009). Default: 8 MiB, or 6 x --max-message-bytes + 64 KiB if larger.",
+        )
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run the hub: ingest logs, persist them to PostgreSQL, stream them live, serve history."""
+    import logging
+
     from logctl.hub.run import serve as run
     from logctl.hub.server import HubConfig
 
+    # The hub's diagnostics, once, here: "logctl.hub.writer: ..." (the library configures no logging).
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s", stream=sys.stderr)
     config = HubConfig(
         host=host, port=port, max_message_bytes=max_message_bytes, max_backlog=max_backlog,
         max_records_per_frame=max_records_per_frame, max_errors_per_frame=max_errors_per_frame,
-        max_write_wait=max_write_wait,
+        max_write_wait=max_write_wait, max_frame_bytes=max_frame_bytes,
     )
     if not run(resolve_database(database_url), config, announce=typer.echo, migrate=not no_migrate, demo=demo):
         raise typer.Exit(1)

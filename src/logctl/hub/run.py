@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 from collections.abc import Callable
 
 from logctl.config import DatabaseTarget
@@ -42,7 +40,6 @@ def serve(
 
     ``announce`` gets one line, once the hub listens: its URLs and its database.
     """
-    logging.basicConfig(level=logging.WARNING, format="logctl: %(name)s: %(message)s", stream=sys.stderr)
     dsn = dsn_for(target)
     prepare_schema(dsn, migrate=migrate)
 

@@ -1,7 +1,9 @@
 """The hub's network edge: WebSocket ingest and subscriptions, and the GET routes.
 
-The protocol decisions live in ``logctl.core.protocol`` and ``logctl.core.http``; this
-module moves bytes between sockets, the writer thread and the feed.
+The protocol decisions live in ``logctl.core.protocol`` and ``logctl.core.routes``; this
+module moves bytes between sockets, the writer thread and the feed. It uses websockets'
+public surface only: ``Server.connections``, ``ServerConnection.respond()`` for the HTTP
+routes, and ``Server.close(close_connections=False)`` to stop listening.
 """
 
 from __future__ import annotations
@@ -9,21 +11,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import http
 import json
 import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Final
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from logctl.config import DEFAULT_HOST, DEFAULT_PORT
-from logctl.core import http as routes
+from logctl.core import routes
 from logctl.core.cursor import ORIGIN
 from logctl.core.metrics import HubMetrics, health_writes, render_prometheus
 from logctl.core.protocol import (
@@ -42,7 +43,7 @@ from logctl.core.protocol import (
     validate_publish,
 )
 from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, Row
-from logctl.errors import DatabaseError, InvalidRecord, ProtocolError
+from logctl.errors import ConfigError, DatabaseError, InvalidRecord, ProtocolError
 from logctl.hub.feed import Feed, Subscriber
 from logctl.hub.writer import Failure, GroupWriter
 from logctl.store import LogStore
@@ -51,13 +52,30 @@ __all__ = ["Hub", "HubConfig", "run_hub"]
 
 logger = logging.getLogger("logctl.hub.server")
 
+#: Frames websockets may hold read but not yet handled, per connection, before it stops
+#: reading the socket. With the frame limit this bounds a connection's unparsed input to
+#: about (MAX_QUEUED_FRAMES + 2) x max_frame_bytes (the queue, the frame being handled, the
+#: frame being read).
+MAX_QUEUED_FRAMES: Final = 2
+MIB: Final = 1024 * 1024
+
+
+def frame_limit(max_message_bytes: int) -> int:
+    """The default frame limit: room for one record of the largest message, JSON-escaped, and at least 8 MiB.
+
+    A record's message of ``max_message_bytes`` UTF-8 bytes is at most six times as long
+    as JSON text (control characters become ``\\u00XX``), plus its other fields.
+    """
+    return max(8 * MIB, 6 * max_message_bytes + 64 * 1024)
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class HubConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
-    max_frame_bytes: int = 64 * 1024 * 1024
+    #: The WebSocket frame limit (websockets' ``max_size``); None: :func:`frame_limit` of the message limit.
+    max_frame_bytes: int | None = None
     max_backlog: int = 1_000_000
     max_records_per_frame: int = DEFAULT_MAX_RECORDS_PER_FRAME
     max_errors_per_frame: int = DEFAULT_MAX_ERRORS_PER_FRAME
@@ -71,14 +89,25 @@ def _send(ws: ServerConnection, text: str) -> None:
     broadcast([ws], text)
 
 
-def _json_response(status: int, body: Any, content_type: str = "application/json") -> Response:
-    payload = (body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)).encode()
-    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(payload))), ("Connection", "close")])
-    return Response(status, http.HTTPStatus(status).phrase, headers, payload)
+def _text_reply(ws: ServerConnection, status: int, text: str, content_type: str) -> Response:
+    """An HTTP response whose body is ``text`` of ``content_type``, made by websockets' ``respond()``."""
+    response = ws.respond(status, text)
+    del response.headers["Content-Type"]
+    response.headers["Content-Type"] = content_type
+    return response
 
 
-def _error_response(status: int, code: str, message: str) -> Response:
-    return _json_response(status, {"error": {"code": code, "message": message}})
+def _json_reply(ws: ServerConnection, status: int, body: object) -> Response:
+    """An HTTP response with ``body`` as JSON."""
+    return _text_reply(ws, status, json.dumps(body, ensure_ascii=False), "application/json")
+
+
+def _refusal_reply(ws: ServerConnection, refusal: routes.Refusal) -> Response:
+    """The JSON error answer of a routing :class:`~logctl.core.routes.Refusal`, with its extra headers."""
+    response = _json_reply(ws, refusal.status, {"error": {"code": refusal.code, "message": refusal.message}})
+    for name, value in refusal.headers:
+        response.headers[name] = value
+    return response
 
 
 class Hub:
@@ -89,7 +118,6 @@ class Hub:
         self.config = config
         self.metrics = HubMetrics()
         self.loop = asyncio.get_running_loop()
-        self.connections: set[ServerConnection] = set()
         self.feed = Feed(store, self.loop, self.metrics)
         self.writer = GroupWriter(
             store, self.loop, self.metrics,
@@ -101,16 +129,31 @@ class Hub:
 
     # -- lifecycle ---------------------------------------------------------------------
 
+    @property
+    def connections(self) -> set[ServerConnection]:
+        """Open WebSocket connections (websockets' own ``Server.connections``)."""
+        return self.server.connections if self.server is not None else set()
+
     async def start(self) -> tuple[str, int]:
+        """Bind (failing with :class:`ConfigError` naming the address), start the writer and feed, then listen."""
+        address = f"{self.config.host}:{self.config.port}"
+        try:
+            self.server = await serve(
+                self._handle, self.config.host, self.config.port,
+                process_request=self._process_request,
+                max_size=self.config.max_frame_bytes or frame_limit(self.config.max_message_bytes),
+                max_queue=MAX_QUEUED_FRAMES,
+                compression=None,
+                logger=logging.getLogger("logctl.hub.websockets"),
+                start_serving=False,
+            )
+        except OverflowError as exc:  # a port outside 0-65535
+            raise ConfigError(f"cannot listen on {address}: {exc}") from None
+        except OSError as exc:  # in use, not an address of this machine, no such host...
+            raise ConfigError(f"cannot listen on {address}: {exc.strerror or exc}") from None
         self.writer.start()
         self.feed.start()
-        self.server = await serve(
-            self._handle, self.config.host, self.config.port,
-            process_request=self._process_request,
-            max_size=self.config.max_frame_bytes,
-            compression=None,
-            logger=logging.getLogger("logctl.hub.websockets"),
-        )
+        await self.server.start_serving()
         sock = next(iter(self.server.sockets))
         host, port = sock.getsockname()[:2]
         return str(host), int(port)
@@ -119,13 +162,14 @@ class Hub:
         """Stop taking input, write and ack what was accepted, close connections."""
         self.stopping = True
         if self.server is not None:
-            self.server.server.close()  # stop listening; Server.close() below closes connections
+            # Stop listening (new handshakes get 503); open connections stay, to get their acks.
+            self.server.close(close_connections=False)
         held = self.writer.backlog
         flushed = await asyncio.to_thread(self.writer.stop, self.config.drain_timeout)
         await asyncio.sleep(0)  # let the last acks go out
         if flushed:
             if held:
-                logger.info("stopped: wrote and acked the %d records held at shutdown", held)
+                logger.warning("stopped: wrote and acked the %d records held at shutdown", held)
         else:
             logger.error(
                 "stopped with %d of the %d records held at shutdown unwritten: they were not acked,"
@@ -134,7 +178,8 @@ class Hub:
             )
         await self.feed.stop()
         if self.server is not None:
-            self.server.close(close_connections=True)
+            closing = [ws.close(CloseCode.GOING_AWAY) for ws in self.server.connections]
+            await asyncio.gather(*closing, return_exceptions=True)
             await self.server.wait_closed()
         return flushed
 
@@ -165,7 +210,6 @@ class Hub:
 
     async def _handle(self, ws: ServerConnection) -> None:
         subs: dict[str, Subscriber] = {}
-        self.connections.add(ws)
         try:
             async for data in ws:
                 self.metrics.frames_in += 1
@@ -195,12 +239,12 @@ class Hub:
                     self.metrics.internal_errors += 1
                     logger.exception("unexpected error handling a frame from %s", ws.remote_address)
                     _send(ws, error_frame("internal_error", "the hub failed to handle this frame; it was not taken"))
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                self.metrics.limit_frame_bytes += 1
         finally:
             for sub in subs.values():
                 self.feed.unsubscribe(sub)
-            self.connections.discard(ws)
 
     async def _publish(self, ws: ServerConnection, frame: Publish) -> None:
         if self.stopping:
@@ -266,27 +310,28 @@ class Hub:
     # -- HTTP ------------------------------------------------------------------------------
 
     async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
-        path, _, query = request.path.partition("?")
-        try:
-            target = routes.route(path, query)
-        except routes.HttpError as exc:
-            return _error_response(exc.status, exc.code, str(exc))
-        if isinstance(target, routes.Upgrade):
-            if request.headers.get("Upgrade", "").lower() != "websocket":
-                return _error_response(426, "upgrade_required", "this path speaks WebSocket; see docs/protocol.md")
+        """Answer plain HTTP (the routes of ``logctl.core.routes``), or None to go on with the WebSocket handshake."""
+        decision = routes.route(routes.HttpRequest(request.method, request.path, tuple(request.headers.raw_items())))
+        if isinstance(decision, routes.Upgrade):
             return None
-        if isinstance(target, routes.Metrics):
+        if isinstance(decision, routes.Refusal):
+            response = _refusal_reply(ws, decision)
+        elif isinstance(decision, routes.Metrics):
             body = render_prometheus(
                 self.metrics, backlog=self.writer.backlog, subscribers=self.feed.subscriber_count,
                 connections=len(self.connections), database_up=self.writer.database_up,
                 writer_alive=self.writer.alive, oldest_unwritten_seconds=self.writer.oldest_wait(time.monotonic()),
             )
-            return _json_response(200, body, "text/plain; version=0.0.4")
-        if isinstance(target, routes.Health):
-            return await self._health()
-        return await self._history(target)
+            response = _text_reply(ws, 200, body, "text/plain; version=0.0.4")
+        elif isinstance(decision, routes.Health):
+            response = await self._health(ws)
+        else:
+            response = await self._history(ws, decision)
+        if request.method == "HEAD":  # the same headers (Content-Length included), no body
+            response = dataclasses.replace(response, body=b"")
+        return response
 
-    async def _health(self) -> Response:
+    async def _health(self, ws: ServerConnection) -> Response:
         try:
             horizon, oldest = await asyncio.wait_for(asyncio.to_thread(self.store.horizon_status), timeout=3)
             database = "up"
@@ -298,7 +343,7 @@ class Hub:
             oldest_wait=waited, max_wait=self.config.max_write_wait,
         )
         ok = database == "up" and writes == "up"
-        return _json_response(200 if ok else 503, {
+        return _json_reply(ws, 200 if ok else 503, {
             "status": "ok" if ok else "degraded",
             "database": database,
             "writes": writes,
@@ -310,14 +355,14 @@ class Hub:
             "oldest_write_transaction_seconds": None if oldest is None else round(oldest, 3),
         })
 
-    async def _history(self, req: routes.History) -> Response:
+    async def _history(self, ws: ServerConnection, req: routes.History) -> Response:
         try:
             page = await asyncio.to_thread(
                 self.store.history, req.thread_id, limit=req.limit, before=req.before, after=req.after
             )
         except DatabaseError as exc:
-            return _error_response(503, "database_unavailable", str(exc))
-        return _json_response(200, {
+            return _refusal_reply(ws, routes.Refusal(503, "database_unavailable", str(exc)))
+        return _json_reply(ws, 200, {
             "logs": [r.to_json() for r in page.records],
             "count": len(page.records),
             "cursor": str(page.resume),
@@ -344,11 +389,11 @@ async def run_hub(
 ) -> bool:
     """Serve until SIGINT/SIGTERM, then drain. Return whether everything accepted was written."""
     hub = Hub(store, config)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the ready line: a SIGTERM right after it drains too
+        hub.loop.add_signal_handler(sig, stop.set)
     host, port = await hub.start()
     announce(host, port)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        hub.loop.add_signal_handler(sig, stop.set)
     side = asyncio.ensure_future(extra(hub)) if extra is not None else None
     await stop.wait()
     if side is not None:

@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from logctl.config import websocket_url
 from logctl.core.cursor import ORIGIN, Cursor
-from logctl.core.http import MAX_LIMIT
+from logctl.core.routes import MAX_LIMIT
 from logctl.core.merge import Entry, HistoryPage, StreamMerge, parse_history, parse_record
 from logctl.core.protocol import encode
 from logctl.core.records import LogRecord

@@ -1,8 +1,14 @@
-"""The hub's few HTTP routes, as one pure function: ``route(path, query)``."""
+"""The hub's few HTTP routes, as one pure function: ``route(request) -> decision``.
+
+The decision depends on the method, the path, the query string and the headers, so that
+checks such as authentication or ``Origin`` belong to the same pure function. The hub's
+edge (``logctl.hub.server``) only carries the decision out.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Final
 from urllib.parse import parse_qs, unquote
 
@@ -11,12 +17,16 @@ from logctl.core.records import validate_thread_id
 from logctl.errors import InvalidRecord, ProtocolError
 
 __all__ = [
+    "ALLOWED_METHODS",
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "Decision",
     "Health",
     "History",
     "HttpError",
+    "HttpRequest",
     "Metrics",
+    "Refusal",
     "Route",
     "Upgrade",
     "route",
@@ -25,6 +35,22 @@ __all__ = [
 DEFAULT_LIMIT: Final = 1000
 MAX_LIMIT: Final = 10_000
 HISTORY_PARAMS: Final = frozenset({"limit", "before", "after"})
+#: Every route is read-only; HEAD gets GET's headers without the body.
+ALLOWED_METHODS: Final = ("GET", "HEAD")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """What routing looks at: the method, the request target and the headers (name, value) in order."""
+
+    method: str
+    target: str
+    headers: Sequence[tuple[str, str]] = ()
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (any case), or None."""
+        lowered = name.lower()
+        return next((value for key, value in self.headers if key.lower() == lowered), None)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -53,6 +79,19 @@ class Upgrade:
 Route = History | Health | Metrics | Upgrade
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Refusal:
+    """An error answer: ``status``, a JSON body ``{"error": {"code", "message"}}``, extra headers."""
+
+    status: int
+    code: str
+    message: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+Decision = Route | Refusal
+
+
 class HttpError(ProtocolError):
     """A request the hub refuses, with its HTTP status."""
 
@@ -61,7 +100,24 @@ class HttpError(ProtocolError):
         self.status = status
 
 
-def route(path: str, query: str = "") -> Route:
+def route(request: HttpRequest) -> Decision:
+    """Decide what to answer ``request``: a :data:`Route` to serve, or a :class:`Refusal`."""
+    path, _, query = request.target.partition("?")
+    if request.method not in ALLOWED_METHODS:
+        return Refusal(
+            405, "method_not_allowed", f"{request.method[:16]} is not allowed: every route answers GET and HEAD",
+            (("Allow", ", ".join(ALLOWED_METHODS)),),
+        )
+    try:
+        target = _route_path(path, query)
+    except HttpError as exc:
+        return Refusal(exc.status, exc.code, str(exc))
+    if isinstance(target, Upgrade) and (request.header("Upgrade") or "").lower() != "websocket":
+        return Refusal(426, "upgrade_required", "this path speaks WebSocket; see docs/protocol.md")
+    return target
+
+
+def _route_path(path: str, query: str) -> Route:
     """Map a request path and query string onto a route, or raise :class:`HttpError`."""
     if path in ("/", "/ws"):
         return Upgrade()
