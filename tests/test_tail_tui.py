@@ -288,3 +288,36 @@ async def test_hub_restart_recovers_with_nothing_missing_or_doubled(hub: HubProc
         assert messages(view) == [r.message for r in recs("t1", 0, 39)]
         markers = [e.text for e in view.model.entries if isinstance(e, Marker)]
         assert markers == ["reconnected: 14 records caught up"]
+
+
+def detail_text(app: TailApp) -> str:
+    """The detail screen's body as a terminal would show it (no colour)."""
+    console = Console(width=120, file=io.StringIO(), color_system=None)
+    console.print(app.screen.query_one("#detail-body", Static).content)
+    return console.file.getvalue()  # type: ignore[attr-defined,no-any-return]
+
+
+@asyncio_test
+async def test_markup_and_control_characters_in_data_are_shown_as_text(hub: HubProcess, store: LogStore) -> None:
+    """A thread and producer id like ``[/x]`` and OSC/CSI/C1 in a message never crash or reach the terminal."""
+    hostile = "[/x]\x1b]0;pwned\x07 \x1b]52;c;ZXZpbA==\x07 \x1b[2J\x9b6n [bold]"
+    store.insert([LogRecord("[/x]", hostile, "ERROR", T0, producer_id="[/x]\x1b[31m", seq=1),
+                  LogRecord("[/x]", '{"k": "\x9b2J"}', "INFO", T0 + dt.timedelta(seconds=1))])
+    app = app_for(hub, thread="[/x]")
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.query_one(LogView)
+        await until(pilot, lambda: view.model.records_loaded == 2 and "● live" in status_text(app))
+        title = str(app.query_one("#title").render())
+        assert title.startswith("[/x]  ·  times:")
+        assert "[/x]\\x1b]0;pwned\\x07 " in screen_text(view)
+        await pilot.press("up", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and bool(app.screen.query("#detail-body")))
+        body = detail_text(app)
+        assert "[/x]\\x1b]0;pwned\\x07 \\x1b]52;c;ZXZpbA==\\x07 \\x1b[2J\\x9b6n [bold]" in body
+        assert "[/x]\\x1b[31m  seq 1" in body
+        assert "\x1b" not in body and "\x07" not in body and "\x9b" not in body
+        await pilot.press("escape", "down", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and "2J" in detail_text(app))
+        assert "\x9b" not in detail_text(app) and '"k": "\\u009b2J"' in detail_text(app)
+        await pilot.press("escape")
+        assert app.return_code is None and app.is_running

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Final, Literal
 
 from logctl.core.records import LEVELS, LogRecord, assume_utc, parse_timestamp
+from logctl.core.sanitise import neutralise_controls
 from logctl.errors import ConfigError, InvalidRecord
 
 __all__ = [
@@ -137,10 +138,13 @@ def format_plain(
     origin: dt.datetime | None = None,
     color: bool = False,
 ) -> str:
-    """One line ``time level message`` for plain output (ANSI colour only when ``color``)."""
+    """One line ``time level message`` for plain output (ANSI colour only when ``color``).
+
+    Control characters of the message are shown, never obeyed (:func:`neutralise_controls`).
+    """
     when = format_time(record.created_at, mode, tz=tz, origin=origin, iso=True)
     level = f"{record.level:<5}"
-    message = escape_newlines(record.message)
+    message = neutralise_controls(escape_newlines(record.message))
     if not color:
         return f"{when} {level} {message}"
     code = LEVEL_ANSI.get(record.level, "0")
@@ -148,8 +152,21 @@ def format_plain(
 
 
 def format_json(record: LogRecord) -> str:
-    """One JSON object in the history API's record shape, on one line (UTF-8 kept as is)."""
-    return json.dumps(record.to_json(), ensure_ascii=False)
+    """One JSON object in the history API's record shape, on one line (UTF-8 kept as is).
+
+    JSON escapes the C0 controls; DEL and the C1 range are escaped too (``\\u009b``), so
+    the line is still exact JSON and none of it acts on a terminal.
+    """
+    text = json.dumps(record.to_json(), ensure_ascii=False)
+    return _JSON_RAW_CONTROLS.sub(_json_escape, text) if _JSON_RAW_CONTROLS.search(text) else text
+
+
+#: Controls that ``json.dumps(ensure_ascii=False)`` leaves raw (they can only occur inside strings).
+_JSON_RAW_CONTROLS: Final = re.compile("[\x7f-\x9f]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 @dataclasses.dataclass(slots=True)

@@ -15,6 +15,7 @@ import random
 import time
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -25,6 +26,7 @@ from logctl.core.retry import Attempt
 from logctl.core.display import ActivityCounter, TimeMode, compile_pattern, next_time_mode, zone_label
 from logctl.core.merge import Entry, StreamMerge
 from logctl.core.records import LogRecord
+from logctl.core.sanitise import neutralise_controls
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError
 from logctl.tail.activity import Activity
 from logctl.tail.client import PAGE_LIMIT, RECONNECT, DbStatus, Event, Shown, State, TailClient
@@ -195,7 +197,7 @@ class TailApp(App[None]):
         try:
             page = await self.client.history(limit=limit, before=before)
         except LogctlError as exc:
-            self.notify(f"could not load older records: {exc}", severity="warning")
+            self.notify(neutralise_controls(f"could not load older records: {exc}"), severity="warning", markup=False)
             self.post_message(OlderLoaded([], more=True))
             return
         shown = self.merge.older(page)
@@ -334,7 +336,8 @@ class TailApp(App[None]):
 
     def _title(self) -> None:
         zone = zone_label(self.time_mode, tz=self.tz, now=dt.datetime.now(dt.timezone.utc), origin=self.origin)
-        self._title_label.update(f"{self.settings.thread_id}  ·  times: {zone}  ·  {self.settings.server}")
+        # data, not markup: a thread id like ``[/x]`` is shown as it is
+        self._title_label.update(Text(neutralise_controls(f"{self.settings.thread_id}  ·  times: {zone}  ·  {self.settings.server}")))
 
     def _status(self) -> None:
         self._status_bar.show(self.info, self.log_view.model)

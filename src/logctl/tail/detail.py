@@ -1,4 +1,8 @@
-"""``DetailScreen``: one record in full, with its ids, level, times and pretty-printed JSON."""
+"""``DetailScreen``: one record in full, with its ids, level, times and pretty-printed JSON.
+
+Every stored string is shown as ``Text`` (never parsed as markup) with its control
+characters made visible.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from textual.widgets import Static
 
 from logctl.core.display import format_json, format_time
 from logctl.core.merge import Entry, Marker
+from logctl.core.sanitise import neutralise_controls
 
 __all__ = ["DetailScreen", "record_json", "record_line"]
 
@@ -38,6 +43,7 @@ def record_line(entry: Entry) -> str:
 
 
 def _message(text: str) -> RenderableType:
+    """The message as text, or pretty-printed when it is JSON; control characters shown, never obeyed."""
     stripped = text.strip()
     if stripped[:1] in ("{", "["):
         try:
@@ -45,8 +51,17 @@ def _message(text: str) -> RenderableType:
         except ValueError:
             pass
         else:
-            return JSON(stripped, indent=2)
-    return Text(text)
+            pretty = JSON(stripped, indent=2)
+            if neutralise_controls(pretty.text.plain) != pretty.text.plain:
+                # raw C1 characters inside JSON strings: keep them escaped as ``\u009b``
+                pretty = JSON(stripped, indent=2, ensure_ascii=True)
+            return pretty
+    return _text(text)
+
+
+def _text(value: str) -> Text:
+    """Stored data as a rich ``Text``: never parsed as markup, control characters made visible."""
+    return Text(neutralise_controls(value))
 
 
 class DetailScreen(ModalScreen[None]):
@@ -88,18 +103,18 @@ class DetailScreen(ModalScreen[None]):
         table.add_column(style="bold")
         table.add_column()
         if isinstance(entry, Marker):
-            table.add_row("marker", entry.text)
+            table.add_row("marker", _text(entry.text))
             return table
         created = entry.created_at
-        table.add_row("thread", entry.thread_id)
-        table.add_row("level", entry.level)
-        table.add_row("id", "pending (not yet stored)" if entry.id is None else str(entry.id))
-        table.add_row("cursor", str(entry.cursor) if entry.cursor else "-")
+        table.add_row("thread", _text(entry.thread_id))
+        table.add_row("level", _text(entry.level))
+        table.add_row("id", Text("pending (not yet stored)" if entry.id is None else str(entry.id)))
+        table.add_row("cursor", Text(str(entry.cursor) if entry.cursor else "-"))
         if entry.producer_id is not None:
-            table.add_row("producer", f"{entry.producer_id}  seq {entry.seq}")
-        table.add_row("UTC", format_time(created, "utc", tz=self.tz, iso=True))
-        table.add_row("local", format_time(created, "local", tz=self.tz, iso=True))
-        table.add_row("relative", format_time(created, "relative", tz=self.tz, origin=self.origin) + " since the first record")
+            table.add_row("producer", _text(f"{entry.producer_id}  seq {entry.seq}"))
+        table.add_row("UTC", Text(format_time(created, "utc", tz=self.tz, iso=True)))
+        table.add_row("local", Text(format_time(created, "local", tz=self.tz, iso=True)))
+        table.add_row("relative", Text(format_time(created, "relative", tz=self.tz, origin=self.origin) + " since the first record"))
         return Group(table, Text(""), _message(entry.message))
 
     def action_copy_line(self) -> None:

@@ -27,6 +27,7 @@ from textual.strip import Strip
 from logctl.core.display import TimeMode, format_time
 from logctl.core.merge import Entry, Marker
 from logctl.core.records import LogRecord
+from logctl.core.sanitise import neutralise_controls
 from logctl.core.view import Filter, ViewModel, message_lines
 from logctl.tail.messages import NeedOlder, OpenDetail, ViewChanged
 
@@ -49,14 +50,12 @@ MARKER_STYLE: Final = Style(color="cyan", italic=True)
 PENDING_STYLE: Final = Style(italic=True)
 #: Records absorbed between two ``gc.freeze()`` calls.
 FREEZE_EVERY: Final = 5_000
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def clean(line: str) -> str:
-    """A line safe to draw: tabs expanded, control characters made visible."""
-    if "\t" in line:
-        line = line.expandtabs(4)
-    return _CONTROL.sub("\ufffd", line) if _CONTROL.search(line) else line
+    """A line safe to draw: tabs expanded, control characters shown as ``\\x1b`` (never obeyed)."""
+    line = neutralise_controls(line)
+    return line.expandtabs(4) if "\t" in line else line
 
 
 def measure(line: str) -> int:
@@ -247,7 +246,7 @@ class LogView(ScrollView, can_focus=True):
             return
         found = self.model.next_match(forward)
         if found is None:
-            self.notify(f"no match for /{self.model.search.pattern}/", timeout=2)
+            self.notify(neutralise_controls(f"no match for /{self.model.search.pattern}/"), timeout=2, markup=False)
         else:
             self._select(found)
 

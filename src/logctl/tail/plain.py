@@ -15,6 +15,7 @@ from typing import TextIO
 from logctl.core.display import format_json, format_plain
 from logctl.core.merge import Entry, Marker, StreamMerge
 from logctl.core.records import LogRecord
+from logctl.core.sanitise import neutralise_controls
 from logctl.tail.client import DbStatus, Event, Shown, State, TailClient
 from logctl.tail.settings import ColorChoice, TailSettings
 
@@ -67,7 +68,7 @@ class PlainPrinter:
         return format_plain(record, mode=self.mode, tz=self.tz, origin=self.origin, color=self.color)
 
     def note(self, text: str) -> None:
-        self.err.write(f"logctl: {text}\n")
+        self.err.write(f"logctl: {neutralise_controls(text)}\n")
         self.err.flush()
 
     def event(self, event: Event) -> None:

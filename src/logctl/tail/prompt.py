@@ -9,6 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input
 
 from logctl.core.display import compile_pattern
+from logctl.core.sanitise import neutralise_controls
 from logctl.errors import ConfigError
 from logctl.tail.messages import PromptSubmitted
 
@@ -72,7 +73,7 @@ class Prompt(Input):
         try:
             compile_pattern(event.value)
         except ConfigError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(neutralise_controls(str(exc)), severity="error", markup=False)
             return
         self.close()
         self.post_message(PromptSubmitted(self.kind, event.value))

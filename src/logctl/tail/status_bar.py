@@ -8,6 +8,7 @@ import time
 from rich.text import Text
 from textual.widgets import Static
 
+from logctl.core.sanitise import neutralise_controls
 from logctl.core.view import ViewModel
 from logctl.tail.client import DbStatus, State
 
@@ -23,7 +24,14 @@ _STATE_STYLES = {
 
 
 def describe_state(state: State, now: float) -> str:
-    """``● live``, ``◌ loading history``, ``↻ reconnecting in 3 s (…)``, ``✖ hub unreachable …``."""
+    """``● live``, ``◌ loading history``, ``↻ reconnecting in 3 s (…)``, ``✖ hub unreachable …``.
+
+    The detail (often the hub's own words) has its control characters made visible.
+    """
+    return neutralise_controls(_describe_state(state, now))
+
+
+def _describe_state(state: State, now: float) -> str:
     if state.kind == "loading":
         return f"◌ loading history{': ' + state.detail if state.detail else ''}"
     if state.kind == "live":
@@ -67,14 +75,14 @@ class StatusBar(Static):
         if info.database is not None and not info.database.up:
             text.append(f"  ⚠ hub database down ({info.database.backlog} waiting; ~ = not yet stored)", style="bold yellow")
         if info.waiting_for_thread and not model.entries:
-            text.append(f"  thread {info.thread_id!r} has no records yet; waiting", style="italic")
+            text.append(neutralise_controls(f"  thread {info.thread_id!r} has no records yet; waiting"), style="italic")
         text.append(f"  {model.records_loaded:,} records")
         hidden = len(model.entries) - len(model.visible)
         described = model.filter.describe()
         if described:
-            text.append(f"  filter {described} ({hidden:,} hidden)", style="magenta")
+            text.append(neutralise_controls(f"  filter {described} ({hidden:,} hidden)"), style="magenta")
         if model.search is not None:
-            text.append(f"  search /{model.search.pattern}/ {model.match_count:,} matches", style="yellow")
+            text.append(neutralise_controls(f"  search /{model.search.pattern}/ {model.match_count:,} matches"), style="yellow")
         if model.wrap:
             text.append("  wrap")
         if model.follow:
