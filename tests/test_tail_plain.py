@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import queue
+import shlex
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -209,3 +211,28 @@ def test_records_shown_pending_during_a_database_outage_are_not_shown_again(
                 assert all("Traceback" not in line for line in tail.err)
             finally:
                 hub.kill()
+
+
+def test_following_into_head_ends_quietly_when_the_reader_goes(hub: HubProcess, store: LogStore, cli_env: dict[str, str]) -> None:
+    """`logctl tail t1 | head -3` in follow mode exits 0 once head has gone and a live record arrives, without reconnecting."""
+    store.insert(recs("t1", 0, 3))  # head prints these and exits; tail then follows
+    proc = subprocess.Popen(
+        ["bash", "-c", f"set -o pipefail; {shlex.quote(sys.executable)} -m logctl tail t1 --plain --server {hub.url} | head -3"],
+        env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        i = 3
+        deadline = time.monotonic() + 30
+        while proc.poll() is None:  # a live record's write meets the closed pipe
+            assert time.monotonic() < deadline, "tail kept running after head exited"
+            store.insert(recs("t1", i, 1))
+            i += 1
+            time.sleep(0.2)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert [line.split(None, 2)[2] for line in out.splitlines()] == ["m0", "m1", "m2"]
+    assert proc.returncode == 0, err
+    assert "reconnecting" not in err and "Broken pipe" not in err and "Traceback" not in err, err

@@ -163,9 +163,16 @@ class TailClient:
     async def follow(self, merge: StreamMerge, sink: Sink, *, rng: random.Random | None = None) -> None:
         """Follow the thread forever from ``merge.cursor``, reconnecting with backoff.
 
-        Raises only for errors that a retry cannot fix (a refused subscribe).
+        Raises only for errors that a retry cannot fix (a refused subscribe), and re-raises
+        whatever ``sink`` raises as it is: the sink's own errors (a closed stdout's
+        ``BrokenPipeError``, an ``OSError``) are never taken for network failures.
         """
-        rng = rng or random.Random()
+        try:
+            await self._follow(merge, _GuardedSink(sink), rng or random.Random())
+        except _SinkFailed as failed:
+            raise failed.error from None
+
+    async def _follow(self, merge: StreamMerge, sink: Sink, rng: random.Random) -> None:
         attempt = Attempt(RECONNECT)
         catching_up = False
         was_live = False
@@ -181,7 +188,7 @@ class TailClient:
                     cursor = str(merge.cursor) if merge.cursor is not None else None
                     await ws.send(encode({"type": "subscribe", "thread_id": self.thread_id, "cursor": cursor}))
                     async for raw in ws:
-                        frame = json.loads(raw)
+                        frame = _decode(raw)
                         kind = frame.get("type") if isinstance(frame, dict) else None
                         if kind == "subscribed":
                             if catching_up:
@@ -197,8 +204,14 @@ class TailClient:
                             self._error(frame)
                     reason = _close_reason(ws.close_code, ws.close_reason or "")
             except (ConnectionClosed, OSError, InvalidHandshake, InvalidURI, HubUnavailable, DatabaseUnavailable,
-                    asyncio.TimeoutError, ValueError) as exc:
+                    asyncio.TimeoutError, _NotJson) as exc:
                 reason = _describe(exc, self.server)
+            except (LogctlError, _SinkFailed):
+                raise
+            except Exception as exc:
+                # a frame this client cannot handle, or a bug: say what it was, then
+                # reconnect and catch up as after any drop, rather than stop following
+                reason = f"unexpected {type(exc).__name__} while following: {exc}"
             if not catching_up:
                 merge.begin_catch_up()
                 catching_up = True
@@ -237,6 +250,39 @@ class TailClient:
         raise ProtocolError(code, f"the hub refused the subscription: {message}")
 
 
+class _NotJson(Exception):
+    """A frame that does not decode as JSON."""
+
+
+def _decode(raw: str | bytes) -> Any:
+    """A frame's JSON; only a real decode failure is :class:`_NotJson` (any other error is a bug, named as such)."""
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _NotJson(str(exc)) from None
+
+
+class _SinkFailed(Exception):
+    """The sink raised: carried past the reconnect loop's ``except`` untouched."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _GuardedSink:
+    """Calls the sink; any exception it raises comes out as :class:`_SinkFailed`."""
+
+    sink: Sink
+
+    def __call__(self, event: Event) -> None:
+        try:
+            self.sink(event)
+        except Exception as exc:
+            raise _SinkFailed(exc) from exc
+
+
 def _older_than(records: Sequence[LogRecord], since: dt.datetime | None) -> bool:
     """True when the oldest loaded record is already before ``since`` (no need to page back)."""
     if since is None or not records:
@@ -265,6 +311,6 @@ def _describe(exc: BaseException, server: str) -> str:
         return str(exc)
     if isinstance(exc, OSError):
         return f"cannot reach {server}: {exc.strerror or exc}"
-    if isinstance(exc, ValueError):
+    if isinstance(exc, _NotJson):
         return "the hub sent a frame that is not JSON"
     return f"{server}: {exc}"
