@@ -321,3 +321,71 @@ async def test_markup_and_control_characters_in_data_are_shown_as_text(hub: HubP
         assert "\x9b" not in detail_text(app) and '"k": "\\u009b2J"' in detail_text(app)
         await pilot.press("escape")
         assert app.return_code is None and app.is_running
+
+
+class OddHub:
+    """A real WebSocket/HTTP server that speaks the hub's protocol but sends the given odd frames.
+
+    Connection *n* gets ``subscribed`` and then ``frames[n]`` (the last list repeats); the
+    history API answers one record. Nothing below websockets is mocked.
+    """
+
+    def __init__(self, frames: list[list[str]]) -> None:
+        self.frames = frames
+        self.connections = 0
+        self.record = {"id": 1, "thread_id": "t1", "message": "from history", "level": "INFO",
+                       "created_at": "2026-01-02T03:04:05Z", "cursor": "5-1"}
+
+    def process_request(self, connection: Any, request: Any) -> Any:
+        from http import HTTPStatus
+
+        if request.path.startswith("/admin/runs/"):
+            after = "after=" in request.path and "after=0-0" not in request.path
+            body = {"logs": [] if after else [self.record], "cursor": "5-1", "before": None}
+            return connection.respond(HTTPStatus.OK, json.dumps(body))
+        return None
+
+    async def handler(self, ws: Any) -> None:
+        frames = self.frames[min(self.connections, len(self.frames) - 1)]
+        self.connections += 1
+        await ws.recv()  # subscribe
+        await ws.send(json.dumps({"type": "subscribed", "cursor": None}))
+        for frame in frames:
+            await ws.send(frame)
+        await ws.wait_closed()
+
+
+def live_record(message: str) -> str:
+    return json.dumps({"type": "records", "records": [
+        {"id": 2, "thread_id": "t1", "message": message, "level": "WARN", "created_at": "2026-01-02T03:04:06Z", "cursor": "6-2"}]})
+
+
+@asyncio_test
+async def test_an_unexpected_frame_is_shown_and_the_stream_recovers() -> None:
+    """A frame that breaks the client is named in the status bar (never a frozen "● live"), and the view reconnects."""
+    from websockets.asyncio.server import serve
+
+    odd = OddHub([
+        ["not json {"],
+        [json.dumps({"type": "status", "database": "up", "backlog": "lots"})],  # ValueError, but not a JSON error
+        [json.dumps({"type": "status", "database": "up", "backlog": [1]})],  # TypeError: before, the worker died
+        [live_record("after recovery")],
+    ])
+    async with serve(odd.handler, "127.0.0.1", 0, process_request=odd.process_request) as server:
+        port = server.sockets[0].getsockname()[1]
+        app = TailApp(tail_settings("t1", server=f"ws://127.0.0.1:{port}"), tz=CET)
+        seen: list[str] = []
+        async with app.run_test(size=(100, 24)) as pilot:
+            view = app.query_one(LogView)
+
+            def recovered() -> bool:
+                seen.append(status_text(app))
+                return "after recovery" in messages(view) and "● live" in seen[-1]
+
+            await until(pilot, recovered, timeout=20)
+            assert odd.connections == 4
+            assert messages(view) == ["from history", "after recovery"]
+    assert any("the hub sent a frame that is not JSON" in s for s in seen), seen
+    assert any("unexpected ValueError while following" in s for s in seen), seen
+    assert any("unexpected TypeError while following" in s for s in seen), seen
+    assert not any("not JSON" in s and "ValueError" in s for s in seen)

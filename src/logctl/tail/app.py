@@ -21,6 +21,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Footer, Label
+from textual.worker import Worker, WorkerState
 
 from logctl.core.retry import Attempt
 from logctl.core.display import ActivityCounter, TimeMode, compile_pattern, next_time_mode, zone_label
@@ -110,6 +111,8 @@ class TailApp(App[None]):
         self.error: LogctlError | None = None
         #: Records of ``-n`` still to load behind the first screen.
         self.backfill = 0
+        #: Restarts of the stream worker after unexpected failures (its backoff).
+        self._stream_restart = Attempt(RECONNECT)
         # Widgets are held, not queried: timers and messages may still arrive while the
         # app tears its DOM down on exit.
         self._title_label = Label(id="title")
@@ -164,28 +167,54 @@ class TailApp(App[None]):
 
     @work(exclusive=True, group="stream", exit_on_error=False)
     async def stream(self) -> None:
-        """Load the history (retrying while the hub is unreachable), then follow forever."""
-        settings = self.settings
-        attempt = Attempt(RECONNECT)
+        """Load the history (retrying while the hub is unreachable), then follow forever.
+
+        Started again by :meth:`on_worker_state_changed` after an unexpected error; it then
+        skips the history already loaded and follows on from the merge's cursor.
+        """
         try:
-            while True:
-                self.post_message(ConnectionChanged(State("loading", f"latest {settings.limit} records")))
-                try:
-                    first = settings.limit if settings.since is not None else min(settings.limit, FIRST_PAGE)
-                    page = await self.client.initial(first, settings.since)
-                    break
-                except (HubUnavailable, DatabaseUnavailable) as exc:
-                    now = time.monotonic()
-                    attempt = attempt.failed(now, jitter=random.random())
-                    self.post_message(ConnectionChanged(State("unreachable", str(exc), attempt.retry_at(now))))
-                    await asyncio.sleep(attempt.delay)
-            shown = self.merge.history(page)
-            self.info.waiting_for_thread = not page.records and page.before is None
-            self.backfill = settings.limit - len(page.records) if settings.since is None and page.before else 0
-            self.post_message(HistoryLoaded(shown, more=page.before is not None))
+            if not self.merge.has_history:
+                await self._load_history()
             await self.client.follow(self.merge, self._sink)
         except LogctlError as exc:
             self.post_message(ConnectionChanged(State("failed", str(exc))))
+
+    async def _load_history(self) -> None:
+        settings = self.settings
+        attempt = Attempt(RECONNECT)
+        while True:
+            self.post_message(ConnectionChanged(State("loading", f"latest {settings.limit} records")))
+            try:
+                first = settings.limit if settings.since is not None else min(settings.limit, FIRST_PAGE)
+                page = await self.client.initial(first, settings.since)
+                break
+            except (HubUnavailable, DatabaseUnavailable) as exc:
+                now = time.monotonic()
+                attempt = attempt.failed(now, jitter=random.random())
+                self.post_message(ConnectionChanged(State("unreachable", str(exc), attempt.retry_at(now))))
+                await asyncio.sleep(attempt.delay)
+        shown = self.merge.history(page)
+        backfill = settings.limit - len(page.records) if settings.since is None and page.before else 0
+        self.post_message(HistoryLoaded(shown, more=page.before is not None, backfill=backfill,
+                                        empty=not page.records and page.before is None))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that failed unexpectedly: say so in the status bar; the stream is started again."""
+        worker = event.worker
+        if event.state != WorkerState.ERROR:
+            if worker.group == "stream" and event.state == WorkerState.SUCCESS:
+                self._stream_restart = self._stream_restart.reset()
+            return
+        error = worker.error
+        what = f"{type(error).__name__}: {error}"
+        if worker.group != "stream":
+            self.notify(neutralise_controls(f"background work {worker.name!r} failed: {what}"), severity="error", markup=False)
+            return
+        now = time.monotonic()
+        self._stream_restart = self._stream_restart.failed(now, jitter=random.random())
+        self.post_message(ConnectionChanged(State(
+            "reconnecting", f"the stream stopped on an unexpected {what}; restarting", self._stream_restart.retry_at(now))))
+        self.set_timer(self._stream_restart.delay, self.stream)
 
     @work(exclusive=True, group="older", exit_on_error=False)
     async def load_older(self, limit: int = OLDER_PAGE) -> None:
@@ -219,6 +248,8 @@ class TailApp(App[None]):
     def _history(self, message: HistoryLoaded) -> None:
         view = self.log_view
         view.more_above = message.more
+        self.info.waiting_for_thread = message.empty
+        self.backfill = message.backfill
         self._add(list(message.entries))
         if self.backfill > 0:
             self.load_older(min(self.backfill, PAGE_LIMIT))

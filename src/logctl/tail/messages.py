@@ -1,10 +1,13 @@
 """Every custom Textual message of the viewer, in one place.
 
 Workers talk to the UI only through these; widgets use them to tell the app what changed.
+They are dataclasses (Textual's ``Message`` runs its set-up in ``__post_init__``), as in
+toolong; a message that only asks for a redraw replaces one still queued (``can_replace``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 
@@ -27,77 +30,78 @@ __all__ = [
 ]
 
 
+@dataclasses.dataclass
 class HistoryLoaded(Message):
-    """The first history page is in (``more``: older records exist)."""
+    """The first history page is in (``more``: older records exist; ``backfill``: records of ``-n``
+    still to load behind it; ``empty``: the thread has no records yet)."""
 
-    def __init__(self, entries: Sequence[Entry], more: bool) -> None:
-        super().__init__()
-        self.entries = entries
-        self.more = more
+    entries: Sequence[Entry]
+    more: bool
+    backfill: int = 0
+    empty: bool = False
 
 
+@dataclasses.dataclass
 class EntriesArrived(Message):
     """Live records (or a marker) to add at the end, already deduplicated."""
 
-    def __init__(self, entries: Sequence[Entry]) -> None:
-        super().__init__()
-        self.entries = entries
+    entries: Sequence[Entry]
 
 
+@dataclasses.dataclass
 class OlderLoaded(Message):
     """An older page to add at the top (``more``: still older records exist)."""
 
-    def __init__(self, entries: Sequence[Entry], more: bool) -> None:
-        super().__init__()
-        self.entries = entries
-        self.more = more
+    entries: Sequence[Entry]
+    more: bool
 
 
+@dataclasses.dataclass
 class ConnectionChanged(Message):
     """The client's connection state changed."""
 
-    def __init__(self, state: State) -> None:
-        super().__init__()
-        self.state = state
+    state: State
 
 
+@dataclasses.dataclass
 class DatabaseChanged(Message):
     """The hub reported its database up or down."""
 
-    def __init__(self, status: DbStatus) -> None:
-        super().__init__()
-        self.status = status
+    status: DbStatus
 
 
+@dataclasses.dataclass
 class OriginKnown(Message):
     """The time of the thread's first record, for relative times."""
 
-    def __init__(self, when: dt.datetime | None) -> None:
-        super().__init__()
-        self.when = when
+    when: dt.datetime | None
 
 
+@dataclasses.dataclass
 class NeedOlder(Message):
     """The view was scrolled to its top: load the page before the oldest record."""
 
 
+@dataclasses.dataclass
 class ViewChanged(Message):
     """Follow, selection, filter or counts changed: the status bar should redraw."""
 
+    def can_replace(self, message: Message) -> bool:
+        """One redraw serves many changes: a newer ``ViewChanged`` replaces a queued one."""
+        return isinstance(message, ViewChanged)
 
+
+@dataclasses.dataclass
 class OpenDetail(Message):
     """Show one entry in full."""
 
-    def __init__(self, entry: Entry) -> None:
-        super().__init__()
-        self.entry = entry
+    entry: Entry
 
 
+@dataclasses.dataclass
 class PromptSubmitted(Message):
     """The user entered (or, ``cancelled``, dismissed) a search, include or exclude pattern."""
 
-    def __init__(self, kind: str, text: str, *, cancelled: bool = False) -> None:
-        super().__init__()
-        self.kind = kind
-        self.text = text
-        self.cancelled = cancelled
+    kind: str
+    text: str
+    cancelled: bool = dataclasses.field(default=False, kw_only=True)
