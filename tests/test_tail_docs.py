@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer.main
+from websockets.sync.client import connect
+
+from helpers import HubProcess
 
 from logctl.cli import app
 from logctl.tail.help import KEYS
@@ -28,3 +32,14 @@ def test_every_option_is_documented() -> None:
     for param in command.params:
         if param.param_type_name == "option" and "--help" not in param.opts:
             assert any(f"`{opt}" in text for opt in param.opts), f"docs/tail.md lacks {param.opts[0]}"
+
+
+def test_protocol_md_subscribe_now_example_matches_the_hub(hub: HubProcess) -> None:
+    """docs/protocol.md's `"cursor": "now"` example shows the `subscribed` reply a real hub sends (cursor null)."""
+    text = (TAIL_MD.parent / "protocol.md").read_text("utf-8").splitlines()
+    ask = next(i for i, line in enumerate(text) if line.startswith("> ") and '"cursor": "now"' in line)
+    documented = json.loads(text[ask + 1].removeprefix("< "))
+    with connect(hub.url + "/ws", open_timeout=10) as ws:
+        ws.send(text[ask].removeprefix("> "))
+        answered = json.loads(ws.recv(timeout=10))
+    assert documented == answered
