@@ -134,6 +134,9 @@ class TailApp(App[None]):
         """An unexpected error: exit with one line on stderr (via ``logctl.cli``), not a traceback.
 
         Textual would print a traceback with locals; with ``--debug``/``LOGCTL_DEBUG`` it still does.
+        Textual offers no public hook for this, so this overrides its private method: pyproject
+        pins textual 8.x and ``test_an_internal_error_ends_the_viewer_with_one_line_not_a_traceback``
+        fails if the private API changes.
         """
         self.error = LogctlError(f"the viewer stopped on an internal error: {type(error).__name__}: {error}")
         self.error.__cause__ = error
