@@ -182,3 +182,38 @@ def test_activity_counts_per_level_and_forgets_old_buckets() -> None:
     assert series["ERROR"] == [0, 0, 0, 2, 0]
     assert series["INFO"] == [0, 0, 0, 0, 1]
     assert counter.total(T0 + dt.timedelta(seconds=10)) == 0
+
+
+def test_heap_freezer_freezes_once_per_batch_of_records() -> None:
+    """HeapFreezer calls gc.freeze() once ``every`` records have been absorbed, not before."""
+    import gc
+
+    from logctl.gc_policy import HeapFreezer
+
+    freezer = HeapFreezer(every=10)
+    try:
+        assert not freezer.absorbed(4) and not freezer.absorbed(5)
+        keep = [[i] for i in range(100)]  # new objects that a freeze moves to the permanent generation
+        before = gc.get_freeze_count()
+        assert freezer.absorbed(1)
+        assert gc.get_freeze_count() > before and keep
+        assert not freezer.absorbed(9)
+    finally:
+        gc.unfreeze()
+
+
+def test_only_gc_policy_touches_the_garbage_collector() -> None:
+    """No module of logctl but gc_policy imports gc: process-wide GC policy has one home."""
+    import ast
+    from pathlib import Path
+
+    import logctl
+
+    root = Path(logctl.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if "gc" in names and path.name != "gc_policy.py":
+                offenders.append(str(path.relative_to(root)))
+    assert offenders == []

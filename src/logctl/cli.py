@@ -81,7 +81,7 @@ def apply_schema(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the SQL that would run; change nothing.")] = False,
 ) -> None:
     """Create or upgrade the thread_logs schema, idempotently, then verify it."""
-    from logctl.render import render_migration_report
+    from logctl.cli_render import render_migration_report
     from logctl.store.connect import connect
     from logctl.store.migrate import apply_migrations
 
@@ -119,7 +119,7 @@ def prune(
 ) -> None:
     """Delete old rows in short batched transactions (safe to run from cron on many machines)."""
     from logctl.core.prune_plan import plan_prune
-    from logctl.render import prune_progress, render_prune_result
+    from logctl.cli_render import prune_progress, render_prune_result
     from logctl.store import LogStore
     from logctl.store.prune import run_prune
 
@@ -196,14 +196,14 @@ def send(
     timeout: Annotated[float, typer.Option("--timeout", help="Give up after this many seconds without progress.")] = 30.0,
 ) -> None:
     """Send MESSAGE, or stdin line by line, to THREAD_ID; exit 0 once every record is committed."""
-    import gc
     import logging
 
     from logctl.client.routing import choose_route
     from logctl.client.send import read_batches, send_batches
+    from logctl.gc_policy import hold_many_records
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    gc.set_threshold(100_000)  # up to 200,000 records held: collecting every 700 allocations costs ~20 % CPU
+    hold_many_records()
     route = choose_route(server, database_url, fallback="hub")
     batches = [[message]] if message is not None else read_batches(sys.stdin.buffer)
     result = send_batches(batches, thread_id=thread_id, level=level, route=route, timeout=timeout)

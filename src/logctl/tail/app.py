@@ -28,6 +28,7 @@ from logctl.core.display import ActivityCounter, TimeMode, compile_pattern, next
 from logctl.core.merge import Entry, StreamMerge
 from logctl.core.records import LogRecord
 from logctl.core.sanitise import neutralise_controls
+from logctl.gc_policy import HeapFreezer
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError
 from logctl.tail.activity import Activity
 from logctl.tail.client import PAGE_LIMIT, RECONNECT, DbStatus, Event, Shown, State, TailClient
@@ -111,6 +112,8 @@ class TailApp(App[None]):
         self.error: LogctlError | None = None
         #: Records of ``-n`` still to load behind the first screen.
         self.backfill = 0
+        #: The viewer holds every record it shows: freeze them out of the cyclic GC's scans.
+        self._heap = HeapFreezer()
         #: Restarts of the stream worker after unexpected failures (its backoff).
         self._stream_restart = Attempt(RECONNECT)
         # Widgets are held, not queried: timers and messages may still arrive while the
@@ -269,10 +272,12 @@ class TailApp(App[None]):
             if self.origin is None and records[0].created_at is not None and self.merge.before is None:
                 self._set_origin(records[0].created_at)
         self.log_view.add(entries)
+        self._heap.absorbed(len(entries))
 
     @on(OlderLoaded)
     def _older(self, message: OlderLoaded) -> None:
         self.log_view.add_older(list(message.entries), message.more)
+        self._heap.absorbed(len(message.entries))
         if self.backfill > 0:
             # stop on the last page, or on a failed fetch (scrolling up retries it)
             self.backfill = self.backfill - len(message.entries) if message.more and message.entries else 0

@@ -9,7 +9,6 @@ offsets, not 100,000 renders (the Line API, as in toolong's ``LogLines``).
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import re
 from typing import ClassVar, Final
 
@@ -48,8 +47,6 @@ TIME_STYLE: Final = Style(dim=True)
 PLAIN: Final = Style()
 MARKER_STYLE: Final = Style(color="cyan", italic=True)
 PENDING_STYLE: Final = Style(italic=True)
-#: Records absorbed between two ``gc.freeze()`` calls.
-FREEZE_EVERY: Final = 5_000
 
 
 def clean(line: str) -> str:
@@ -122,7 +119,6 @@ class LogView(ScrollView, can_focus=True):
         self.loading_older = False
         self._cache: LRUCache[int, list[Strip]] = LRUCache(2048)
         self._scrolling = False
-        self._since_freeze = 0
         self._base_style: Style | None = None
         self._update_prefix()
 
@@ -138,7 +134,6 @@ class LogView(ScrollView, can_focus=True):
         if not entries:
             return
         self.model.append(entries)
-        self._settle(len(entries))
         self._resize_virtual()
         if self.model.follow:
             self._scroll_end()
@@ -152,7 +147,6 @@ class LogView(ScrollView, can_focus=True):
         if entries:
             before = self.model.total_lines
             self.model.prepend(entries)
-            self._settle(len(entries))
             self._cache.clear()
             self._resize_virtual()
             self._jump_to(self.scroll_y + self.model.total_lines - before)
@@ -188,18 +182,6 @@ class LogView(ScrollView, can_focus=True):
         if self.time_mode == "relative":
             self._cache.clear()
             self.refresh()
-
-    def _settle(self, added: int) -> None:
-        """Freeze the heap after large arrivals, so the cyclic GC stops rescanning held records.
-
-        Without this, a full collection over 100,000 records stalls the screen for 100–200 ms
-        every few seconds while live records stream in (bench/bench_tail.py). Records hold
-        no reference cycles; refcounting still frees whatever is dropped.
-        """
-        self._since_freeze += added
-        if self._since_freeze >= FREEZE_EVERY:
-            self._since_freeze = 0
-            gc.freeze()
 
     # -- actions ---------------------------------------------------------------------------
 

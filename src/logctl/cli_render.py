@@ -1,4 +1,4 @@
-"""Text the CLI prints: migration reports, prune progress and results."""
+"""Text the CLI prints (and only the CLI): migration reports, prune progress and results."""
 
 from __future__ import annotations
 
