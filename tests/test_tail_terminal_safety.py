@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import HubProcess, run_cli
-from logctl.core.display import format_plain
+from logctl.core.plain_line import format_plain
 from logctl.core.records import LogRecord
 from logctl.core.sanitise import neutralise_controls
 from logctl.store import LogStore

@@ -403,7 +403,7 @@ def test_an_internal_error_ends_the_viewer_with_one_line_not_a_traceback(
         def action_help(self) -> None:
             raise RuntimeError("boom in a handler")
 
-    async def press_help(pilot: Pilot[None]) -> None:
+    async def press_help(pilot: Pilot[object]) -> None:
         await pilot.press("question_mark")
 
     app = Broken(tail_settings("t1", server=f"ws://127.0.0.1:{unused_port}"), tz=CET)

@@ -10,16 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import examples
-from logctl.core.display import (
-    ActivityCounter,
-    compile_pattern,
-    escape_newlines,
-    format_plain,
-    format_time,
-    next_time_mode,
-    parse_since,
-    zone_label,
-)
+from logctl.core.activity_counter import ActivityCounter
+from logctl.core.patterns import compile_pattern
+from logctl.core.plain_line import escape_newlines, format_plain
+from logctl.core.times import format_time, next_time_mode, parse_since, zone_label
 from logctl.core.merge import Marker
 from logctl.core.records import LogRecord
 from logctl.core.view import Filter, ViewModel

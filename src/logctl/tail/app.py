@@ -24,7 +24,9 @@ from textual.widgets import Footer, Label
 from textual.worker import Worker, WorkerState
 
 from logctl.core.retry import Attempt
-from logctl.core.display import ActivityCounter, TimeMode, compile_pattern, next_time_mode, zone_label
+from logctl.core.activity_counter import ActivityCounter
+from logctl.core.patterns import compile_pattern
+from logctl.core.times import TimeMode, next_time_mode, zone_label
 from logctl.core.merge import Entry, StreamMerge
 from logctl.core.records import LogRecord
 from logctl.core.sanitise import neutralise_controls

@@ -20,7 +20,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from logctl.core.display import format_json, format_time
+from logctl.core.json_line import format_json
+from logctl.core.times import format_time
 from logctl.core.merge import Entry, Marker
 from logctl.core.sanitise import neutralise_controls
 

@@ -23,7 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBarRender
 from textual.strip import Strip
 
-from logctl.core.display import TimeMode, format_time
+from logctl.core.times import TimeMode, format_time
 from logctl.core.merge import Entry, Marker
 from logctl.core.records import LogRecord
 from logctl.core.sanitise import neutralise_controls

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
-from logctl.core.display import format_json, format_plain
+from logctl.core.json_line import format_json
+from logctl.core.plain_line import format_plain
 from logctl.core.merge import Entry, Marker, StreamMerge
 from logctl.core.records import LogRecord
 from logctl.core.sanitise import neutralise_controls

@@ -8,7 +8,7 @@ from textual import on
 from textual.binding import Binding, BindingType
 from textual.widgets import Input
 
-from logctl.core.display import compile_pattern
+from logctl.core.patterns import compile_pattern
 from logctl.core.sanitise import neutralise_controls
 from logctl.errors import ConfigError
 from logctl.tail.messages import PromptSubmitted

@@ -8,7 +8,8 @@ import re
 from typing import Final, Literal
 
 from logctl.config import DEFAULT_SERVER, resolve_server
-from logctl.core.display import TIME_MODES, TimeMode, compile_pattern, parse_since
+from logctl.core.patterns import compile_pattern
+from logctl.core.times import TIME_MODES, TimeMode, parse_since
 from logctl.core.records import normalise_level, validate_thread_id
 from logctl.core.view import Filter
 from logctl.errors import ConfigError, InvalidRecord
