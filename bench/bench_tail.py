@@ -38,6 +38,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import RichLog
 
 from logctl.core.merge import Entry
+from logctl.gc_policy import HeapFreezer
 from logctl.core.records import LogRecord
 from logctl.store import LogStore
 from logctl.tail import tail_settings
@@ -70,13 +71,18 @@ def make_records(n: int, thread: str = "big", start: int = 0) -> list[LogRecord]
 
 
 class ViewApp(App[None]):
-    """logctl's LogView alone, fed from memory."""
+    """logctl's LogView alone, fed from memory (with TailApp's GC policy: HeapFreezer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heap = HeapFreezer()
 
     def compose(self) -> ComposeResult:
         yield LogView(tz=dt.timezone.utc)
 
     def feed(self, entries: Sequence[Entry]) -> None:
         self.query_one(LogView).add(list(entries))
+        self.heap.absorbed(len(entries))
 
     def loaded(self) -> int:
         return len(self.query_one(LogView).model.entries)
