@@ -19,10 +19,10 @@ def test_every_route_answers_get_and_head_and_refuses_other_methods_with_405_and
 
 
 def test_the_websocket_path_needs_an_upgrade_header() -> None:
-    """/ws with ``Upgrade: websocket`` (any case) is the handshake; without it, 426."""
+    """/ws with GET and ``Upgrade: websocket`` (any case) is the handshake; without the header, or as HEAD, 426."""
     assert route(HttpRequest("GET", "/ws", (("upgrade", "WebSocket"),))) == Upgrade()
-    refusal = route(HttpRequest("GET", "/ws"))
-    assert isinstance(refusal, Refusal) and (refusal.status, refusal.code) == (426, "upgrade_required")
+    for refusal in (route(HttpRequest("GET", "/ws")), route(HttpRequest("HEAD", "/ws", (("Upgrade", "websocket"),)))):
+        assert isinstance(refusal, Refusal) and (refusal.status, refusal.code) == (426, "upgrade_required")
 
 
 def test_bad_paths_and_queries_are_refusals_not_exceptions() -> None:

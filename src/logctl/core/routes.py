@@ -112,7 +112,7 @@ def route(request: HttpRequest) -> Decision:
         target = _route_path(path, query)
     except HttpError as exc:
         return Refusal(exc.status, exc.code, str(exc))
-    if isinstance(target, Upgrade) and (request.header("Upgrade") or "").lower() != "websocket":
+    if isinstance(target, Upgrade) and (request.method != "GET" or (request.header("Upgrade") or "").lower() != "websocket"):
         return Refusal(426, "upgrade_required", "this path speaks WebSocket; see docs/protocol.md")
     return target
 
