@@ -43,8 +43,9 @@ from logctl.core.protocol import (
     validate_publish,
 )
 from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, Row
+from logctl.core.fanout import ConnId
 from logctl.errors import ConfigError, DatabaseError, InvalidRecord, ProtocolError
-from logctl.hub.feed import Feed, Subscriber
+from logctl.hub.feed import Feed, Outlet
 from logctl.hub.writer import Failure, GroupWriter
 from logctl.store import LogStore
 
@@ -126,6 +127,8 @@ class Hub:
         )
         self.stopping = False
         self.server: Server | None = None
+        #: Close tasks in flight, kept so that they are not garbage-collected midway.
+        self._closing: set[asyncio.Future[None]] = set()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -209,7 +212,7 @@ class Hub:
     # -- WebSocket -----------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
-        subs: dict[str, Subscriber] = {}
+        conn = self.feed.connect(self._outlet(ws))
         try:
             async for data in ws:
                 self.metrics.frames_in += 1
@@ -218,11 +221,9 @@ class Hub:
                     if isinstance(frame, Publish):
                         await self._publish(ws, frame)
                     elif isinstance(frame, Subscribe):
-                        await self._subscribe(ws, frame, subs)
+                        await self._subscribe(ws, conn, frame)
                     elif isinstance(frame, Unsubscribe):
-                        sub = subs.pop(frame.thread_id, None)
-                        if sub is not None:
-                            self.feed.unsubscribe(sub)
+                        self.feed.unsubscribe(conn, frame.thread_id)
                         _send(ws, encode({"type": "unsubscribed", "thread_id": frame.thread_id}))
                     elif isinstance(frame, Ping):
                         _send(ws, encode({"type": "pong", "ref": frame.ref}))
@@ -243,8 +244,7 @@ class Hub:
             if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
                 self.metrics.limit_frame_bytes += 1
         finally:
-            for sub in subs.values():
-                self.feed.unsubscribe(sub)
+            self.feed.disconnect(conn)
 
     async def _publish(self, ws: ServerConnection, frame: Publish) -> None:
         if self.stopping:
@@ -284,28 +284,31 @@ class Hub:
         # Backpressure: while the backlog is full this waits, and this socket is not read.
         await self.ingest(records, done)
 
-    async def _subscribe(self, ws: ServerConnection, frame: Subscribe, subs: dict[str, Subscriber]) -> None:
-        old = subs.pop(frame.thread_id, None)
-        if old is not None:
-            self.feed.unsubscribe(old)
-        transport = ws.transport
+    def _outlet(self, ws: ServerConnection) -> Outlet:
+        """How the feed sends to, paces and closes one connection."""
 
         def close_slow() -> None:
-            asyncio.ensure_future(ws.close(1013, "subscriber too slow: reconnect with your last cursor"))
+            task = asyncio.ensure_future(ws.close(1013, "subscriber too slow: reconnect with your last cursor"))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
-        sub = Subscriber(
-            thread_id=frame.thread_id,
+        return Outlet(
             send=lambda text: _send(ws, text),
             send_paced=ws.send,
-            buffered=transport.get_write_buffer_size,
+            buffered=ws.transport.get_write_buffer_size,
             close_slow=close_slow,
-            last=frame.cursor or ORIGIN,
         )
-        subs[frame.thread_id] = sub
+
+    async def _subscribe(self, ws: ServerConnection, conn: ConnId, frame: Subscribe) -> None:
+        try:
+            self.feed.fanout.check_subscribe(conn, frame.thread_id)
+        except ProtocolError:
+            self.metrics.subscription_limit_hits += 1
+            raise
         # "subscribed" must precede the first records frame, so it goes out first.
         _send(ws, encode({"type": "subscribed", "thread_id": frame.thread_id,
-                          "cursor": None if frame.now else str(sub.last)}))
-        await self.feed.subscribe(sub, now=frame.now)
+                          "cursor": None if frame.now else str(frame.cursor or ORIGIN)}))
+        await self.feed.subscribe(conn, frame.thread_id, None if frame.now else frame.cursor or ORIGIN)
 
     # -- HTTP ------------------------------------------------------------------------------
 

@@ -1,0 +1,458 @@
+"""The hub's live fan-out as a pure state machine: events in, actions out (sans-I/O).
+
+The hub's I/O shell (``logctl.hub.feed`` and ``logctl.hub.server``) tells a :class:`FanOut`
+what happened — a connection opened or closed, a subscription came or went, the feed read
+rows below the xmin horizon, a catch-up page was read, a socket's unsent bytes changed — and
+carries out the actions it returns: :class:`Send` records to connections, :class:`ReadPage`
+of a subscriber's history, :class:`GoLive` after its last page, :class:`ReadFeed` for some threads, :class:`CloseSlow` a
+connection, :class:`ThreadUnreadable` to a thread's subscribers, :class:`Wake` the feed.
+It never awaits, sleeps or reads a clock.
+
+Each subscription goes through three phases:
+
+* **catching up**: it reads its history from its cursor page by page (:class:`ReadPage`),
+  while the rows the feed reads for its thread meanwhile are *held* for it;
+* **live**: the held rows, then every row the feed reads, go out if beyond the last cursor
+  it was sent (so a row is sent once, in order);
+* **closing**: its connection fell behind (more than ``max_outgoing_bytes`` unsent, or more
+  than ``max_hold_bytes`` held during catch-up) and is being closed; it is sent nothing
+  more and resumes from the last cursor it got, losing nothing.
+
+Each thread has one feed position: every row of the thread at or before it has been read.
+It moves to the last row read, or to the horizon when a read returned fewer than a page.
+A shared read that fails for a data reason is split into one read per thread; a thread
+whose own read fails is reported to its subscribers and read on its own from then on, so
+that it cannot stop delivery for the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final, TypeAlias
+
+from logctl.core.cursor import Cursor
+from logctl.core.records import LogRecord
+from logctl.errors import ProtocolError
+
+__all__ = [
+    "Action",
+    "CloseSlow",
+    "FanOut",
+    "GoLive",
+    "Phase",
+    "ReadFeed",
+    "ReadPage",
+    "Send",
+    "ThreadUnreadable",
+    "Wake",
+    "held_size",
+]
+
+PAGE: Final = 2000
+#: The 32 MiB rule: a connection with more unsent bytes than this is closed as slow.
+MAX_OUTGOING_BYTES: Final = 32 * 1024 * 1024
+#: Live rows held for one catching-up subscription, in (estimated) bytes, at most.
+MAX_HOLD_BYTES: Final = 32 * 1024 * 1024
+MAX_SUBSCRIPTIONS: Final = 1000
+#: Per record held: the LogRecord, its cursor and its other fields, roughly.
+_RECORD_OVERHEAD: Final = 400
+
+ConnId: TypeAlias = int
+SubId: TypeAlias = int
+
+
+class Phase(enum.Enum):
+    CATCHING_UP = "catching up"
+    LIVE = "live"
+    CLOSING = "closing"
+
+
+# -- actions ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``records`` of ``thread_id`` as one records frame to each connection in ``to``.
+
+    ``paced``: a catch-up page, sent with backpressure (wait while the socket is full).
+    ``pending``: uncommitted records broadcast during a database outage.
+    """
+
+    thread_id: str
+    records: tuple[LogRecord, ...]
+    to: tuple[ConnId, ...]
+    paced: bool = False
+    pending: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReadPage:
+    """Read subscription ``sub``'s next history page after ``after``; report it with ``page_read``."""
+
+    sub: SubId
+    thread_id: str
+    after: Cursor
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GoLive:
+    """Once the actions before this one are done (the last page sent), report ``caught_up(sub)``."""
+
+    sub: SubId
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReadFeed:
+    """Read the rows after each thread's position below the horizon; report with ``rows_read``."""
+
+    positions: Mapping[str, Cursor]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CloseSlow:
+    """Close connection ``conn``: it fell behind (``reason``); it resumes from its last cursor."""
+
+    conn: ConnId
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ThreadUnreadable:
+    """Tell the connections in ``to`` that ``thread_id``'s rows cannot be read now."""
+
+    thread_id: str
+    message: str
+    to: tuple[ConnId, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Wake:
+    """Read the feed again soon: a page came back full."""
+
+
+Action: TypeAlias = Send | ReadPage | GoLive | ReadFeed | CloseSlow | ThreadUnreadable | Wake
+
+#: CloseSlow reasons.
+OUTGOING: Final = "outgoing"
+HOLD: Final = "hold"
+
+
+def held_size(records: Iterable[LogRecord]) -> int:
+    """Estimated bytes the hub spends holding ``records`` (strings as UTF-8, plus a fixed overhead)."""
+    total = 0
+    for r in records:
+        m = r.message
+        total += _RECORD_OVERHEAD + len(r.thread_id) + (len(m) if m.isascii() else len(m.encode("utf-8", "replace")))
+    return total
+
+
+# -- state --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class _Sub:
+    id: SubId
+    conn: ConnId
+    thread_id: str
+    last: Cursor
+    phase: Phase = Phase.CATCHING_UP
+    held: list[LogRecord] = dataclasses.field(default_factory=list)
+    held_bytes: int = 0
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class _Conn:
+    subs: dict[str, _Sub] = dataclasses.field(default_factory=dict)  # by thread id
+    buffered: int = 0
+    closing: bool = False
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class _ThreadFeed:
+    position: Cursor
+    subs: dict[SubId, _Sub] = dataclasses.field(default_factory=dict)
+    #: Why its rows cannot be read (None while they can): it is then read on its own.
+    failing: str | None = None
+
+
+def _cursor(record: LogRecord) -> Cursor:
+    assert record.cursor is not None, "the feed reads committed rows only"
+    return record.cursor
+
+
+class FanOut:
+    """Subscriptions, their phases and held rows, and the feed's positions; see the module doc."""
+
+    def __init__(
+        self,
+        *,
+        page: int = PAGE,
+        max_outgoing_bytes: int = MAX_OUTGOING_BYTES,
+        max_hold_bytes: int = MAX_HOLD_BYTES,
+        max_subscriptions: int | None = None,
+    ) -> None:
+        self.page = page
+        self.max_outgoing_bytes = max_outgoing_bytes
+        self.max_hold_bytes = max_hold_bytes
+        self.max_subscriptions = max_subscriptions
+        self._conns: dict[ConnId, _Conn] = {}
+        self._subs: dict[SubId, _Sub] = {}
+        self._threads: dict[str, _ThreadFeed] = {}
+        self._next = 0
+
+    # -- queries ------------------------------------------------------------------------
+
+    @property
+    def subscription_count(self) -> int:
+        return len(self._subs)
+
+    def phase(self, sub: SubId) -> Phase | None:
+        s = self._subs.get(sub)
+        return None if s is None else s.phase
+
+    def last(self, sub: SubId) -> Cursor | None:
+        """The last cursor sent to ``sub`` (its resume cursor)."""
+        s = self._subs.get(sub)
+        return None if s is None else s.last
+
+    def has_thread(self, thread_id: str) -> bool:
+        return thread_id in self._threads
+
+    def is_live(self, conn: ConnId) -> bool:
+        """Whether ``conn`` is open and not being closed as slow."""
+        c = self._conns.get(conn)
+        return c is not None and not c.closing
+
+    # -- connections and subscriptions ----------------------------------------------------
+
+    def connect(self) -> ConnId:
+        """A connection opened: its id."""
+        self._next += 1
+        self._conns[self._next] = _Conn()
+        return self._next
+
+    def disconnect(self, conn: ConnId) -> None:
+        """A connection closed: drop its subscriptions."""
+        c = self._conns.pop(conn, None)
+        if c is not None:
+            for sub in list(c.subs.values()):
+                self._drop(sub)
+
+    def subscribe(self, conn: ConnId, thread_id: str, cursor: Cursor) -> tuple[SubId, list[Action]]:
+        """``conn`` subscribes to ``thread_id`` from ``cursor`` (replacing its earlier subscription to it).
+
+        Raises :class:`ProtocolError` ``too_many_subscriptions`` past ``max_subscriptions``.
+        """
+        self.check_subscribe(conn, thread_id)
+        c = self._conns[conn]
+        old = c.subs.get(thread_id)
+        if old is not None:
+            self._drop(old)
+        self._next += 1
+        sub = _Sub(self._next, conn, thread_id, cursor)
+        self._subs[sub.id] = sub
+        c.subs[thread_id] = sub
+        if c.closing:
+            sub.phase = Phase.CLOSING
+        feed = self._threads.get(thread_id)
+        if feed is None:
+            # A new feed starts where this subscriber is: no catch-up needed.
+            self._threads[thread_id] = _ThreadFeed(cursor, {sub.id: sub})
+            if sub.phase is Phase.CATCHING_UP:
+                sub.phase = Phase.LIVE
+            return sub.id, [Wake()]
+        feed.subs[sub.id] = sub
+        if sub.phase is Phase.CLOSING:
+            return sub.id, []
+        return sub.id, [ReadPage(sub.id, thread_id, cursor)]
+
+    def check_subscribe(self, conn: ConnId, thread_id: str) -> None:
+        """Raise :class:`ProtocolError` ``too_many_subscriptions`` if ``conn`` may not subscribe to one more thread."""
+        subs = self._conns[conn].subs
+        if self.max_subscriptions is not None and thread_id not in subs and len(subs) >= self.max_subscriptions:
+            raise ProtocolError(
+                "too_many_subscriptions",
+                f"this connection already has {len(subs)} subscriptions, the hub's limit"
+                " (serve --max-subscriptions); unsubscribe from one first",
+            )
+
+    def unsubscribe(self, conn: ConnId, thread_id: str) -> bool:
+        """``conn`` unsubscribes from ``thread_id``; whether it was subscribed."""
+        c = self._conns.get(conn)
+        sub = None if c is None else c.subs.get(thread_id)
+        if sub is None:
+            return False
+        self._drop(sub)
+        return True
+
+    def cancel(self, sub: SubId) -> None:
+        """Drop one subscription (its catch-up failed)."""
+        s = self._subs.get(sub)
+        if s is not None:
+            self._drop(s)
+
+    def _drop(self, sub: _Sub) -> None:
+        self._subs.pop(sub.id, None)
+        c = self._conns.get(sub.conn)
+        if c is not None and c.subs.get(sub.thread_id) is sub:
+            del c.subs[sub.thread_id]
+        feed = self._threads.get(sub.thread_id)
+        if feed is not None:
+            feed.subs.pop(sub.id, None)
+            if not feed.subs:
+                del self._threads[sub.thread_id]
+        sub.held = []
+
+    # -- sockets ------------------------------------------------------------------------
+
+    def buffered(self, conn: ConnId, nbytes: int) -> None:
+        """``conn``'s socket has ``nbytes`` unsent (the shell reports it before deliveries)."""
+        c = self._conns.get(conn)
+        if c is not None:
+            c.buffered = nbytes
+
+    def closed_slow(self, conn: ConnId) -> None:
+        """The shell closes ``conn`` as slow on its own (its outgoing bytes passed the limit)."""
+        c = self._conns.get(conn)
+        if c is not None:
+            self._close(c)
+
+    def _close(self, c: _Conn) -> None:
+        c.closing = True  # once: the close takes a while, and more rows may come meanwhile
+        for sub in c.subs.values():
+            sub.phase = Phase.CLOSING
+            sub.held, sub.held_bytes = [], 0
+
+    def _close_slow(self, sub: _Sub, reason: str) -> CloseSlow:
+        self._close(self._conns[sub.conn])
+        return CloseSlow(sub.conn, reason)
+
+    # -- catch-up -----------------------------------------------------------------------
+
+    def page_read(self, sub: SubId, records: Sequence[LogRecord]) -> list[Action]:
+        """Subscription ``sub``'s history page after its cursor was read (rows in stream order)."""
+        s = self._subs.get(sub)
+        if s is None or s.phase is not Phase.CATCHING_UP:
+            return []
+        actions: list[Action] = []
+        if records:
+            actions.append(Send(s.thread_id, tuple(records), (s.conn,), paced=True))
+            s.last = _cursor(records[-1])
+        if len(records) >= self.page:
+            actions.append(ReadPage(s.id, s.thread_id, s.last))
+        else:
+            actions.append(GoLive(s.id))
+        return actions
+
+    def caught_up(self, sub: SubId) -> list[Action]:
+        """Subscription ``sub``'s last history page went out: send it the rows held meanwhile, go live."""
+        s = self._subs.get(sub)
+        if s is None or s.phase is not Phase.CATCHING_UP:
+            return []
+        held, s.held, s.held_bytes = s.held, [], 0
+        s.phase = Phase.LIVE
+        return self._offer(s, held) if held else []
+
+    # -- the feed -----------------------------------------------------------------------
+
+    def reads(self) -> list[ReadFeed]:
+        """The feed reads of one wake-up: one for every readable thread, one per failing thread."""
+        healthy = {t: f.position for t, f in self._threads.items() if f.failing is None}
+        out = [ReadFeed(healthy)] if healthy else []
+        out += [ReadFeed({t: f.position}) for t, f in self._threads.items() if f.failing is not None]
+        return out
+
+    def rows_read(self, read: ReadFeed, xmin: int, rows: Sequence[LogRecord]) -> list[Action]:
+        """``read`` returned ``rows`` (stream order, at most a page per thread) below horizon ``xmin``."""
+        by_thread: dict[str, list[LogRecord]] = {}
+        for r in rows:
+            by_thread.setdefault(r.thread_id, []).append(r)
+        horizon = Cursor.horizon(xmin)
+        actions: list[Action] = []
+        more = False
+        for thread_id, queried_from in read.positions.items():
+            feed = self._threads.get(thread_id)
+            if feed is None or feed.position != queried_from:
+                continue  # unsubscribed, or re-created, while the query ran
+            feed.failing = None
+            got = by_thread.get(thread_id, [])
+            if len(got) >= self.page:
+                more = True  # more to read: go on after the last row of this page
+                feed.position = _cursor(got[-1])
+            else:  # every row of the thread below the horizon has been read
+                feed.position = max(horizon, _cursor(got[-1]) if got else feed.position)
+            if got:
+                actions.extend(self._fan_out(feed, thread_id, got))
+        if more:
+            actions.append(Wake())
+        return actions
+
+    def read_failed(self, read: ReadFeed, message: str) -> list[Action]:
+        """``read`` failed for a data reason: split it per thread, or report its one thread."""
+        if len(read.positions) > 1:
+            return [ReadFeed({t: p}) for t, p in read.positions.items()]
+        actions: list[Action] = []
+        for thread_id, queried_from in read.positions.items():
+            feed = self._threads.get(thread_id)
+            if feed is None or feed.position != queried_from or feed.failing is not None:
+                continue
+            feed.failing = message
+            to = tuple(s.conn for s in feed.subs.values() if s.phase is not Phase.CLOSING)
+            if to:
+                actions.append(ThreadUnreadable(thread_id, message, to))
+        return actions
+
+    def pending(self, records: Sequence[LogRecord]) -> list[Action]:
+        """Uncommitted ``records`` (database outage): to every live subscriber of their thread, marked pending."""
+        by_thread: dict[str, list[LogRecord]] = {}
+        for r in records:
+            if r.thread_id in self._threads:
+                by_thread.setdefault(r.thread_id, []).append(r)
+        actions: list[Action] = []
+        for thread_id, got in by_thread.items():
+            to = tuple(s.conn for s in self._threads[thread_id].subs.values() if s.phase is Phase.LIVE)
+            if to:
+                actions.append(Send(thread_id, tuple(got), to, pending=True))
+        return actions
+
+    def _fan_out(self, feed: _ThreadFeed, thread_id: str, records: list[LogRecord]) -> list[Action]:
+        """Hold ``records`` for catching-up subscribers, send them to live ones (one shared frame)."""
+        first, last = _cursor(records[0]), _cursor(records[-1])
+        shared: list[ConnId] = []
+        actions: list[Action] = []
+        size: int | None = None
+        for sub in list(feed.subs.values()):
+            if sub.phase is Phase.CLOSING:
+                continue
+            if sub.phase is Phase.CATCHING_UP:
+                size = held_size(records) if size is None else size
+                sub.held.extend(records)
+                sub.held_bytes += size
+                if sub.held_bytes > self.max_hold_bytes:  # too slow to ever catch up: let it resume later
+                    actions.append(self._close_slow(sub, HOLD))
+                continue
+            if self._conns[sub.conn].buffered > self.max_outgoing_bytes:
+                actions.append(self._close_slow(sub, OUTGOING))
+                continue
+            if last <= sub.last:
+                continue
+            if first > sub.last:
+                shared.append(sub.conn)
+                sub.last = last
+            else:
+                actions.extend(self._offer(sub, records))
+        if shared:
+            actions.insert(0, Send(thread_id, tuple(records), tuple(shared)))
+        return actions
+
+    def _offer(self, sub: _Sub, records: list[LogRecord]) -> list[Action]:
+        """Send one live subscription the rows of ``records`` beyond its last cursor."""
+        if self._conns[sub.conn].buffered > self.max_outgoing_bytes:
+            return [self._close_slow(sub, OUTGOING)]
+        fresh = tuple(r for r in records if _cursor(r) > sub.last)
+        if not fresh:
+            return []
+        sub.last = _cursor(fresh[-1])
+        return [Send(sub.thread_id, fresh, (sub.conn,))]
