@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from logctl.core.cursor import ORIGIN, Cursor
 from logctl.core.fanout import (
     HOLD,
@@ -164,7 +165,7 @@ def check_exactly_once(table: Table, shell: Shell, subs: Sequence[int], *, close
             assert got == expected, f"sub {sub}: missing rows"
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(plan=ops, page=st.integers(1, 4), hold=st.integers(2, 12))
 def test_every_subscriber_gets_every_row_after_its_cursor_once_in_order(
     plan: list[tuple[object, ...]], page: int, hold: int
@@ -341,3 +342,17 @@ def test_resubscribing_replaces_the_subscription_and_unsubscribing_ends_the_feed
     assert f.unsubscribe(c, "a") and not f.unsubscribe(c, "a")
     assert not f.has_thread("a") and f.reads() == []
     assert f.phase(s2) is None
+
+
+def test_a_connection_past_its_subscription_limit_is_refused_but_may_resubscribe() -> None:
+    """max_subscriptions bounds one connection's threads; resubscribing to one it has is not one more."""
+    f = FanOut(max_subscriptions=2)
+    c, other = f.connect(), f.connect()
+    f.subscribe(c, "a", ORIGIN)
+    f.subscribe(c, "b", ORIGIN)
+    with pytest.raises(ProtocolError) as err:
+        f.subscribe(c, "c", ORIGIN)
+    assert err.value.code == "too_many_subscriptions"
+    f.subscribe(c, "a", Cursor(2, 0))
+    f.subscribe(other, "c", ORIGIN)
+    assert f.subscription_count == 3
