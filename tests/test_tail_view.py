@@ -211,3 +211,12 @@ def test_only_gc_policy_touches_the_garbage_collector() -> None:
             if "gc" in names and path.name != "gc_policy.py":
                 offenders.append(str(path.relative_to(root)))
     assert offenders == []
+
+
+def test_view_changed_messages_coalesce_and_others_do_not() -> None:
+    """A queued ViewChanged is replaced by a newer one (one redraw); data-carrying messages never are."""
+    from logctl.tail.messages import EntriesArrived, ViewChanged
+
+    assert ViewChanged().can_replace(ViewChanged())
+    assert not ViewChanged().can_replace(EntriesArrived([]))
+    assert not EntriesArrived([]).can_replace(EntriesArrived([]))

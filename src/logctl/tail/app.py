@@ -234,8 +234,7 @@ class TailApp(App[None]):
         try:
             page = await self.client.history(limit=limit, before=before)
         except LogctlError as exc:
-            self.notify(neutralise_controls(f"could not load older records: {exc}"), severity="warning", markup=False)
-            self.post_message(OlderLoaded([], more=True))
+            self.post_message(OlderLoaded([], more=True, failure=str(exc)))
             return
         shown = self.merge.older(page)
         self.post_message(OlderLoaded(shown, more=self.merge.before is not None))
@@ -278,6 +277,8 @@ class TailApp(App[None]):
 
     @on(OlderLoaded)
     def _older(self, message: OlderLoaded) -> None:
+        if message.failure is not None:
+            self.notify(neutralise_controls(f"could not load older records: {message.failure}"), severity="warning", markup=False)
         self.log_view.add_older(list(message.entries), message.more)
         self._heap.absorbed(len(message.entries))
         if self.backfill > 0:

@@ -50,10 +50,11 @@ class EntriesArrived(Message):
 
 @dataclasses.dataclass
 class OlderLoaded(Message):
-    """An older page to add at the top (``more``: still older records exist)."""
+    """An older page to add at the top (``more``: still older records exist; ``failure``: why none came)."""
 
     entries: Sequence[Entry]
     more: bool
+    failure: str | None = None
 
 
 @dataclasses.dataclass
