@@ -303,3 +303,11 @@ def test_a_frame_over_the_frame_limit_closes_only_its_connection(hub: HubProcess
     assert healthy(hub)
     _, text = get_metrics(hub)
     assert "logctl_limit_frame_bytes_total 1" in text
+
+
+def test_healthz_and_metrics_count_open_websocket_connections(hub: HubProcess) -> None:
+    """/healthz and /metrics count the open WebSocket connections (websockets' Server.connections), and forget closed ones."""
+    with ws(hub), ws(hub):
+        wait_until(lambda: get_json(f"{hub.http}/healthz")[1]["connections"] == 2, timeout=10)  # type: ignore[index]
+        assert "logctl_connections 2" in get_metrics(hub)[1]
+    wait_until(lambda: get_json(f"{hub.http}/healthz")[1]["connections"] == 0, timeout=10)  # type: ignore[index]
