@@ -17,6 +17,7 @@ import typer
 
 from logctl import __version__
 from logctl.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SERVER, resolve_database
+from logctl.core.fanout import MAX_OUTGOING_BYTES, MAX_SUBSCRIPTIONS
 from logctl.core.protocol import DEFAULT_MAX_ERRORS_PER_FRAME, DEFAULT_MAX_RECORDS_PER_FRAME
 from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES
 from logctl.errors import LogctlError
@@ -161,6 +162,15 @@ def serve(
             help="Largest WebSocket frame; a bigger one closes its connection (1009). Default: 8 MiB, or 6 x --max-message-bytes + 64 KiB if larger.",
         )
     ] = None,
+    max_subscriptions: Annotated[
+        int, typer.Option("--max-subscriptions", help="Threads one connection may subscribe to at once; more get too_many_subscriptions.")
+    ] = MAX_SUBSCRIPTIONS,
+    max_outgoing_bytes: Annotated[
+        int, typer.Option(
+            "--max-outgoing-bytes",
+            help="Unsent bytes one connection may have (and live rows held for a subscriber catching up); past it the connection is closed (1013) and resumes from its cursor.",
+        )
+    ] = MAX_OUTGOING_BYTES,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run the hub: ingest logs, persist them to PostgreSQL, stream them live, serve history."""
@@ -175,6 +185,7 @@ def serve(
         host=host, port=port, max_message_bytes=max_message_bytes, max_backlog=max_backlog,
         max_records_per_frame=max_records_per_frame, max_errors_per_frame=max_errors_per_frame,
         max_write_wait=max_write_wait, max_frame_bytes=max_frame_bytes,
+        max_subscriptions=max_subscriptions, max_outgoing_bytes=max_outgoing_bytes,
     )
     if not run(resolve_database(database_url), config, announce=typer.echo, migrate=not no_migrate, demo=demo):
         raise typer.Exit(1)

@@ -191,7 +191,7 @@ class FanOut:
         page: int = PAGE,
         max_outgoing_bytes: int = MAX_OUTGOING_BYTES,
         max_hold_bytes: int = MAX_HOLD_BYTES,
-        max_subscriptions: int | None = None,
+        max_subscriptions: int = MAX_SUBSCRIPTIONS,
     ) -> None:
         self.page = page
         self.max_outgoing_bytes = max_outgoing_bytes
@@ -271,7 +271,7 @@ class FanOut:
     def check_subscribe(self, conn: ConnId, thread_id: str) -> None:
         """Raise :class:`ProtocolError` ``too_many_subscriptions`` if ``conn`` may not subscribe to one more thread."""
         subs = self._conns[conn].subs
-        if self.max_subscriptions is not None and thread_id not in subs and len(subs) >= self.max_subscriptions:
+        if thread_id not in subs and len(subs) >= self.max_subscriptions:
             raise ProtocolError(
                 "too_many_subscriptions",
                 f"this connection already has {len(subs)} subscriptions, the hub's limit"
@@ -400,8 +400,7 @@ class FanOut:
                 continue
             feed.failing = message
             to = tuple(s.conn for s in feed.subs.values() if s.phase is not Phase.CLOSING)
-            if to:
-                actions.append(ThreadUnreadable(thread_id, message, to))
+            actions.append(ThreadUnreadable(thread_id, message, to))
         return actions
 
     def pending(self, records: Sequence[LogRecord]) -> list[Action]:

@@ -33,9 +33,10 @@ class HubMetrics:
     limit_errors_per_frame: int = 0
     limit_backlog: int = 0
     limit_frame_bytes: int = 0
-    catch_up_holds_exceeded: int = 0
     threads_unreadable: int = 0
-    subscription_limit_hits: int = 0
+    limit_subscriptions: int = 0
+    limit_catch_up_hold: int = 0
+    limit_outgoing_bytes: int = 0
 
     def observe_batch(self, size: int, inserted: int) -> None:
         self.batches += 1
@@ -98,9 +99,10 @@ def render_prometheus(
     counter("limit_errors_per_frame_total", "Publish frames whose error frames were cut at --max-errors-per-frame.", m.limit_errors_per_frame)
     counter("limit_backlog_total", "Publish frames that waited for room in the backlog (--max-backlog).", m.limit_backlog)
     counter("limit_frame_bytes_total", "Connections closed (1009) for a frame over --max-frame-bytes.", m.limit_frame_bytes)
-    counter("catch_up_holds_exceeded_total", "Catching-up subscribers closed because the live rows held for them passed the hold limit.", m.catch_up_holds_exceeded)
-    counter("threads_unreadable_total", "Times a thread's rows could not be read and its subscribers were told (the other threads went on).", m.threads_unreadable)
-    counter("subscription_limit_hits_total", "Subscribe frames refused by the per-connection subscription limit.", m.subscription_limit_hits)
+    counter("threads_unreadable_total", "Times a subscribed thread's rows could not be read and its subscribers were told (the others went on).", m.threads_unreadable)
+    counter("limit_subscriptions_total", "Subscribe frames refused for passing --max-subscriptions on one connection.", m.limit_subscriptions)
+    counter("limit_catch_up_hold_total", "Catching-up subscribers closed (1013) because the live rows held for them passed --max-outgoing-bytes.", m.limit_catch_up_hold)
+    counter("limit_outgoing_bytes_total", "Connections closed (1013) for having more than --max-outgoing-bytes unsent.", m.limit_outgoing_bytes)
     lines += ["# HELP logctl_batch_size Records per committed batch.", "# TYPE logctl_batch_size histogram"]
     running = 0
     for bound, count in zip(BATCH_BUCKETS, m.batch_buckets):

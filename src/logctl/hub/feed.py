@@ -165,7 +165,9 @@ class Feed:
         elif isinstance(action, CloseSlow):
             self._metrics.slow_subscribers_closed += 1
             if action.reason == HOLD:
-                self._metrics.catch_up_holds_exceeded += 1
+                self._metrics.limit_catch_up_hold += 1
+            else:
+                self._metrics.limit_outgoing_bytes += 1
             outlet = self._outlets.get(action.conn)
             if outlet is not None:
                 outlet.close_slow()
@@ -197,9 +199,11 @@ class Feed:
                 logger.warning("feed read failed (will retry on the next wake-up): %s", exc)
                 return
             except Exception as exc:  # a data reason (a row that cannot be read): isolate its thread
-                if len(read.positions) == 1:
-                    logger.warning("cannot read thread %r for its subscribers: %s", next(iter(read.positions)), exc)
                 actions = self.fanout.read_failed(read, UNREADABLE)
+                for action in actions:
+                    if isinstance(action, ThreadUnreadable):
+                        logger.warning("cannot read thread %r; its subscribers are told, the others go on: %s",
+                                       action.thread_id, exc)
             else:
                 self._report_buffers()
                 actions = self.fanout.rows_read(read, xmin, rows)

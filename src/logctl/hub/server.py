@@ -43,7 +43,7 @@ from logctl.core.protocol import (
     validate_publish,
 )
 from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, Row
-from logctl.core.fanout import ConnId
+from logctl.core.fanout import MAX_OUTGOING_BYTES, MAX_SUBSCRIPTIONS, ConnId, FanOut
 from logctl.errors import ConfigError, DatabaseError, InvalidRecord, ProtocolError
 from logctl.hub.feed import Feed, Outlet
 from logctl.hub.writer import Failure, GroupWriter
@@ -83,11 +83,9 @@ class HubConfig:
     #: /healthz answers 503 once the oldest accepted record has waited this long (seconds) to be written.
     max_write_wait: float = 30.0
     drain_timeout: float = 10.0
-
-
-def _send(ws: ServerConnection, text: str) -> None:
-    """Queue a frame without awaiting (``broadcast`` to one; skips closed connections)."""
-    broadcast([ws], text)
+    #: Unsent bytes a connection may have (and live rows held for one catching-up subscriber).
+    max_outgoing_bytes: int = MAX_OUTGOING_BYTES
+    max_subscriptions: int = MAX_SUBSCRIPTIONS
 
 
 def _text_reply(ws: ServerConnection, status: int, text: str, content_type: str) -> Response:
@@ -119,7 +117,10 @@ class Hub:
         self.config = config
         self.metrics = HubMetrics()
         self.loop = asyncio.get_running_loop()
-        self.feed = Feed(store, self.loop, self.metrics)
+        self.feed = Feed(store, self.loop, self.metrics, FanOut(
+            max_outgoing_bytes=config.max_outgoing_bytes, max_hold_bytes=config.max_outgoing_bytes,
+            max_subscriptions=config.max_subscriptions,
+        ))
         self.writer = GroupWriter(
             store, self.loop, self.metrics,
             max_backlog=config.max_backlog, on_down=self._database_down, on_up=self._database_up,
@@ -129,6 +130,9 @@ class Hub:
         self.server: Server | None = None
         #: Close tasks in flight, kept so that they are not garbage-collected midway.
         self._closing: set[asyncio.Future[None]] = set()
+        self._conn_of: dict[ServerConnection, ConnId] = {}
+        #: Connections being closed as slow: sent nothing more.
+        self._slow: set[ServerConnection] = set()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -190,10 +194,10 @@ class Hub:
 
     def _database_down(self, records: list[Row]) -> None:
         self.feed.broadcast_pending(records)
-        broadcast(self.connections, status_frame(False, self.writer.backlog))
+        self._send_all(status_frame(False, self.writer.backlog))
 
     def _database_up(self) -> None:
-        broadcast(self.connections, status_frame(True, self.writer.backlog))
+        self._send_all(status_frame(True, self.writer.backlog))
 
     async def ingest(self, records: list[Row], done: Callable[[list[Failure]], None] = lambda _f: None) -> None:
         """Queue valid records (store rows) for writing; ``done(failures)`` runs once they are committed.
@@ -213,6 +217,7 @@ class Hub:
 
     async def _handle(self, ws: ServerConnection) -> None:
         conn = self.feed.connect(self._outlet(ws))
+        self._conn_of[ws] = conn
         try:
             async for data in ws:
                 self.metrics.frames_in += 1
@@ -224,31 +229,33 @@ class Hub:
                         await self._subscribe(ws, conn, frame)
                     elif isinstance(frame, Unsubscribe):
                         self.feed.unsubscribe(conn, frame.thread_id)
-                        _send(ws, encode({"type": "unsubscribed", "thread_id": frame.thread_id}))
+                        self._send(ws, encode({"type": "unsubscribed", "thread_id": frame.thread_id}))
                     elif isinstance(frame, Ping):
-                        _send(ws, encode({"type": "pong", "ref": frame.ref}))
+                        self._send(ws, encode({"type": "pong", "ref": frame.ref}))
                 except ProtocolError as exc:
                     self.metrics.frame_errors += 1
-                    _send(ws, error_frame(exc.code, str(exc)))
+                    self._send(ws, error_frame(exc.code, str(exc)))
                 except DatabaseError as exc:
                     self.metrics.frame_errors += 1
-                    _send(ws, error_frame("database_unavailable", str(exc)))
+                    self._send(ws, error_frame("database_unavailable", str(exc)))
                 except ConnectionClosed:
                     raise
                 except Exception:  # one frame's bug must not close the connection or reach others
                     self.metrics.frame_errors += 1
                     self.metrics.internal_errors += 1
                     logger.exception("unexpected error handling a frame from %s", ws.remote_address)
-                    _send(ws, error_frame("internal_error", "the hub failed to handle this frame; it was not taken"))
+                    self._send(ws, error_frame("internal_error", "the hub failed to handle this frame; it was not taken"))
         except ConnectionClosed as exc:
             if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
                 self.metrics.limit_frame_bytes += 1
         finally:
             self.feed.disconnect(conn)
+            self._conn_of.pop(ws, None)
+            self._slow.discard(ws)
 
     async def _publish(self, ws: ServerConnection, frame: Publish) -> None:
         if self.stopping:
-            _send(ws, error_frame("shutting_down", "the hub is shutting down; records not taken", ref=frame.ref))
+            self._send(ws, error_frame("shutting_down", "the hub is shutting down; records not taken", ref=frame.ref))
             return
         limit = self.config.max_errors_per_frame
         try:
@@ -260,12 +267,12 @@ class Hub:
             self.metrics.frame_errors += 1
             self.metrics.limit_records_per_frame += 1
             self.metrics.records_rejected += len(frame.records)
-            _send(ws, error_frame(exc.code, str(exc), ref=frame.ref, producer=frame.producer))
+            self._send(ws, error_frame(exc.code, str(exc), ref=frame.ref, producer=frame.producer))
             return
         if len(errors) > limit:
             self.metrics.limit_errors_per_frame += 1
         for text in publish_error_frames(frame, errors, limit):
-            _send(ws, text)
+            self._send(ws, text)
         self.metrics.records_rejected += len(errors)
         bad_indices = [e.index for e in errors]
 
@@ -277,36 +284,63 @@ class Hub:
                     for f in failures
                 ]
                 for text in publish_error_frames(frame, refused, max(0, limit - len(errors))):
-                    _send(ws, text)
-            _send(ws, encode({"type": "ack", "ref": frame.ref, "producer": frame.producer, "upto": upto,
+                    self._send(ws, text)
+            self._send(ws, encode({"type": "ack", "ref": frame.ref, "producer": frame.producer, "upto": upto,
                               "accepted": len(records) - len(failures), "rejected": len(errors) + len(failures)}))
 
         # Backpressure: while the backlog is full this waits, and this socket is not read.
         await self.ingest(records, done)
 
+    # -- every frame to a client goes out through _send -----------------------------------
+
+    def _send(self, ws: ServerConnection, text: str) -> None:
+        """Queue a frame without awaiting; past ``max_outgoing_bytes`` unsent, close the connection as slow instead.
+
+        Every frame to a client (records, acks, pongs, errors, status) goes through here, so
+        a client that does not read costs the hub at most that many bytes.
+        """
+        if ws in self._slow:
+            return
+        if ws.transport.get_write_buffer_size() + len(text) > self.config.max_outgoing_bytes:
+            self.metrics.limit_outgoing_bytes += 1
+            self.metrics.slow_subscribers_closed += 1
+            self._close_slow(ws)
+            return
+        broadcast([ws], text)
+
+    def _send_all(self, text: str) -> None:
+        for ws in list(self.connections):
+            self._send(ws, text)
+
+    def _close_slow(self, ws: ServerConnection) -> None:
+        """Close ``ws`` (1013) once, keeping the close task; it resumes from its last cursor."""
+        if ws in self._slow:
+            return
+        self._slow.add(ws)
+        conn = self._conn_of.get(ws)
+        if conn is not None:
+            self.feed.fanout.closed_slow(conn)
+        task = asyncio.ensure_future(ws.close(1013, "too slow: more than the hub's outgoing limit unsent; reconnect with your last cursor"))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
     def _outlet(self, ws: ServerConnection) -> Outlet:
         """How the feed sends to, paces and closes one connection."""
-
-        def close_slow() -> None:
-            task = asyncio.ensure_future(ws.close(1013, "subscriber too slow: reconnect with your last cursor"))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
-
         return Outlet(
-            send=lambda text: _send(ws, text),
+            send=lambda text: self._send(ws, text),
             send_paced=ws.send,
             buffered=ws.transport.get_write_buffer_size,
-            close_slow=close_slow,
+            close_slow=lambda: self._close_slow(ws),
         )
 
     async def _subscribe(self, ws: ServerConnection, conn: ConnId, frame: Subscribe) -> None:
         try:
             self.feed.fanout.check_subscribe(conn, frame.thread_id)
         except ProtocolError:
-            self.metrics.subscription_limit_hits += 1
+            self.metrics.limit_subscriptions += 1
             raise
         # "subscribed" must precede the first records frame, so it goes out first.
-        _send(ws, encode({"type": "subscribed", "thread_id": frame.thread_id,
+        self._send(ws, encode({"type": "subscribed", "thread_id": frame.thread_id,
                           "cursor": None if frame.now else str(frame.cursor or ORIGIN)}))
         await self.feed.subscribe(conn, frame.thread_id, None if frame.now else frame.cursor or ORIGIN)
 
