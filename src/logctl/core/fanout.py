@@ -1,28 +1,20 @@
 """The hub's live fan-out as a pure state machine: events in, actions out (sans-I/O).
 
 The hub's I/O shell (``logctl.hub.feed`` and ``logctl.hub.server``) tells a :class:`FanOut`
-what happened — a connection opened or closed, a subscription came or went, the feed read
-rows below the xmin horizon, a catch-up page was read, a socket's unsent bytes changed — and
-carries out the actions it returns: :class:`Send` records to connections, :class:`ReadPage`
-of a subscriber's history, :class:`GoLive` after its last page, :class:`ReadFeed` for some threads, :class:`CloseSlow` a
-connection, :class:`ThreadUnreadable` to a thread's subscribers, :class:`Wake` the feed.
-It never awaits, sleeps or reads a clock.
+what happened (a connection or subscription came or went, the feed read rows below the xmin
+horizon, a catch-up page was read, a socket's unsent bytes changed) and carries out the
+actions it returns (:class:`Send`, :class:`ReadPage`, :class:`GoLive`, :class:`ReadFeed`,
+:class:`CloseSlow`, :class:`ThreadUnreadable`, :class:`Wake`). It never awaits, sleeps or
+reads a clock. docs/architecture.md has the tables of events and actions.
 
-Each subscription goes through three phases:
-
-* **catching up**: it reads its history from its cursor page by page (:class:`ReadPage`),
-  while the rows the feed reads for its thread meanwhile are *held* for it;
-* **live**: the held rows, then every row the feed reads, go out if beyond the last cursor
-  it was sent (so a row is sent once, in order);
-* **closing**: its connection fell behind (more than ``max_outgoing_bytes`` unsent, or more
-  than ``max_hold_bytes`` held during catch-up) and is being closed; it is sent nothing
-  more and resumes from the last cursor it got, losing nothing.
-
-Each thread has one feed position: every row of the thread at or before it has been read.
-It moves to the last row read, or to the horizon when a read returned fewer than a page.
+A subscription is *catching up* (reading its history page by page while the feed's rows
+for its thread are held for it), then *live* (the held rows, then each new row, go out if
+beyond the last cursor it was sent: once, in order), or *closing* (its connection had more
+than ``max_outgoing_bytes`` unsent, or its hold passed ``max_hold_bytes``; it is sent
+nothing more and resumes from the last cursor it got). Each thread has one feed position,
+which moves to the last row read, or to the horizon when a read returned less than a page.
 A shared read that fails for a data reason is split into one read per thread; a thread
-whose own read fails is reported to its subscribers and read on its own from then on, so
-that it cannot stop delivery for the others.
+whose own read fails is reported to its subscribers and read on its own from then on.
 """
 
 from __future__ import annotations
@@ -64,6 +56,8 @@ SubId: TypeAlias = int
 
 
 class Phase(enum.Enum):
+    """Where a subscription is (see the module docstring)."""
+
     CATCHING_UP = "catching up"
     LIVE = "live"
     CLOSING = "closing"
@@ -74,11 +68,7 @@ class Phase(enum.Enum):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Send:
-    """Send ``records`` of ``thread_id`` as one records frame to each connection in ``to``.
-
-    ``paced``: a catch-up page, sent with backpressure (wait while the socket is full).
-    ``pending``: uncommitted records broadcast during a database outage.
-    """
+    """Send ``records`` as one frame to each connection in ``to`` (``paced``: awaiting socket room; ``pending``: uncommitted)."""
 
     thread_id: str
     records: tuple[LogRecord, ...]
@@ -134,8 +124,7 @@ class Wake:
 
 Action: TypeAlias = Send | ReadPage | GoLive | ReadFeed | CloseSlow | ThreadUnreadable | Wake
 
-#: CloseSlow reasons.
-OUTGOING: Final = "outgoing"
+OUTGOING: Final = "outgoing"  # CloseSlow reasons
 HOLD: Final = "hold"
 
 
