@@ -87,7 +87,7 @@ class DrainedHub(HubProcess):
 class Canary:
     """An honest publisher and subscriber of a thread of their own, run on a thread of their own."""
 
-    def __init__(self, hub: DrainedHub) -> None:
+    def __init__(self, hub: DrainedHub, latencies: list[float]) -> None:
         self.hub = hub
         self.thread_id = f"canary-{uuid.uuid4().hex[:8]}"
         self.producer = f"canary-{uuid.uuid4()}"
@@ -96,7 +96,7 @@ class Canary:
         self.sub: ClientConnection | None = None
         self.connections = contextlib.ExitStack()
         self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="canary")
-        self.latencies: list[float] = []
+        self.latencies = latencies  # seconds from publish to the live record, per good round
 
     def check(self) -> list[str]:
         """One round on the canary's thread: what went wrong (nothing, when all is well)."""
@@ -166,10 +166,11 @@ class Target:
     def __init__(self, dsn: str, env: dict[str, str]) -> None:
         self.dsn, self.env = dsn, env
         self.hub = DrainedHub(dsn, env)
-        self.canary = Canary(self.hub)
+        self.latencies: list[float] = []
+        self.canary = Canary(self.hub, self.latencies)
         self.restarts = 0
         self.max_rss = 0
-        self.suspect = False  # the last example failed: restart before the next
+        self.suspect = False  # the last example broke the hub: restart it before the next
 
     def ensure_well(self) -> None:
         """Before an example: a hub whose canaries work (a fresh one if the last example broke it)."""
@@ -180,7 +181,7 @@ class Target:
         if self.hub.proc.poll() is None:
             self.hub.kill()
         self.hub = DrainedHub(self.dsn, self.env)
-        self.canary = Canary(self.hub)
+        self.canary = Canary(self.hub, self.latencies)
         self.restarts += 1
         deadline = time.monotonic() + 30  # a fresh hub gets longer: it is not under attack
         while problems := self.canary.check():
@@ -213,6 +214,9 @@ def target(server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             yield shared
         finally:
             shared.close()
+            if shared.latencies:  # shown with pytest -s
+                print(f"\nfuzz: {len(shared.latencies)} canary rounds, slowest {max(shared.latencies):.3f} s, "
+                      f"hub restarts {shared.restarts}, hub RSS at most {shared.max_rss >> 20} MiB")
 
 
 PRIMARY = frozenset({"ack", "pong", "subscribed", "unsubscribed"})
@@ -271,8 +275,8 @@ def test_no_frame_stops_the_hub_for_anyone_else(target: Target, attack: list[Wir
         histories = {tid: get_json(f"{hub.http}/admin/runs/{urllib.parse.quote(tid.encode('utf-8', 'surrogatepass'), safe='')}/logs?limit=5")[0]
                      for tid in published_threads(attack[:sent])}
         canary, health, body = target.verdict()  # the attacker is still connected
-        target.suspect = True  # until every check below has passed
     alive = hub.proc is not None and hub.proc.poll() is None
+    target.suspect = not alive or bool(canary) or health != 200  # then the next example gets a fresh hub
     rss = hub.rss() if alive else 0
     target.max_rss = max(target.max_rss, rss)
     log = "\n".join(hub.log)
@@ -285,7 +289,6 @@ def test_no_frame_stops_the_hub_for_anyone_else(target: Target, attack: list[Wir
     assert not canary, f"{canary}; /healthz said {health} {body}\n{log}"
     assert health == 200 and isinstance(body, dict) and body.get("status") == "ok", f"canaries work but /healthz said {health} {body}"
     assert rss < RSS_BOUND, f"the hub holds {rss >> 20} MiB after the attack"
-    target.suspect = False
 
 
 @FUZZ_SETTINGS
@@ -293,7 +296,6 @@ def test_no_frame_stops_the_hub_for_anyone_else(target: Target, attack: list[Wir
 def test_no_http_request_breaks_the_hub(target: Target, method: str, path: str, query: str) -> None:
     """Any HTTP request gets a client error at worst, never a 5xx; methods other than GET and HEAD get 405; other clients keep working."""
     target.ensure_well()
-    target.suspect = True  # until every check below has passed
     conn = http.client.HTTPConnection("127.0.0.1", target.hub.port, timeout=BOUND * 2)
     try:
         conn.request(method, path + ("?" + query if query else ""))
@@ -302,9 +304,9 @@ def test_no_http_request_breaks_the_hub(target: Target, method: str, path: str, 
     finally:
         conn.close()
     canary, health, health_body = target.verdict()
+    target.suspect = bool(canary) or health != 200
     assert status < 500, f"{method} {path}?{query} gave {status}: {body[:300]!r}"
     if method not in ("GET", "HEAD"):
         assert status == 405 and "GET" in allow, f"{method} {path} gave {status} (Allow: {allow!r}), not 405"
     assert not canary, f"{canary}; /healthz said {health} {health_body}"
     assert health == 200, f"canaries work but /healthz said {health} {health_body}"
-    target.suspect = False
