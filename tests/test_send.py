@@ -24,6 +24,7 @@ from logctl.config import DEFAULT_SERVER
 from logctl.core.batching import Batch, SpoolLimits, draft_record, record_size
 from logctl.core.records import LogRecord
 from logctl.core.retry import RetryPolicy
+from logctl.core.wording import plural
 from logctl.errors import ConfigError
 import datetime as dt
 import io
@@ -181,7 +182,7 @@ def test_send_reports_records_the_hub_rejects(dsn: str, cli_env: dict[str, str])
         hub.kill()
     assert result.returncode == 1
     assert "message_too_large" in result.stderr
-    assert error_lines(result.stderr)[-1].startswith("logctl: error: 1 of 3 records were rejected by the logctl hub")
+    assert error_lines(result.stderr)[-1].startswith("logctl: error: 1 of 3 records was rejected by the logctl hub")
     got = query(dsn, "SELECT message FROM thread_logs ORDER BY seq")
     assert [r[0] for r in got] == ["small", "small again"]
 
@@ -192,6 +193,38 @@ def test_send_refuses_a_bad_level_or_two_targets(cli_env: dict[str, str]) -> Non
     assert result.returncode == 1 and "unknown level 'LOUD'" in result.stderr
     result = run_cli(["send", "t", "x", "--server", "ws://h:1", "--database-url", "postgresql://x"], cli_env)
     assert result.returncode == 2 and "not both" in result.stderr
+
+
+def test_send_with_a_message_and_lines_on_stdin_is_an_error(dsn: str, cli_env: dict[str, str], hub: HubProcess) -> None:
+    """`echo x | logctl send T MESSAGE` exits 2 and sends nothing, rather than ignoring stdin."""
+    result = run_cli(["send", "both", "the message", "--server", hub.url], cli_env, input="piped 1\npiped 2\n")
+    assert result.returncode == 2, result.stderr
+    assert "give MESSAGE or lines on stdin, not both" in result.stderr
+    assert query(dsn, "SELECT count(*) FROM thread_logs") == [(0,)]
+
+
+def test_send_with_a_message_and_an_empty_stdin_sends_the_message(dsn: str, cli_env: dict[str, str], hub: HubProcess) -> None:
+    """An empty pipe on stdin (cron's, `</dev/null`-like) is no conflict: MESSAGE is sent, one record, said in the singular."""
+    result = run_cli(["send", "cron", "heartbeat", "--server", hub.url], cli_env, input="")
+    assert result.returncode == 0, result.stderr
+    assert "logctl: 1 record committed to thread 'cron'" in result.stderr
+    assert query(dsn, "SELECT message FROM thread_logs") == [("heartbeat",)]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
+def test_send_refuses_a_timeout_that_is_not_a_positive_number(cli_env: dict[str, str], value: str) -> None:
+    """--timeout 0, negative, nan or inf is a usage error (exit 2) that names the option, before any connection."""
+    result = run_cli(["send", "t", "x", "--server", "ws://127.0.0.1:1", f"--timeout={value}"], cli_env)
+    assert result.returncode == 2, result.stderr
+    assert "--timeout" in result.stderr and "positive number of seconds" in result.stderr
+
+
+def test_counts_are_worded_in_the_singular_for_one() -> None:
+    """plural() says "1 record" and "2 records", and takes an irregular plural."""
+    assert plural(1, "record") == "1 record"
+    assert plural(0, "record") == "0 records"
+    assert plural(2, "log record") == "2 log records"
+    assert plural(1, "entry", "entries") == "1 entry" and plural(3, "entry", "entries") == "3 entries"
 
 
 def test_routing_precedence(monkeypatch: pytest.MonkeyPatch) -> None:

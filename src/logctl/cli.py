@@ -191,6 +191,16 @@ def serve(
         raise typer.Exit(1)
 
 
+def _seconds(value: float) -> float:
+    """A typer callback: a positive, finite number of seconds, or BadParameter."""
+    from logctl.client.send import check_timeout
+
+    try:
+        return check_timeout(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 @app.command()
 def send(
     thread_id: Annotated[str, typer.Argument(help="The thread to log to.", show_default=False)],
@@ -204,21 +214,30 @@ def send(
     database_url: Annotated[
         Optional[str], typer.Option("--database-url", help="Write straight to this PostgreSQL instead of a hub.", show_default=False)
     ] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Give up after this many seconds without progress.")] = 30.0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Give up after this many seconds without progress.", callback=_seconds)
+    ] = 30.0,
 ) -> None:
-    """Send MESSAGE, or stdin line by line, to THREAD_ID; exit 0 once every record is committed."""
+    """Send MESSAGE, or stdin line by line, to THREAD_ID; exit 0 once every record is committed.
+
+    With MESSAGE, lines waiting on stdin are an error: give one or the other.
+    """
     import logging
 
     from logctl.client.routing import choose_route
-    from logctl.client.send import read_batches, send_batches
+    from logctl.client.send import read_batches, send_batches, stdin_has_data
+    from logctl.core.wording import plural
     from logctl.gc_policy import hold_many_records
+
+    if message is not None and stdin_has_data(sys.stdin):
+        raise typer.BadParameter("give MESSAGE or lines on stdin, not both (stdin has data)", param_hint="MESSAGE")
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     hold_many_records()
     route = choose_route(server, database_url, fallback="hub")
     batches = [[message]] if message is not None else read_batches(sys.stdin.buffer)
     result = send_batches(batches, thread_id=thread_id, level=level, route=route, timeout=timeout)
-    _say(f"{result.committed} records committed to thread {thread_id!r} via {result.target}")
+    _say(f"{plural(result.committed, 'record')} committed to thread {thread_id!r} via {result.target}")
 
 
 @app.command()

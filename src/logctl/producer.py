@@ -27,6 +27,7 @@ from logctl.client.routing import Route, choose_route
 from logctl.client.shipper import ProducerStats, Shipper
 from logctl.core.batching import Policy, SpoolLimits, draft_record, record_size
 from logctl.core.records import LogRecord, validate_thread_id
+from logctl.core.wording import plural
 from logctl.errors import ConfigError
 
 __all__ = [
@@ -185,10 +186,12 @@ def _finish(shipper: Shipper, timeout: float) -> int:
     left = shipper.close(timeout)
     stats = shipper.stats()
     if left:
-        logger.warning("logctl: %s log records were not delivered to %s within %ss%s", left, stats.target,
-                       timeout, f" ({stats.last_error})" if stats.last_error else "")
+        logger.warning("logctl: %s %s not delivered to %s within %ss%s", plural(left, "log record"),
+                       "was" if left == 1 else "were", stats.target, timeout,
+                       f" ({stats.last_error})" if stats.last_error else "")
     if stats.dropped:
-        logger.warning("logctl: %s log records were dropped because the buffer was full", stats.dropped)
+        logger.warning("logctl: %s %s dropped because the buffer was full", plural(stats.dropped, "log record"),
+                       "was" if stats.dropped == 1 else "were")
     return left
 
 

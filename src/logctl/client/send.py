@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
+import os
+import select
+import stat
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from typing import BinaryIO
@@ -13,9 +17,10 @@ from logctl.client.shipper import Shipper
 from logctl.core.batching import RECORD_OVERHEAD, SpoolLimits, clean_message
 from logctl.core.records import LogRecord, normalise_level, validate_thread_id
 from logctl.core.retry import RetryPolicy
+from logctl.core.wording import plural
 from logctl.errors import InvalidRecord
 
-__all__ = ["SendResult", "read_batches", "send_batches"]
+__all__ = ["SendResult", "check_timeout", "read_batches", "send_batches", "stdin_has_data"]
 
 #: Records per frame for ``send``: big frames, several in flight.
 SEND_LIMITS = SpoolLimits(capacity=200_000, batch_records=2000, policy="block")
@@ -34,6 +39,41 @@ class SendResult:
     read: int
     committed: int
     target: str
+
+
+def check_timeout(seconds: float) -> float:
+    """``seconds`` if it is a positive, finite number of seconds; ValueError otherwise."""
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"the timeout must be a positive number of seconds, not {seconds:g}")
+    return seconds
+
+
+def stdin_has_data(stream: object) -> bool:
+    """Whether ``stream`` (stdin) holds lines that ``send MESSAGE`` would leave unread.
+
+    True for a non-empty regular file, and for a pipe or socket with data (or nothing but
+    end-of-file: False) ready now; False for a terminal, ``/dev/null``, a closed
+    descriptor, or a pipe whose writer has written nothing yet.
+    """
+    try:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+        mode = os.fstat(fd).st_mode
+    except (AttributeError, OSError, ValueError):  # no stdin at all, or a closed one
+        return False
+    if stat.S_ISREG(mode):
+        try:
+            return os.lseek(fd, 0, os.SEEK_CUR) < os.fstat(fd).st_size
+        except OSError:
+            return False
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        return False
+    ready, _, _ = select.select([fd], [], [], 0)
+    if not ready:
+        return False
+    try:  # readable: data, or only end-of-file (an empty pipe, e.g. cron's): tell which
+        return len(os.read(fd, 1)) > 0
+    except OSError:
+        return False
 
 
 def read_batches(stream: BinaryIO, read_size: int = READ_SIZE) -> Iterator[list[str]]:
@@ -101,8 +141,8 @@ def send_batches(
     stats = shipper.stats()
     if stats.rejected:
         raise InvalidRecord(
-            "rejected", f"{stats.rejected} of {read} records were rejected by {route.describe()} (see above); "
-            f"{stats.committed} committed"
+            "rejected", f"{stats.rejected} of {plural(read, 'record')} {'was' if stats.rejected == 1 else 'were'} "
+            f"rejected by {route.describe()} (see above); {stats.committed} committed"
         )
     return SendResult(read, stats.committed, route.describe())
 
@@ -110,7 +150,8 @@ def send_batches(
 def _stalled(route: Route, shipper: Shipper, read: int, timeout: float) -> Exception:
     stats = shipper.stats()
     why = stats.last_error or f"{route.describe()} acknowledged nothing"
+    left = read - stats.committed - stats.rejected
     return route.unavailable(
-        f"{read - stats.committed - stats.rejected} of {read} records were not committed after {timeout:g}s "
+        f"{left} of {plural(read, 'record')} {'was' if left == 1 else 'were'} not committed after {timeout:g}s "
         f"without progress: {why}"
     )

@@ -24,6 +24,7 @@ from logctl.client.transports import Transport
 from logctl.core.batching import Spool, SpoolLimits
 from logctl.core.records import LogRecord
 from logctl.core.retry import Attempt, RetryPolicy
+from logctl.core.wording import plural
 from logctl.errors import HubUnavailable, LogctlError
 
 __all__ = ["ProducerStats", "Shipper", "on_shipper_thread"]
@@ -344,12 +345,12 @@ class Shipper:
             self._rejections_logged += 1
             if self._rejections_logged <= REJECTIONS_LOGGED:
                 logger.warning("logctl: %s rejected %s (%s): %s", self.transport.describe(),
-                               f"record seq {r.seq}" if r.count == 1 else f"{r.count} records", r.code, r.message)
+                               f"record seq {r.seq}" if r.count == 1 else plural(r.count, "record"), r.code, r.message)
             if self._rejections_logged == REJECTIONS_LOGGED:
                 logger.warning("logctl: further rejected records are counted but not logged (see producer_stats())")
         if dropped:
-            logger.warning("logctl: buffer full (%s records): dropped %s log records, %s in all",
-                           self.limits.capacity, dropped, total)
+            logger.warning("logctl: buffer full (%s): dropped %s, %s in all",
+                           plural(self.limits.capacity, "record"), plural(dropped, "log record"), total)
 
     def _disconnect(self, reason: str) -> None:
         was = self._connected
@@ -359,7 +360,7 @@ class Shipper:
             if was:
                 self.reconnects += 1
         if reason != self.last_error:
-            logger.warning("logctl: %s; keeping %s log records and retrying", reason, pending)
+            logger.warning("logctl: %s; keeping %s and retrying", reason, plural(pending, "log record"))
         self.last_error = reason
         self._failing = True
         try:
