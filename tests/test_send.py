@@ -229,16 +229,16 @@ def test_counts_are_worded_in_the_singular_for_one() -> None:
 
 def test_routing_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     """Options beat LOGCTL_SERVER, which beats DATABASE_URL; the fallback is the default hub or embedded."""
-    assert choose_route(None, None, fallback="hub").server == DEFAULT_SERVER
+    assert str(choose_route(None, None, fallback="hub").server) == DEFAULT_SERVER
     assert choose_route(None, None, fallback="embedded").database is not None
     monkeypatch.setenv("DATABASE_URL", "postgresql://env/db")
     assert choose_route(None, None, fallback="hub").reason == "DATABASE_URL"
     monkeypatch.setenv("LOGCTL_SERVER", "ws://env:1")
-    assert choose_route(None, None, fallback="embedded").server == "ws://env:1"
+    assert str(choose_route(None, None, fallback="embedded").server) == "ws://env:1"
     assert choose_route(None, "postgresql://opt/db", fallback="hub").reason == "--database-url"
-    assert choose_route("ws://opt:2/", None, fallback="hub").server == "ws://opt:2"
+    assert str(choose_route("ws://opt:2/", None, fallback="hub").server) == "ws://opt:2"
     with pytest.raises(ConfigError):
-        choose_route("http://nope", None, fallback="hub")
+        choose_route("ftp://nope", None, fallback="hub")
 
 
 # -- delivery guarantees ---------------------------------------------------------------

@@ -161,7 +161,7 @@ def test_bad_options_are_config_errors(cli_env: dict[str, str]) -> None:
         (["--include", "("], "--include '(' is not a valid regular expression"),
         (["--since", "soon"], "--since 'soon'"),
         (["--color", "pink"], "--color must be auto, always or never"),
-        (["--server", "http://x"], "must start with ws:// or wss://"),
+        (["--server", "ftp://x"], "must start with ws://, wss://, http:// or https://"),
         (["--level", "loud"], "unknown level"),
     ]:
         out = run_cli(["tail", "t1", "--no-follow", *args], cli_env)

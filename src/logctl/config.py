@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import urllib.parse
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from logctl.errors import ConfigError
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "DEFAULT_SERVER",
     "DatabaseTarget",
+    "HubAddress",
     "data_dir",
     "redact_dsn",
     "resolve_database",
+    "resolve_hub",
     "resolve_server",
-    "websocket_url",
 ]
 
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -51,19 +56,82 @@ def resolve_database(option: str | None) -> DatabaseTarget:
     return DatabaseTarget("embedded")
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class HubAddress:
+    """Where a hub is, as every client reaches it: its WebSocket URL, its HTTP base, TLS, token.
+
+    Parsed by :meth:`parse` from what users give: ``ws://h:p``, ``ws://h:p/ws``,
+    ``http://h:p``, ``wss://host/prefix/ws``. A path before the final ``/ws`` is the prefix
+    of a proxy in front of the hub; it is kept for the stream *and* for HTTP (history).
+    ``cafile`` (a CA bundle for ``wss``) and ``token`` (sent by :meth:`headers`) are the
+    slots for private CAs and access control; nothing sets them yet from the environment.
+    """
+
+    url: str           #: as the user gave it, without a trailing ``/`` (for messages)
+    secure: bool       #: wss/https
+    netloc: str        #: host[:port]
+    prefix: str = ""   #: "" or a path such as ``/logctl`` (no trailing ``/``)
+    cafile: str | None = None
+    token: str | None = dataclasses.field(default=None, repr=False)
+
+    @classmethod
+    def parse(cls, text: str, *, cafile: str | None = None, token: str | None = None) -> HubAddress:
+        """The address a hub URL means; ConfigError for anything but a ws/wss/http/https URL with a host."""
+        url = text.strip().rstrip("/")
+        try:
+            parts = urllib.parse.urlsplit(url)
+            parts.port  # noqa: B018  (raises ValueError for a port that is not a number in range)
+        except ValueError as exc:
+            raise ConfigError(f"hub URL {text!r} is not a valid URL: {exc}") from None
+        scheme = parts.scheme.lower()
+        if scheme not in ("ws", "wss", "http", "https"):
+            raise ConfigError(f"hub URL {text!r} must start with ws://, wss://, http:// or https://")
+        if not parts.hostname:
+            raise ConfigError(f"hub URL {text!r} names no host")
+        if parts.query or parts.fragment:
+            raise ConfigError(f"hub URL {text!r} must not have a query or a fragment")
+        path = parts.path.rstrip("/")
+        prefix = path[: -len("/ws")] if path.endswith("/ws") else path
+        return cls(url, scheme in ("wss", "https"), parts.netloc, prefix, cafile, token)
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket endpoint: ``ws[s]://netloc/prefix/ws``."""
+        return f"{'wss' if self.secure else 'ws'}://{self.netloc}{self.prefix}/ws"
+
+    @property
+    def http_base(self) -> str:
+        """The base of the HTTP routes, prefix kept: ``http[s]://netloc/prefix``."""
+        return f"{'https' if self.secure else 'http'}://{self.netloc}{self.prefix}"
+
+    def http_url(self, path: str, query: str = "") -> str:
+        """The URL of an HTTP route (``path`` starts with ``/``) behind the prefix."""
+        return f"{self.http_base}{path}{'?' + query if query else ''}"
+
+    def headers(self) -> dict[str, str]:
+        """Headers every request to the hub carries: the bearer token, when there is one."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """TLS settings for ``wss``/``https`` (the system CAs, or ``cafile``); None for plain ones."""
+        if not self.secure:
+            return None
+        import ssl
+
+        return ssl.create_default_context(cafile=self.cafile)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def resolve_hub(option: str | None) -> HubAddress:
+    """The hub's address: ``--server``, then ``LOGCTL_SERVER``, then :data:`DEFAULT_SERVER`."""
+    return HubAddress.parse(option or os.environ.get("LOGCTL_SERVER") or DEFAULT_SERVER)
+
+
 def resolve_server(option: str | None) -> str:
-    """The hub URL: ``--server``, then ``LOGCTL_SERVER``, then :data:`DEFAULT_SERVER`."""
-    url = option or os.environ.get("LOGCTL_SERVER") or DEFAULT_SERVER
-    if not url.startswith(("ws://", "wss://")):
-        raise ConfigError(f"hub URL {url!r} must start with ws:// or wss://")
-    return url.rstrip("/")
-
-
-def websocket_url(server: str) -> str:
-    """The hub's WebSocket endpoint for a hub URL given with or without its ``/ws`` path
-    (the hub announces ``ws://host:port/ws``; ``ws://host:port`` means the same hub)."""
-    server = server.rstrip("/")
-    return server if server.endswith("/ws") else server + "/ws"
+    """The hub URL as given (checked by :meth:`HubAddress.parse`), for settings that keep text."""
+    return resolve_hub(option).url
 
 
 def data_dir() -> Path:

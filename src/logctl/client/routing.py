@@ -7,7 +7,7 @@ import os
 from typing import Literal
 
 from logctl.client.transports import DatabaseTransport, HubTransport, Transport
-from logctl.config import DEFAULT_SERVER, DatabaseTarget, resolve_database, resolve_server
+from logctl.config import DEFAULT_SERVER, DatabaseTarget, HubAddress, resolve_database, resolve_hub
 from logctl.errors import ConfigError, DatabaseUnavailable, HubUnavailable, LogctlError
 
 __all__ = ["Route", "choose_route"]
@@ -15,9 +15,9 @@ __all__ = ["Route", "choose_route"]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Route:
-    """A hub URL or a database target, and why it was chosen."""
+    """A hub address or a database target, and why it was chosen."""
 
-    server: str | None
+    server: HubAddress | None
     database: DatabaseTarget | None
     reason: str
 
@@ -47,13 +47,13 @@ def choose_route(server: str | None, database_url: str | None, *, fallback: Lite
     if server and database_url:
         raise ConfigError("give a hub (--server) or a database (--database-url), not both")
     if server:
-        return Route(resolve_server(server), None, "--server")
+        return Route(resolve_hub(server), None, "--server")
     if database_url:
         return Route(None, resolve_database(database_url), "--database-url")
     if os.environ.get("LOGCTL_SERVER"):
-        return Route(resolve_server(None), None, "LOGCTL_SERVER")
+        return Route(resolve_hub(None), None, "LOGCTL_SERVER")
     if os.environ.get("DATABASE_URL"):
         return Route(None, resolve_database(None), "DATABASE_URL")
     if fallback == "hub":
-        return Route(DEFAULT_SERVER, None, "default")
+        return Route(HubAddress.parse(DEFAULT_SERVER), None, "default")
     return Route(None, DatabaseTarget("embedded"), "default")

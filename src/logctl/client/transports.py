@@ -21,7 +21,7 @@ import logging
 from typing import TYPE_CHECKING, Protocol
 
 from logctl.client.frames import Acked, Event, Refused, Rejected, RETRY_CODES, decode_reply, encode_publish
-from logctl.config import DatabaseTarget, websocket_url
+from logctl.config import DatabaseTarget, HubAddress
 from logctl.core.batching import Batch
 from logctl.core.records import LogRecord, Row, escape_nul
 from logctl.errors import HubUnavailable
@@ -71,10 +71,11 @@ class HubTransport:
     backpressure), so sends block and acks come later.
     """
 
-    def __init__(self, url: str, producer_id: str, *, window: int = 8, open_timeout: float = 5.0) -> None:
+    def __init__(self, address: HubAddress | str, producer_id: str, *, window: int = 8, open_timeout: float = 5.0) -> None:
         import websockets.sync.client  # noqa: F401  (see the module docstring)
 
-        self.url = url.rstrip("/")
+        self.address = address if isinstance(address, HubAddress) else HubAddress.parse(address)
+        self.url = self.address.url
         self.producer_id = producer_id
         self.window = window
         self.open_timeout = open_timeout
@@ -93,8 +94,10 @@ class HubTransport:
         self._frames.clear()
         try:
             # Entered as a context manager (closed by close()), as websockets >= 17.1 asks.
+            address = self.address
             self._ws = self._stack.enter_context(connect(
-                websocket_url(self.url), open_timeout=self.open_timeout, compression=None, max_size=None,
+                address.ws_url, open_timeout=self.open_timeout, compression=None, max_size=None,
+                ssl=address.ssl_context(), additional_headers=address.headers(),
                 logger=logging.getLogger("logctl.client.websockets"),
             ))
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:

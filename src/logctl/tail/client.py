@@ -24,7 +24,7 @@ from typing import Any, Final, Literal, Union
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from logctl.config import websocket_url
+from logctl.config import HubAddress
 from logctl.core.cursor import ORIGIN, Cursor
 from logctl.core.routes import MAX_LIMIT
 from logctl.core.merge import Entry, HistoryPage, StreamMerge, parse_history, parse_record
@@ -81,13 +81,13 @@ def _now() -> dt.datetime:
 class TailClient:
     """Talks to one hub about one thread."""
 
-    def __init__(self, server: str, thread_id: str) -> None:
-        self.server = server.rstrip("/")
+    def __init__(self, server: HubAddress | str, thread_id: str) -> None:
+        self.address = server if isinstance(server, HubAddress) else HubAddress.parse(server)
+        self.server = self.address.url
         self.thread_id = thread_id
-        scheme, rest = self.server.split("://", 1)
-        self.http_base = ("https" if scheme == "wss" else "http") + "://" + rest.split("/", 1)[0]
-        self.ws_url = websocket_url(self.server)
-        self.history_url = f"{self.http_base}/admin/runs/{urllib.parse.quote(thread_id, safe='')}/logs"
+        self.http_base = self.address.http_base  # the proxy's path prefix kept, as for the stream
+        self.ws_url = self.address.ws_url
+        self.history_url = self.address.http_url(f"/admin/runs/{urllib.parse.quote(thread_id, safe='')}/logs")
 
     # -- history (HTTP) -------------------------------------------------------------------
 
@@ -104,7 +104,8 @@ class TailClient:
 
     def _get_json(self, url: str) -> dict[str, Any]:
         try:
-            with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as resp:
+            request = urllib.request.Request(url, headers=self.address.headers())
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT, context=self.address.ssl_context()) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as err:
             raise self._http_error(err) from None
@@ -183,6 +184,7 @@ class TailClient:
                     await self._catch_up(merge, sink)
                 async with connect(
                     self.ws_url, open_timeout=CONNECT_TIMEOUT, max_size=None, compression=None,
+                    ssl=self.address.ssl_context(), additional_headers=self.address.headers(),
                     ping_interval=10, ping_timeout=10, close_timeout=2,
                 ) as ws:
                     cursor = str(merge.cursor) if merge.cursor is not None else None

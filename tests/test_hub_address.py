@@ -1,0 +1,144 @@
+"""One hub address (config.HubAddress): parsing, and a path prefix kept end to end behind a real proxy."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from helpers import HubProcess, query, run_cli
+
+from logctl.config import HubAddress
+from logctl.errors import ConfigError
+from logctl.tail.client import TailClient
+
+
+@pytest.mark.parametrize(
+    ("given", "ws_url", "http_base"),
+    [
+        ("ws://h:1", "ws://h:1/ws", "http://h:1"),
+        ("ws://h:1/", "ws://h:1/ws", "http://h:1"),
+        ("ws://h:1/ws", "ws://h:1/ws", "http://h:1"),
+        ("http://h:1", "ws://h:1/ws", "http://h:1"),
+        ("https://h", "wss://h/ws", "https://h"),
+        ("wss://host/prefix/ws", "wss://host/prefix/ws", "https://host/prefix"),
+        ("wss://host/prefix/ws/", "wss://host/prefix/ws", "https://host/prefix"),
+        ("ws://host/a/b", "ws://host/a/b/ws", "http://host/a/b"),
+        ("ws://[::1]:8765/logs/ws", "ws://[::1]:8765/logs/ws", "http://[::1]:8765/logs"),
+    ],
+)
+def test_a_hub_url_gives_the_websocket_url_and_an_http_base_with_its_prefix(given: str, ws_url: str, http_base: str) -> None:
+    """Every accepted form names the same endpoints: a path before /ws is a prefix kept for HTTP too."""
+    address = HubAddress.parse(given)
+    assert (address.ws_url, address.http_base) == (ws_url, http_base)
+    assert str(address) == given.rstrip("/")
+    assert address.http_url("/admin/runs/t/logs", "limit=1") == f"{http_base}/admin/runs/t/logs?limit=1"
+
+
+@pytest.mark.parametrize("given", ["ftp://h", "h:1", "ws://", "ws://h:99999", "ws://h:1/ws?x=1", "ws://h#f", ""])
+def test_anything_else_is_a_config_error(given: str) -> None:
+    """Other schemes, no host, a bad port, a query or a fragment are ConfigError, naming the URL."""
+    with pytest.raises(ConfigError, match="hub URL"):
+        HubAddress.parse(given)
+
+
+def test_tls_and_the_token_have_their_slots() -> None:
+    """wss gets an SSL context (with the given CA file), ws none; a token becomes a bearer header and stays out of repr."""
+    assert HubAddress.parse("ws://h:1").ssl_context() is None
+    assert HubAddress.parse("wss://h").ssl_context() is not None
+    assert HubAddress.parse("ws://h:1").headers() == {}
+    secret = HubAddress.parse("ws://h:1", token="s3cret")
+    assert secret.headers() == {"Authorization": "Bearer s3cret"}
+    assert "s3cret" not in repr(secret)
+    with pytest.raises(FileNotFoundError):
+        HubAddress.parse("wss://h", cafile="/nonexistent/ca.pem").ssl_context()
+
+
+def test_the_tail_client_puts_history_behind_the_prefix() -> None:
+    """TailClient asks for history under the same prefix as its stream (issue 7: it dropped it)."""
+    client = TailClient("wss://host/prefix/ws", "build 1")
+    assert client.ws_url == "wss://host/prefix/ws"
+    assert client.history_url == "https://host/prefix/admin/runs/build%201/logs"
+
+
+class PrefixProxy:
+    """A real reverse proxy on loopback that serves a hub under ``/pfx``: it strips the prefix
+    from each request line and relays the bytes both ways; any other path gets 404."""
+
+    def __init__(self, target_port: int, prefix: str = "/pfx") -> None:
+        self.target_port, self.prefix = target_port, prefix
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.paths: list[str] = []
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        with client:
+            head = b""
+            while b"\r\n" not in head:
+                chunk = client.recv(65536)
+                if not chunk:
+                    return
+                head += chunk
+            line, rest = head.split(b"\r\n", 1)
+            method, path, version = line.decode("latin-1").split(" ", 2)
+            self.paths.append(path)
+            if not path.startswith(self.prefix + "/"):
+                client.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with upstream:
+                upstream.sendall(f"{method} {path[len(self.prefix):]} {version}\r\n".encode("latin-1") + rest)
+                back = threading.Thread(target=self._pipe, args=(upstream, client), daemon=True)
+                back.start()
+                self._pipe(client, upstream)
+                back.join(timeout=10)
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            try:
+                dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def proxy(hub: HubProcess) -> Iterator[PrefixProxy]:
+    p = PrefixProxy(hub.port)
+    yield p
+    p.close()
+
+
+@pytest.mark.parametrize("form", ["ws://127.0.0.1:{port}/pfx/ws", "http://127.0.0.1:{port}/pfx"])
+def test_send_and_tail_work_through_a_path_prefixed_proxy(
+    dsn: str, cli_env: dict[str, str], proxy: PrefixProxy, form: str
+) -> None:
+    """Behind a proxy serving the hub under /pfx, send reaches the stream and tail --no-follow reads history."""
+    server = form.format(port=proxy.port)
+    sent = run_cli(["send", "behind", "--server", server], cli_env, input="one\ntwo\n")
+    assert sent.returncode == 0, sent.stderr
+    assert query(dsn, "SELECT message FROM thread_logs ORDER BY seq") == [("one",), ("two",)]
+    shown = run_cli(["tail", "behind", "--no-follow", "--plain", "--server", server], cli_env)
+    assert shown.returncode == 0, shown.stderr
+    assert [line.rsplit(" ", 1)[-1] for line in shown.stdout.splitlines()] == ["one", "two"]
+    assert any(p.startswith("/pfx/admin/runs/behind/logs?") for p in proxy.paths)
+    assert all(p.startswith("/pfx/") for p in proxy.paths)
