@@ -40,9 +40,10 @@ def free_port() -> int:
 
 def run_cli(args: Sequence[str], env: dict[str, str], *, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run ``python -m logctl ARGS`` and capture its output."""
-    return subprocess.run(  # with no input, stdin is /dev/null: never the test runner's own stdin
-        [sys.executable, "-m", "logctl", *args], env=env, input=input, capture_output=True, text=True,
-        timeout=timeout, **({} if input is not None else {"stdin": subprocess.DEVNULL}),
+    stdin = subprocess.DEVNULL if input is None else None  # never the test runner's own stdin
+    return subprocess.run(
+        [sys.executable, "-m", "logctl", *args], env=env, input=input, stdin=stdin, capture_output=True, text=True,
+        timeout=timeout,
     )
 
 
