@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg.conninfo import make_conninfo
 
-from logctl.client.frames import Event
 from logctl.client.routing import choose_route
 from logctl.client.send import read_batches
 from logctl.client.shipper import Shipper
 from logctl.config import DEFAULT_SERVER
 from logctl.core.batching import Batch, SpoolLimits, draft_record, record_size
+from logctl.core.delivery import Frame, Reply
 from logctl.core.records import LogRecord
 from logctl.core.retry import RetryPolicy
 from logctl.core.wording import plural
@@ -347,9 +347,10 @@ def test_read_batches_makes_the_lines_a_line_by_line_reader_makes(data: bytes, r
 
 
 class Unanswered:
-    """A transport that takes batches and never acknowledges them."""
+    """A transport that takes frames and never acknowledges them."""
 
     window = 8
+    producer_id = "unanswered"
 
     def describe(self) -> str:
         return "nowhere"
@@ -357,10 +358,10 @@ class Unanswered:
     def open(self) -> None:
         pass
 
-    def send(self, batch: Batch[LogRecord]) -> None:
+    def send(self, frame: Frame[LogRecord]) -> None:
         pass
 
-    def poll(self, timeout: float) -> list[Event]:
+    def poll(self, timeout: float) -> list[Reply]:
         return []
 
     def close(self) -> None:

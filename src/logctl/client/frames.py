@@ -6,55 +6,25 @@ See docs/protocol.md, "Publishing". A publish frame is written as JSON text dire
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Mapping
 from json.encoder import encode_basestring
-from typing import Final, Union
+from typing import Final
 
 from logctl.core.batching import Batch
+from logctl.core.delivery import RETRY_CODES, Acked, Refused, Rejected, Reply
 from logctl.core.records import LogRecord, format_timestamp
 
-__all__ = ["RETRY_CODES", "Acked", "Event", "Refused", "Rejected", "decode_reply", "encode_publish"]
-
-#: Error codes that refuse a whole frame for now: the records are kept and sent again later.
-#: (A hub whose backlog is full stops reading instead: TCP backpressure, no error frame.)
-RETRY_CODES: Final = frozenset({"shutting_down", "database_unavailable"})
+__all__ = ["RETRY_CODES", "Acked", "Event", "Refused", "Rejected", "Reply", "decode_reply", "encode_publish"]
 
 _UTC: Final = dt.timezone.utc
 #: A str as a JSON string, escaped as ``json.dumps(..., ensure_ascii=False)`` escapes it.
 _quote: Final = encode_basestring
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Acked:
-    """Every record of frame ``ref`` (and of the frames before it) is committed or rejected."""
-
-    ref: int | None
-    upto: int | None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Rejected:
-    """The hub refused ``count`` records for good (one record, or a whole frame)."""
-
-    seq: int | None
-    code: str
-    message: str
-    count: int = 1
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Refused:
-    """The hub did not take a frame (e.g. ``shutting_down``): reconnect and send it again."""
-
-    ref: int | None
-    code: str
-    message: str
-
-
-Event = Union[Acked, Rejected, Refused]
+#: A producer's name for a decoded reply (the types live in the pure ack machine).
+Event = Reply
 
 
 def encode_publish(producer: str, ref: int, batch: Batch[LogRecord]) -> str:

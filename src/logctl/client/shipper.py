@@ -3,9 +3,11 @@
 Callers :meth:`Shipper.put` records (never blocking on the network or the database; under
 the ``"block"`` policy only when the spool is full). A daemon thread cuts due batches
 (:class:`~logctl.core.batching.Spool`), keeps up to ``transport.window`` of them in flight,
-trims the spool on acknowledgements, and on any failure closes the transport, waits
-(:class:`~logctl.core.retry.Attempt`), opens it again and resends every unacknowledged
-record. The same class drives the hub and the direct-to-PostgreSQL paths.
+and on any failure closes the transport, waits (:class:`~logctl.core.retry.Attempt`) and
+opens it again. What frames carry and what replies mean (acks, rejections, resends after a
+reconnect) is decided by the pure :class:`~logctl.core.delivery.Delivery`: this thread
+feeds it events and carries out its outcomes. The same class drives the hub and the
+direct-to-PostgreSQL paths.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from logctl.client.frames import Acked, Event, Refused, Rejected
 from logctl.client.transports import Transport
 from logctl.core.batching import Spool, SpoolLimits
+from logctl.core.delivery import Delivered, Delivery, Failed, Reconnect, Reply
 from logctl.core.records import LogRecord
 from logctl.core.retry import Attempt, RetryPolicy
 from logctl.core.wording import plural
@@ -82,6 +84,7 @@ class Shipper:
         self.name = name
         self._clock, self._jitter, self._retry = clock, jitter, retry
         self._spool: Spool[LogRecord] = Spool(limits)
+        self._delivery = Delivery(self._spool, transport.producer_id)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)      # the thread waits here for work
         self._progress = threading.Condition(self._lock)  # callers wait here for room or acks
@@ -292,7 +295,7 @@ class Shipper:
         self.transport.open()
         with self._lock:
             self._connected = True
-            self._spool.rewind()
+            self._delivery.reconnected()
 
     def _exchange(self) -> bool:
         """Send what is due (up to the window), then take in acknowledgements."""
@@ -306,27 +309,26 @@ class Shipper:
                     delay = spool.flush_delay(now)
                     wait = POLL_INTERVAL if spool.inflight_batches >= window or delay is None else delay
                     break
-                batch = spool.next_batch()
-            assert batch is not None
-            self.transport.send(batch)
+                frame = self._delivery.next_frame()
+            assert frame is not None
+            self.transport.send(frame)
         if not spool.inflight_batches:
             return False
         return self._absorb(self.transport.poll(min(wait, POLL_INTERVAL)))
 
-    def _absorb(self, events: list[Event]) -> bool:
-        refused: Refused | None = None
+    def _absorb(self, replies: list[Reply]) -> bool:
+        refused: Reconnect | None = None
         acked = 0
-        rejections: list[Rejected] = []
+        rejections: list[Failed] = []
         with self._lock:
-            for event in events:
-                if isinstance(event, Acked) and event.upto is not None:
-                    acked += self._spool.ack(event.upto)
-                elif isinstance(event, Rejected):
-                    rejections.append(event)
-                    self.rejected += event.count
-                elif isinstance(event, Refused):
-                    refused = event
-                    break
+            for outcome in self._delivery.replied(replies):
+                if isinstance(outcome, Delivered):
+                    acked += outcome.count
+                elif isinstance(outcome, Failed):
+                    rejections.append(outcome)
+                    self.rejected += outcome.count
+                else:
+                    refused = outcome
             if acked:
                 self._progress.notify_all()
             dropped, total = self._spool.dropped - self._drops_reported, self._spool.dropped
@@ -340,7 +342,7 @@ class Shipper:
             raise HubUnavailable(f"{self.transport.describe()} refused a batch ({refused.code}): {refused.message}")
         return acked > 0
 
-    def _report(self, rejections: list[Rejected], dropped: int, total: int) -> None:
+    def _report(self, rejections: list[Failed], dropped: int, total: int) -> None:
         for r in rejections:
             self._rejections_logged += 1
             if self._rejections_logged <= REJECTIONS_LOGGED:
@@ -356,6 +358,7 @@ class Shipper:
         was = self._connected
         with self._lock:
             self._connected = False
+            self._delivery.lost()
             pending = self._spool.pending
             if was:
                 self.reconnects += 1

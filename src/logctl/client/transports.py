@@ -1,8 +1,9 @@
 """Where a producer's batches go: a hub over WebSocket, or PostgreSQL directly.
 
 Both transports have the same shape (:class:`Transport`), so one :class:`~logctl.client.
-shipper.Shipper` drives either. ``send`` hands a batch over; ``poll`` returns what has
-been acknowledged since. Failures are :class:`~logctl.errors.LogctlError` subclasses
+shipper.Shipper` drives either. They are thin: ``send`` writes a :class:`~logctl.core.
+delivery.Frame`; ``poll`` returns the replies that came back, decoded. What the replies
+mean (refs, acks, resends) is decided by :class:`~logctl.core.delivery.Delivery`. Failures are :class:`~logctl.errors.LogctlError` subclasses
 (:class:`HubUnavailable`, :class:`DatabaseError`); the shipper then closes the transport,
 waits, opens it again and resends everything unacknowledged.
 
@@ -13,16 +14,14 @@ initialized module"), so the shipper's thread must never be the first to import 
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import dataclasses
 import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from logctl.client.frames import Acked, Event, Refused, Rejected, RETRY_CODES, decode_reply, encode_publish
+from logctl.client.frames import decode_reply, encode_publish
 from logctl.config import DatabaseTarget, HubAddress
-from logctl.core.batching import Batch
+from logctl.core.delivery import Acked, Frame, Reply
 from logctl.core.records import LogRecord, Row, escape_nul
 from logctl.errors import HubUnavailable
 
@@ -41,34 +40,25 @@ class Transport(Protocol):
 
     #: Batches that may be in flight (sent, not yet acknowledged) at once.
     window: int
+    #: The producer id that every frame carries (resends too).
+    producer_id: str
 
     def describe(self) -> str: ...
 
     def open(self) -> None: ...
 
-    def send(self, batch: Batch[LogRecord]) -> None: ...
+    def send(self, frame: Frame[LogRecord]) -> None: ...
 
-    def poll(self, timeout: float) -> list[Event]: ...
+    def poll(self, timeout: float) -> list[Reply]: ...
 
     def close(self) -> None: ...
 
 
-@dataclasses.dataclass(slots=True)
-class _Frame:
-    ref: int
-    last_seq: int
-    count: int
-    done: bool = False
-
-
 class HubTransport:
-    """``publish`` frames to a logctl hub, several in flight; cumulative acks back.
+    """``publish`` frames to a logctl hub over one WebSocket; the hub's replies back, decoded.
 
-    Acks arrive in frame order. A frame refused as a whole with a retryable code
-    (``shutting_down``) yields :class:`Refused`, and the shipper reconnects and resends;
-    a record refused for good yields :class:`Rejected` and is acknowledged with its
-    frame. A hub with a full backlog sends no error: it stops reading (TCP
-    backpressure), so sends block and acks come later.
+    A hub with a full backlog sends no error: it stops reading (TCP backpressure), so
+    sends block and acks come later.
     """
 
     def __init__(self, address: HubAddress | str, producer_id: str, *, window: int = 8, open_timeout: float = 5.0) -> None:
@@ -81,8 +71,6 @@ class HubTransport:
         self.open_timeout = open_timeout
         self._ws: ClientConnection | None = None
         self._stack = contextlib.ExitStack()
-        self._frames: collections.deque[_Frame] = collections.deque()
-        self._ref = 0
 
     def describe(self) -> str:
         return f"the logctl hub at {self.url}"
@@ -91,7 +79,6 @@ class HubTransport:
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
         from websockets.sync.client import connect
 
-        self._frames.clear()
         try:
             # Entered as a context manager (closed by close()), as websockets >= 17.1 asks.
             address = self.address
@@ -105,24 +92,22 @@ class HubTransport:
         except ConnectionClosed as exc:  # the hub went away during the opening handshake
             raise HubUnavailable(f"the logctl hub at {self.url} closed the connection while it opened: {exc}") from exc
 
-    def send(self, batch: Batch[LogRecord]) -> None:
+    def send(self, frame: Frame[LogRecord]) -> None:
         from websockets.exceptions import ConnectionClosed
 
         assert self._ws is not None, "send() before open()"
-        self._ref += 1
-        text = encode_publish(self.producer_id, self._ref, batch)
-        self._frames.append(_Frame(self._ref, batch.last_seq, len(batch.items)))
+        text = encode_publish(frame.producer, frame.ref, frame.batch)
         try:
             self._ws.send(text)
         except (ConnectionClosed, OSError) as exc:
             raise HubUnavailable(f"lost the connection to the logctl hub at {self.url}: {exc}") from exc
 
-    def poll(self, timeout: float) -> list[Event]:
-        """Wait up to ``timeout`` seconds for the hub's answers; return the events they mean."""
+    def poll(self, timeout: float) -> list[Reply]:
+        """Wait up to ``timeout`` seconds for the hub's answers; return them decoded, in order."""
         from websockets.exceptions import ConnectionClosed
 
         assert self._ws is not None, "poll() before open()"
-        events: list[Event] = []
+        replies: list[Reply] = []
         wait: float = timeout
         try:
             while True:
@@ -131,45 +116,15 @@ class HubTransport:
                 except TimeoutError:
                     break
                 wait = 0  # then take whatever else has already arrived
-                self._absorb(decode_reply(text), events)
+                reply = decode_reply(text)
+                if reply is not None:
+                    replies.append(reply)
         except (ConnectionClosed, OSError) as exc:
             raise HubUnavailable(f"lost the connection to the logctl hub at {self.url}: {exc}") from exc
-        return events
-
-    def _absorb(self, event: Event | None, events: list[Event]) -> None:
-        if isinstance(event, Acked):
-            self._mark_done(event.ref, event.upto)
-        elif isinstance(event, Rejected):
-            events.append(event)
-        elif isinstance(event, Refused):
-            frame = self._find(event.ref)
-            if frame is None or event.code in RETRY_CODES:
-                events.append(event)
-                return
-            # The whole frame was refused for good: its records count as rejected.
-            frame.done = True
-            events.append(Rejected(None, event.code, event.message, frame.count))
-        done_upto = None
-        while self._frames and self._frames[0].done:
-            done_upto = self._frames.popleft().last_seq
-        if done_upto is not None:
-            events.append(Acked(None, done_upto))
-
-    def _find(self, ref: int | None) -> _Frame | None:
-        return next((f for f in self._frames if f.ref == ref), None) if ref is not None else None
-
-    def _mark_done(self, ref: int | None, upto: int | None) -> None:
-        frame = self._find(ref)
-        if frame is not None:
-            frame.done = True
-        elif upto is not None:
-            for f in self._frames:
-                if f.last_seq <= upto:
-                    f.done = True
+        return replies
 
     def close(self) -> None:
         self._ws = None
-        self._frames.clear()
         try:
             self._stack.close()
         except Exception:  # closing a broken connection: nothing more to learn
@@ -199,7 +154,7 @@ class DatabaseTransport:
         self.producer_id = producer_id
         self._description = f"PostgreSQL ({target.describe()})"
         self._store: LogStore | None = None
-        self._acks: list[Event] = []
+        self._acks: list[Reply] = []
 
     def describe(self) -> str:
         return self._description
@@ -218,9 +173,10 @@ class DatabaseTransport:
                 apply_migrations(conn)
         self._store = LogStore(dsn, min_size=1, max_size=1, name="logctl-producer").open(timeout=5.0)
 
-    def send(self, batch: Batch[LogRecord]) -> None:
+    def send(self, frame: Frame[LogRecord]) -> None:
         assert self._store is not None, "send() before open()"
-        pid, seq = self.producer_id, batch.first_seq
+        batch = frame.batch
+        pid, seq = frame.producer, batch.first_seq
         rows: list[Row] = []
         append = rows.append
         for r in batch.items:  # rows as LogStore.insert makes them, without a LogRecord copy each
@@ -232,9 +188,9 @@ class DatabaseTransport:
             append((r.thread_id, message, r.level, at, pid, seq))
             seq += 1
         self._store.insert_rows(rows)
-        self._acks.append(Acked(None, batch.last_seq))
+        self._acks.append(Acked(frame.ref, batch.last_seq))
 
-    def poll(self, timeout: float) -> list[Event]:
+    def poll(self, timeout: float) -> list[Reply]:
         acks, self._acks = self._acks, []
         return acks
 
