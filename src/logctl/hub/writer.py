@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from logctl.core.backoff import exponential
 from logctl.core.metrics import HubMetrics
 from logctl.core.records import Row
+from logctl.core.retry import Attempt, RetryPolicy
 from logctl.errors import DatabaseError, LogctlError
 from logctl.store import LogStore
 
@@ -37,6 +37,7 @@ MAX_DELAY: Final = 0.002  # seconds to wait for more records once a batch has be
 #: Retry delays after a failed write: 0.05 s, doubling, at most 2 s.
 RETRY_BASE: Final = 0.05
 RETRY_CAP: Final = 2.0
+RETRY: Final = RetryPolicy(base=RETRY_BASE, cap=RETRY_CAP)  # waits between write retries, no jitter
 #: SQLSTATE classes of errors that belong to the rows written, not to the database:
 #: data exceptions and integrity constraint violations.
 ROW_ERROR_CLASSES: Final = ("22", "23")
@@ -249,7 +250,7 @@ class GroupWriter:
     def _insert(self, records: list[Row], lo: int, hi: int, failed: dict[int, str]) -> int:
         """Insert ``records[lo:hi]``; rows the database refuses go into ``failed``. Return the rows inserted."""
         rows = records if (lo, hi) == (0, len(records)) else records[lo:hi]
-        attempt = 0
+        attempt = Attempt(RETRY)
         while True:
             try:
                 return self._store.insert_rows(rows)
@@ -268,11 +269,11 @@ class GroupWriter:
                     with self._cond:
                         queued = [r for j in self._jobs for r in j.records]
                     self._call(self._on_down, records + queued)
-                attempt += 1
-                if self._stopping and attempt > 3:
+                attempt = attempt.failed(time.monotonic())
+                if self._stopping and attempt.failures > 3:
                     raise _GiveUp() from exc
                 with self._cond:  # sleep, but wake at once if stop() is called
-                    self._cond.wait(exponential(attempt - 1, base=RETRY_BASE, cap=RETRY_CAP))
+                    self._cond.wait(attempt.delay)
 
     def _finish(self, jobs: list[Job]) -> None:
         """On the loop: reopen intake if the backlog has room now, then complete each committed job, in order.

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Final
 
 import psycopg
 from psycopg import sql
 
-from logctl.core.backoff import exponential
+from logctl.core.retry import Attempt, RetryPolicy
 from logctl.store.connect import CONNECT_TIMEOUT
 
 __all__ = ["Listener"]
@@ -23,6 +24,7 @@ __all__ = ["Listener"]
 logger = logging.getLogger("logctl.store.listen")
 
 POLL_INTERVAL: Final = 1.0  # wake at least this often, even with no NOTIFY
+RETRY: Final = RetryPolicy(base=0.1, cap=5.0)  # waits between LISTEN reconnects, no jitter
 
 
 class Listener:
@@ -50,21 +52,20 @@ class Listener:
         self._stop.set()
 
     def _run(self) -> None:
-        failures = 0
+        attempt = Attempt(RETRY)
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
                     schema = conn.execute("SELECT current_schema()").fetchone()
                     channel = f"logctl_{schema[0] if schema else 'public'}"
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                    failures = 0
+                    attempt = attempt.reset()
                     self._wake()  # catch anything committed while we were not listening
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=self._poll_interval, stop_after=1):
                             pass
                         self._wake()
             except psycopg.Error as exc:
-                delay = exponential(failures, base=0.1, cap=5.0)
-                failures += 1
-                logger.warning("LISTEN connection failed, retrying in %.1fs: %s", delay, exc)
-                self._stop.wait(delay)
+                attempt = attempt.failed(time.monotonic())
+                logger.warning("LISTEN connection failed, retrying in %.1fs: %s", attempt.delay, exc)
+                self._stop.wait(attempt.delay)
