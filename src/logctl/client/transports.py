@@ -19,9 +19,9 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from logctl.client.frames import decode_reply, encode_publish
 from logctl.config import DatabaseTarget, HubAddress
 from logctl.core.delivery import Acked, Frame, Reply
+from logctl.core.protocol.producer import decode_reply, encode_publish
 from logctl.core.records import LogRecord, Row, escape_nul
 from logctl.errors import HubUnavailable
 

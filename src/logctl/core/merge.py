@@ -26,12 +26,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, Union
+from collections.abc import Iterable, Sequence
+from typing import Final, Union
 
 from logctl.core.cursor import Cursor
-from logctl.core.records import LogRecord, normalise_level, parse_timestamp
-from logctl.errors import InvalidRecord, ProtocolError
+from logctl.core.protocol.history import HistoryPage, parse_history, parse_record
+from logctl.core.records import LogRecord
 
 __all__ = [
     "Entry",
@@ -59,60 +59,6 @@ class Marker:
 
 #: What a viewer shows: a record, or a marker of its own.
 Entry = Union[LogRecord, Marker]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class HistoryPage:
-    """One page of the history API: records oldest first, where to resume, where to page back."""
-
-    records: tuple[LogRecord, ...]
-    resume: Cursor | None
-    before: Cursor | None
-
-
-def parse_record(raw: object) -> LogRecord:
-    """Build a :class:`LogRecord` from the hub's JSON record shape (history API or frame)."""
-    if not isinstance(raw, dict):
-        raise ProtocolError("bad_record", f"a record must be a JSON object, not {type(raw).__name__}")
-    thread_id = raw.get("thread_id")
-    message = raw.get("message")
-    if not isinstance(message, str):
-        raise ProtocolError("bad_record", f"record {raw.get('id')!r} has no message string")
-    created = raw.get("created_at")
-    try:
-        created_at = None if created is None else parse_timestamp(created)
-        level = normalise_level(raw.get("level"))
-    except InvalidRecord as exc:
-        raise ProtocolError(exc.code, str(exc)) from None
-    cursor_text = raw.get("cursor")
-    cursor = Cursor.parse(cursor_text) if isinstance(cursor_text, str) else None
-    rid = raw.get("id")
-    seq = raw.get("seq")
-    producer = raw.get("producer_id")
-    return LogRecord(
-        thread_id=thread_id if isinstance(thread_id, str) else "",
-        message=message,
-        level=level,
-        created_at=created_at,
-        producer_id=producer if isinstance(producer, str) else None,
-        seq=seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
-        id=rid if isinstance(rid, int) and not isinstance(rid, bool) else None,
-        cursor=cursor,
-    )
-
-
-def parse_history(body: Mapping[str, Any]) -> HistoryPage:
-    """Read a history API response body: ``{"logs": [...], "cursor": ..., "before": ...}``."""
-    logs = body.get("logs")
-    if not isinstance(logs, list):
-        raise ProtocolError("bad_response", "history response has no 'logs' list")
-    resume = body.get("cursor")
-    before = body.get("before")
-    return HistoryPage(
-        records=tuple(parse_record(r) for r in logs),
-        resume=Cursor.parse(resume) if isinstance(resume, str) else None,
-        before=Cursor.parse(before) if isinstance(before, str) else None,
-    )
 
 
 class StreamMerge:

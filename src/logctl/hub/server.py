@@ -37,6 +37,7 @@ from logctl.core.protocol import (
     Unsubscribe,
     encode,
     error_frame,
+    history_body,
     parse_frame,
     publish_error_frames,
     status_frame,
@@ -399,12 +400,7 @@ class Hub:
             )
         except DatabaseError as exc:
             return _refusal_reply(ws, routes.Refusal(503, "database_unavailable", str(exc)))
-        return _json_reply(ws, 200, {
-            "logs": [r.to_json() for r in page.records],
-            "count": len(page.records),
-            "cursor": str(page.resume),
-            "before": str(page.before) if page.before is not None else None,
-        })
+        return _json_reply(ws, 200, history_body(page))
 
 
 def _frame_index(position: int, rejected: list[int]) -> int:

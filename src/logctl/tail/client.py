@@ -27,8 +27,10 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from logctl.config import HubAddress
 from logctl.core.cursor import ORIGIN, Cursor
 from logctl.core.routes import MAX_LIMIT
-from logctl.core.merge import Entry, HistoryPage, StreamMerge, parse_history, parse_record
-from logctl.core.protocol import encode
+from logctl.core.merge import Entry, StreamMerge
+from logctl.core.protocol import (
+    HistoryPage, HubStatus, LiveRecords, StreamError, Subscribed, parse_history, subscribe_frame, subscriber_event,
+)
 from logctl.core.records import LogRecord
 from logctl.core.retry import Attempt, RetryPolicy
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError, ProtocolError
@@ -187,23 +189,21 @@ class TailClient:
                     ssl=self.address.ssl_context(), additional_headers=self.address.headers(),
                     ping_interval=10, ping_timeout=10, close_timeout=2,
                 ) as ws:
-                    cursor = str(merge.cursor) if merge.cursor is not None else None
-                    await ws.send(encode({"type": "subscribe", "thread_id": self.thread_id, "cursor": cursor}))
+                    await ws.send(subscribe_frame(self.thread_id, merge.cursor))
                     async for raw in ws:
-                        frame = _decode(raw)
-                        kind = frame.get("type") if isinstance(frame, dict) else None
-                        if kind == "subscribed":
+                        event = subscriber_event(_decode(raw))
+                        if isinstance(event, Subscribed):
                             if catching_up:
                                 sink(Shown([merge.end_catch_up(_now())]))
                                 catching_up = False
                             attempt, was_live = attempt.reset(), True
                             sink(State("live"))
-                        elif kind == "records":
-                            self._records(frame, merge, sink)
-                        elif kind == "status":
-                            sink(DbStatus(frame.get("database") != "down", int(frame.get("backlog") or 0)))
-                        elif kind == "error":
-                            self._error(frame)
+                        elif isinstance(event, LiveRecords):
+                            self._records(event, merge, sink)
+                        elif isinstance(event, HubStatus):
+                            sink(DbStatus(event.database_up, event.backlog))
+                        elif isinstance(event, StreamError):
+                            self._error(event)
                     reason = _close_reason(ws.close_code, ws.close_reason or "")
             except (ConnectionClosed, OSError, InvalidHandshake, InvalidURI, HubUnavailable, DatabaseUnavailable,
                     asyncio.TimeoutError, _NotJson) as exc:
@@ -235,21 +235,15 @@ class TailClient:
             if len(page.records) < PAGE_LIMIT:
                 return
 
-    def _records(self, frame: dict[str, Any], merge: StreamMerge, sink: Sink) -> None:
-        raw = frame.get("records")
-        if not isinstance(raw, list):
-            raise ProtocolError("bad_frame", "records frame without a records list")
-        records: list[LogRecord] = [parse_record(r) for r in raw]
-        shown = merge.live(records, pending=bool(frame.get("pending")))
+    def _records(self, event: LiveRecords, merge: StreamMerge, sink: Sink) -> None:
+        shown = merge.live(list(event.records), pending=event.pending)
         if shown:
             sink(Shown(shown))
 
-    def _error(self, frame: dict[str, Any]) -> None:
-        code = str(frame.get("code"))
-        message = str(frame.get("message"))
-        if code in ("database_unavailable", "shutting_down"):
-            raise DatabaseUnavailable(f"the hub cannot serve the stream right now: {message}")
-        raise ProtocolError(code, f"the hub refused the subscription: {message}")
+    def _error(self, error: StreamError) -> None:
+        if error.retryable:
+            raise DatabaseUnavailable(f"the hub cannot serve the stream right now: {error.message}")
+        raise ProtocolError(error.code, f"the hub refused the subscription: {error.message}")
 
 
 class _NotJson(Exception):

@@ -1,4 +1,4 @@
-"""Frames of the WebSocket protocol (docs/protocol.md): parse what clients send, encode replies.
+"""The hub's side of the WebSocket protocol (docs/protocol.md): parse what clients send, encode replies.
 
 Bytes in, decisions out: nothing here touches a socket.
 """

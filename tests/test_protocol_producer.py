@@ -1,4 +1,4 @@
-"""Publish frames written by the producer (logctl.client.frames.encode_publish): the JSON of the frame as dicts."""
+"""Publish frames written by the producer (logctl.core.protocol.producer.encode_publish): the JSON of the frame as dicts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import examples
-from logctl.client.frames import encode_publish
+from logctl.core.protocol.producer import encode_publish
 from logctl.core.batching import Batch
 from logctl.core.records import LEVELS, LogRecord, format_timestamp, parse_timestamp
 

@@ -1,0 +1,93 @@
+"""What a subscriber (``logctl tail``) says to a hub, and what it makes of the hub's frames. Pure.
+
+See docs/protocol.md, "Subscribing". The caller decodes the JSON (so that it can tell a
+frame that is not JSON from one it does not understand); :func:`subscriber_event` turns
+a decoded frame into one typed event.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Final, Union
+
+from logctl.core.cursor import Cursor
+from logctl.core.protocol.history import parse_record
+from logctl.core.records import LogRecord
+from logctl.errors import ProtocolError
+
+__all__ = [
+    "STREAM_RETRY_CODES", "HubStatus", "LiveRecords", "StreamError", "SubscriberEvent", "Subscribed",
+    "subscribe_frame", "subscriber_event",
+]
+
+#: Error codes that refuse a subscription only for now (reconnect later).
+STREAM_RETRY_CODES: Final = frozenset({"database_unavailable", "shutting_down"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Subscribed:
+    """The hub took the subscription: live records follow."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LiveRecords:
+    """Records of the thread: committed (with cursors), or ``pending`` (not yet stored)."""
+
+    records: tuple[LogRecord, ...]
+    pending: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HubStatus:
+    """The hub's word on its database, and how many records it holds unwritten."""
+
+    database_up: bool
+    backlog: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StreamError:
+    """An ``error`` frame: ``retryable`` ones (see :data:`STREAM_RETRY_CODES`) pass with a reconnect."""
+
+    code: str
+    message: str
+
+    @property
+    def retryable(self) -> bool:
+        return self.code in STREAM_RETRY_CODES
+
+
+SubscriberEvent = Union[Subscribed, LiveRecords, HubStatus, StreamError]
+
+
+def subscribe_frame(thread_id: str, cursor: Cursor | None) -> str:
+    """The ``subscribe`` frame: follow ``thread_id`` after ``cursor`` (None: from now on)."""
+    return json.dumps(
+        {"type": "subscribe", "thread_id": thread_id, "cursor": str(cursor) if cursor is not None else None},
+        ensure_ascii=False, separators=(",", ":"),
+    )
+
+
+def subscriber_event(frame: object) -> SubscriberEvent | None:
+    """The event a decoded hub frame means to a subscriber; None for frames it ignores.
+
+    Raises :class:`~logctl.errors.ProtocolError` for a ``records`` frame that is malformed.
+    """
+    if not isinstance(frame, dict):
+        return None
+    kind = frame.get("type")
+    if kind == "subscribed":
+        return Subscribed()
+    if kind == "records":
+        raw = frame.get("records")
+        if not isinstance(raw, list):
+            raise ProtocolError("bad_frame", "records frame without a records list")
+        return LiveRecords(tuple(parse_record(r) for r in raw), pending=bool(frame.get("pending")))
+    if kind == "status":
+        backlog = frame.get("backlog")
+        count = backlog if isinstance(backlog, int) and not isinstance(backlog, bool) else 0
+        return HubStatus(frame.get("database") != "down", count)
+    if kind == "error":
+        return StreamError(str(frame.get("code")), str(frame.get("message")))
+    return None
