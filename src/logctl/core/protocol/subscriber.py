@@ -72,7 +72,9 @@ def subscribe_frame(thread_id: str, cursor: Cursor | None) -> str:
 def subscriber_event(frame: object) -> SubscriberEvent | None:
     """The event a decoded hub frame means to a subscriber; None for frames it ignores.
 
-    Raises :class:`~logctl.errors.ProtocolError` for a ``records`` frame that is malformed.
+    Raises :class:`~logctl.errors.ProtocolError` for a ``records`` frame that is malformed, and
+    ValueError or TypeError for a ``status`` frame whose backlog is not a number (the
+    viewer names such an error and reconnects).
     """
     if not isinstance(frame, dict):
         return None
@@ -84,10 +86,8 @@ def subscriber_event(frame: object) -> SubscriberEvent | None:
         if not isinstance(raw, list):
             raise ProtocolError("bad_frame", "records frame without a records list")
         return LiveRecords(tuple(parse_record(r) for r in raw), pending=bool(frame.get("pending")))
-    if kind == "status":
-        backlog = frame.get("backlog")
-        count = backlog if isinstance(backlog, int) and not isinstance(backlog, bool) else 0
-        return HubStatus(frame.get("database") != "down", count)
+    if kind == "status":  # a backlog that is not a number raises (ValueError, TypeError), as tail always has
+        return HubStatus(frame.get("database") != "down", int(frame.get("backlog") or 0))
     if kind == "error":
         return StreamError(str(frame.get("code")), str(frame.get("message")))
     return None
