@@ -56,7 +56,7 @@ FUZZ_SETTINGS = settings(
     deadline=dt.timedelta(seconds=60),  # the waits inside are bounded; this catches what is not
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-pytestmark = pytest.mark.timeout(300 + 10 * EXAMPLES)  # a failing run also shrinks
+pytestmark = pytest.mark.timeout(600 + 10 * EXAMPLES)  # a failing run also shrinks (Hypothesis stops that after 5 min)
 
 # -- the hub under attack, and its canaries --------------------------------------------------
 
