@@ -268,12 +268,11 @@ def test_connections_cut_mid_stream_lose_and_double_nothing(dsn: str, proxy: Tcp
     """Cutting the connection again and again while 30,000 records stream leaves exactly 30,000 rows."""
     shipper = shipper_to(f"ws://127.0.0.1:{proxy.port}", hub=True)
     try:
-        feeder = threading.Thread(target=put_lines, args=(shipper, "cuts", 30_000))
-        feeder.start()
-        for _ in range(6):
-            time.sleep(0.05)
+        for _ in range(6):  # each cut lands after some of its chunk committed: a live connection to cut
+            before = shipper.stats().committed
+            put_lines(shipper, "cuts", 5_000)
+            wait_until(lambda: shipper.stats().committed > before, timeout=60)
             proxy.cut()
-        feeder.join()
         assert shipper.flush(30) == 0
         stats = shipper.stats()
     finally:
