@@ -42,7 +42,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection
+from websockets.sync.client import ClientConnection, connect
 
 from fuzz_vocabulary import METHODS, Namespace, Wire, attacks, paths, published_threads, queries, rename
 from helpers import HubProcess, cli_environment, examples, get_json, isolated_schema, migrate, query, recv_json, ws
@@ -115,8 +115,10 @@ class Canary:
 
     def _connect(self) -> None:
         self._disconnect()
-        self.pub = self.connections.enter_context(ws(self.hub, close_timeout=1))
-        self.sub = self.connections.enter_context(ws(self.hub, close_timeout=1))
+        # No keepalive pings: their payload comes from the random module, on a thread of the
+        # client's own, while Hypothesis generates (it warns about that).
+        self.pub = self.connections.enter_context(connect(self.hub.url + "/ws", close_timeout=1, ping_interval=None))
+        self.sub = self.connections.enter_context(connect(self.hub.url + "/ws", close_timeout=1, ping_interval=None))
         self.sub.send(json.dumps({"type": "subscribe", "thread_id": self.thread_id, "cursor": "now"}))
         _await(self.sub, lambda f: f["type"] == "subscribed", BOUND)
 
