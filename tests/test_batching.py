@@ -1,4 +1,4 @@
-"""The producer spool (logctl.core.batching): sequence numbers, batches, acks, rewinds, limits."""
+"""The producer's in-memory spool (logctl.core.spool) and record drafting (logctl.core.drafting)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import examples
-from logctl.core.batching import (
-    Spool,
-    SpoolLimits,
-    clean_message,
-    draft_record,
-    flush_delay,
-    record_size,
-    should_flush,
-)
+
+from logctl.core.drafting import clean_message, draft_record, record_size
+from logctl.core.spool import Spool, SpoolLimits, flush_delay, should_flush
 from logctl.errors import ConfigError, InvalidRecord
 
 NOW = dt.datetime(2026, 11, 30, 10, 30, tzinfo=dt.timezone.utc)

@@ -8,7 +8,7 @@ from helpers import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logctl.core.batching import Spool, SpoolLimits
+from logctl.core.spool import Spool, SpoolLimits
 from logctl.core.delivery import (
     Acked,
     Delivered,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from helpers import examples
 from logctl.core.protocol.producer import encode_publish
-from logctl.core.batching import Batch
+from logctl.core.spool import Batch
 from logctl.core.records import LEVELS, LogRecord, format_timestamp, parse_timestamp
 
 UTC = dt.timezone.utc

@@ -20,7 +20,8 @@ from logctl.client.routing import choose_route
 from logctl.client.send import read_batches
 from logctl.client.shipper import Shipper
 from logctl.config import DEFAULT_SERVER
-from logctl.core.batching import Batch, SpoolLimits, draft_record, record_size
+from logctl.core.drafting import draft_record, record_size
+from logctl.core.spool import Batch, SpoolLimits
 from logctl.core.delivery import Frame, Reply
 from logctl.core.records import LogRecord
 from logctl.core.retry import RetryPolicy

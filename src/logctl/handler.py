@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 
 from logctl.client.shipper import on_shipper_thread
-from logctl.core.batching import draft_record
+from logctl.core.drafting import draft_record
 from logctl.producer import get_log_context, ship
 
 __all__ = ["LogctlHandler", "level_for"]

@@ -25,7 +25,8 @@ from typing import Final, ParamSpec, TypeVar
 
 from logctl.client.routing import Route, choose_route
 from logctl.client.shipper import ProducerStats, Shipper
-from logctl.core.batching import Policy, SpoolLimits, draft_record, record_size
+from logctl.core.drafting import draft_record, record_size
+from logctl.core.spool import Policy, SpoolLimits
 from logctl.core.records import LogRecord, validate_thread_id
 from logctl.core.wording import plural
 from logctl.errors import ConfigError

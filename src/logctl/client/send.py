@@ -14,7 +14,8 @@ from typing import BinaryIO
 
 from logctl.client.routing import Route
 from logctl.client.shipper import Shipper
-from logctl.core.batching import RECORD_OVERHEAD, SpoolLimits, clean_message
+from logctl.core.drafting import RECORD_OVERHEAD, clean_message
+from logctl.core.spool import SpoolLimits
 from logctl.core.records import LogRecord, normalise_level, validate_thread_id
 from logctl.core.retry import RetryPolicy
 from logctl.core.wording import plural

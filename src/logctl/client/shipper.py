@@ -2,7 +2,7 @@
 
 Callers :meth:`Shipper.put` records (never blocking on the network or the database; under
 the ``"block"`` policy only when the spool is full). A daemon thread cuts due batches
-(:class:`~logctl.core.batching.Spool`), keeps up to ``transport.window`` of them in flight,
+(:class:`~logctl.core.spool.Spool`), keeps up to ``transport.window`` of them in flight,
 and on any failure closes the transport, waits (:class:`~logctl.core.retry.Attempt`) and
 opens it again. What frames carry and what replies mean (acks, rejections, resends after a
 reconnect) is decided by the pure :class:`~logctl.core.delivery.Delivery`: this thread
@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from logctl.client.transports import Transport
-from logctl.core.batching import Spool, SpoolLimits
+from logctl.core.spool import Spool, SpoolLimits
 from logctl.core.delivery import Delivered, Delivery, Failed, Reconnect, Reply
 from logctl.core.records import LogRecord
 from logctl.core.retry import Attempt, RetryPolicy

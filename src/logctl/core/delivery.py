@@ -19,7 +19,7 @@ a reply: :class:`Refused`          a frame refused for good: :class:`Failed` for
 :meth:`~Delivery.lost`             forgets the frames in flight (they are resent on reconnect)
 =================================  ===============================================================
 
-Records live in a :class:`~logctl.core.batching.Spool` (capacity, batching, seqs); this
+Records live in a :class:`~logctl.core.spool.Spool` (capacity, batching, seqs); this
 machine decides when they move. Invariant: each record is counted in exactly one
 :class:`Delivered` (committed or rejected), and reported in :class:`Failed` at most once.
 Nothing here does I/O, reads a clock or locks: the caller holds the spool's lock.
@@ -31,7 +31,7 @@ import collections
 import dataclasses
 from typing import Final, Generic, TypeVar, Union
 
-from logctl.core.batching import Batch, Spool
+from logctl.core.spool import Batch, Spool
 
 __all__ = [
     "RETRY_CODES", "Acked", "Delivered", "Delivery", "Failed", "Frame", "Outcome", "Reconnect", "Refused",

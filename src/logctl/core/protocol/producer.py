@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from json.encoder import encode_basestring
 from typing import Final
 
-from logctl.core.batching import Batch
+from logctl.core.spool import Batch
 from logctl.core.delivery import RETRY_CODES, Acked, Refused, Rejected, Reply
 from logctl.core.records import LogRecord, format_timestamp
 

@@ -1,4 +1,4 @@
-"""The producer's spool: records kept until acknowledged, cut into batches. Pure.
+"""The producer's in-memory spool: records kept until acknowledged, cut into batches. Pure.
 
 A producer numbers its records ``0, 1, 2, …`` (``seq``) and keeps each one until the hub
 (or the database) acknowledges it. Acknowledgements are cumulative: ``ack(upto)`` means
@@ -18,33 +18,19 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import datetime as dt
 import itertools
-import re
 from collections.abc import Sequence
 from typing import Final, Generic, Literal, TypeVar
 
-from logctl.core.records import (
-    DEFAULT_MAX_MESSAGE_BYTES,
-    LEVELS,
-    LogRecord,
-    escape_nul,
-    normalise_level,
-    validate_thread_id,
-)
-from logctl.errors import ConfigError, InvalidRecord
+from logctl.errors import ConfigError
 
 __all__ = [
     "POLICIES",
-    "RECORD_OVERHEAD",
     "Batch",
     "Policy",
     "Spool",
     "SpoolLimits",
-    "clean_message",
-    "draft_record",
     "flush_delay",
-    "record_size",
     "should_flush",
 ]
 
@@ -304,57 +290,3 @@ class Spool(Generic[T]):
         self._inflight_records = 0
         self.resent += count
         return count
-
-
-# -- what goes into the spool ------------------------------------------------------------
-
-#: Bytes of frame overhead counted per record on top of its text.
-RECORD_OVERHEAD: Final = 96
-
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-
-
-def clean_message(text: str, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> str:
-    r"""Make any text storable: NUL as the four characters ``\x00``, lone surrogates as U+FFFD,
-    and over ``max_bytes`` of UTF-8 cut short with a visible ``… [truncated N bytes]``.
-
-    A message is data, not code, so it is repaired rather than refused.
-    """
-    if "\x00" in text:
-        text = escape_nul(text)
-    if text.isascii():
-        if len(text) <= max_bytes:
-            return text
-        data = text.encode("ascii")
-    else:
-        try:
-            data = text.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates, e.g. from os.fsdecode()
-            text = _SURROGATE.sub("\ufffd", text)
-            data = text.encode("utf-8")
-        if len(data) <= max_bytes:
-            return text
-    keep = max(0, max_bytes - 40)  # room for the marker
-    return data[:keep].decode("utf-8", "ignore") + f"… [truncated {len(data) - keep} bytes]"
-
-
-def draft_record(message: object, thread_id: object, level: object, created_at: dt.datetime) -> LogRecord:
-    """Validate a producer's call into a record for the spool (no producer id or seq yet).
-
-    A missing or bad thread id, a non-string message and an unknown level are the
-    caller's mistakes and raise :class:`~logctl.errors.InvalidRecord`; the message text
-    itself is repaired by :func:`clean_message`.
-    """
-    if thread_id is None:
-        raise InvalidRecord("missing_thread_id", "no thread id: pass thread_id= or call set_log_context() first")
-    tid = validate_thread_id(thread_id)
-    if not isinstance(message, str):
-        raise InvalidRecord("bad_message", f"a log message must be a str, not {type(message).__name__}")
-    lvl = level if level in LEVELS else normalise_level(level)
-    assert isinstance(lvl, str)
-    return LogRecord(tid, clean_message(message), lvl, created_at)
-
-
-def record_size(record: LogRecord) -> int:
-    """Estimated bytes a record takes in the spool and on the wire."""
-    return len(record.message) + len(record.thread_id) + RECORD_OVERHEAD
