@@ -3,9 +3,10 @@
 One producer per process, created on the first log call: a producer id (a fresh uuid4),
 a bounded spool and one background thread that ships to the hub (``LOGCTL_SERVER``) or
 straight to PostgreSQL (``DATABASE_URL``; with neither, the embedded server). Logging
-calls only put a record in the spool; they never wait for the network or the database
-and never raise because either is down. At interpreter exit the spool is flushed for up
-to ``exit_timeout`` seconds. See docs/producers.md.
+calls only put a record in the spool (and, with a spool directory, append it to a segment
+file); they never wait for the network or the database and never raise because either is
+down. At interpreter exit, and at the exit of a ``multiprocessing`` child, the spool is
+flushed for up to ``exit_timeout`` seconds. See docs/producers.md.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import datetime as dt
 import functools
 import logging
 import os
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Final, ParamSpec, TypeVar
 
+from logctl.client.disk_spool import DiskSpool, spool_settings
 from logctl.client.routing import Route, choose_route
 from logctl.client.shipper import ProducerStats, Shipper
 from logctl.core.drafting import draft_record, record_size
@@ -111,12 +114,21 @@ class _Settings:
     policy: Policy = "drop"
     capacity: int = 100_000
     exit_timeout: float | None = None
+    spool_dir: str | None = None
+    spool_fsync: str | None = None
 
 
 _lock = threading.Lock()
 _settings = _Settings()
 _shipper: Shipper | None = None
+_journal: DiskSpool | None = None
+_replayer: threading.Thread | None = None
 _atexit_registered = False
+_finalizer_registered = False
+_exited = False
+
+#: How long a replay of a dead producer's spool may go without progress before it is left for later.
+REPLAY_STALL_TIMEOUT: Final = 30.0
 
 
 def configure_producer(
@@ -126,24 +138,32 @@ def configure_producer(
     policy: Policy = "drop",
     capacity: int = 100_000,
     exit_timeout: float | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
+    spool_fsync: str | None = None,
 ) -> None:
     """Set where and how this process ships logs (call it before logging, or to switch).
 
     ``server``/``database_url`` override ``LOGCTL_SERVER``/``DATABASE_URL``. ``policy``
     says what a full buffer (``capacity`` records) does: ``"drop"`` (the default: never
     block the app, count the drop) or ``"block"`` (wait for room). ``exit_timeout`` bounds
-    the flush at interpreter exit (default ``$LOGCTL_EXIT_TIMEOUT`` or 5 s). A producer
-    already running is flushed (up to its exit timeout) and replaced.
+    the flush at interpreter exit (default ``$LOGCTL_EXIT_TIMEOUT`` or 5 s).
+    ``spool_dir`` (default ``$LOGCTL_SPOOL_DIR``) turns on the disk spool, synced by
+    ``spool_fsync``: ``"interval"`` or ``"always"`` (default ``$LOGCTL_SPOOL_FSYNC``, else
+    ``"interval"``). A producer already running is flushed (up to its exit timeout) and
+    replaced.
     """
-    global _settings, _shipper
+    global _settings, _shipper, _journal
     choose_route(server, database_url, fallback="embedded")  # fail now on bad settings
     SpoolLimits(capacity=capacity, policy=policy)
+    spool_settings(spool_dir, fsync=spool_fsync)
     timeout = _exit_timeout()
     with _lock:
-        _settings = _Settings(server, database_url, policy, capacity, exit_timeout)
+        _settings = _Settings(server, database_url, policy, capacity, exit_timeout,
+                              os.fspath(spool_dir) if spool_dir is not None else None, spool_fsync)
         old, _shipper = _shipper, None
+        journal, _journal = _journal, None
     if old is not None:
-        _finish(old, timeout)
+        _finish(old, timeout, journal)
 
 
 def _exit_timeout() -> float:
@@ -166,7 +186,7 @@ def _producer() -> Shipper:
 
 
 def _start_producer() -> Shipper:
-    global _shipper, _atexit_registered
+    global _shipper, _journal, _replayer, _atexit_registered
     with _lock:
         if _shipper is not None:
             return _shipper
@@ -175,16 +195,61 @@ def _start_producer() -> Shipper:
         if route.reason == "default":
             logger.warning("logctl: neither LOGCTL_SERVER nor DATABASE_URL is set; logs go to %s", route.describe())
         limits = SpoolLimits(capacity=s.capacity, policy=s.policy)
-        _shipper = Shipper(route.transport(uuid.uuid4().hex), limits, name="logctl-producer").start()
+        producer_id = uuid.uuid4().hex
+        transport = route.transport(producer_id)
+        spool = spool_settings(s.spool_dir, fsync=s.spool_fsync)
+        journal = DiskSpool(spool, producer_id) if spool is not None else None
+        shipper = Shipper(transport, limits, name="logctl-producer", journal=journal).start()
+        _shipper, _journal = shipper, journal
+        if spool is not None:
+            _replayer = threading.Thread(target=_replay_orphans, args=(spool.directory, route, producer_id),
+                                         name="logctl-replay", daemon=True)
+            _replayer.start()
         if not _atexit_registered:
             atexit.register(_at_exit)
             _atexit_registered = True
-        return _shipper
+        _register_finalizer()
+        return shipper
 
 
-def _finish(shipper: Shipper, timeout: float) -> int:
+def _register_finalizer() -> None:
+    """Flush at the exit of a ``multiprocessing`` (or Celery's ``billiard``) child too.
+
+    Such a child ends with ``os._exit``, which skips ``atexit``; before that it runs the
+    finalizers of ``multiprocessing.util``, registered in the child itself (the parent's
+    are cleared when the child starts).
+    """
+    global _finalizer_registered
+    if _finalizer_registered:
+        return
+    for name in ("multiprocessing.util", "billiard.util"):
+        util = sys.modules.get(name)
+        if util is not None:
+            util.Finalize(None, _at_exit, exitpriority=-10)
+            _finalizer_registered = True
+
+
+def _replay_orphans(directory: os.PathLike[str], route: Route, producer_id: str) -> None:
+    """Ship what dead producers left in the spool directory (on the ``logctl-replay`` thread)."""
+    from pathlib import Path
+
+    from logctl.client.replay import replay_directory
+
+    try:
+        result = replay_directory(Path(directory), route, timeout=REPLAY_STALL_TIMEOUT, skip={producer_id})
+    except Exception:  # a replay that fails leaves the files for the next process
+        logger.exception("logctl: replaying the spool in %s failed", directory)
+        return
+    if result.producers:
+        logger.info("logctl: replayed %s records of %s stopped producers from %s (%s left)",
+                    result.committed, result.producers, directory, result.left)
+
+
+def _finish(shipper: Shipper, timeout: float, journal: DiskSpool | None = None) -> int:
     """Flush and stop ``shipper``; say on stderr (via logging) what could not be delivered."""
     left = shipper.close(timeout)
+    if journal is not None:
+        journal.close()  # what is left stays on disk for a later replay
     stats = shipper.stats()
     if left:
         logger.warning("logctl: %s %s not delivered to %s within %ss%s", plural(left, "log record"),
@@ -197,17 +262,26 @@ def _finish(shipper: Shipper, timeout: float) -> int:
 
 
 def _at_exit() -> None:
+    """Flush at exit, once (it runs from ``atexit`` and from ``multiprocessing``'s finalizers)."""
+    global _exited
     with _lock:
-        shipper = _shipper
+        if _exited:
+            return
+        _exited = True
+        shipper, journal, replayer = _shipper, _journal, _replayer
+    timeout = _exit_timeout()
+    if replayer is not None:
+        replayer.join(timeout)
     if shipper is not None:
-        _finish(shipper, _exit_timeout())
+        _finish(shipper, timeout, journal)
 
 
 def _after_fork_in_child() -> None:
-    """A child gets a fresh producer (own id, own thread); the parent ships what it held."""
-    global _lock, _shipper
+    """A child gets a fresh producer (own id, own thread, own segments); the parent ships what it held."""
+    global _lock, _shipper, _journal, _replayer, _finalizer_registered, _exited
     _lock = threading.Lock()
-    _shipper = None
+    _shipper, _journal, _replayer = None, None, None
+    _finalizer_registered = _exited = False
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

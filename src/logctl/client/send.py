@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from typing import BinaryIO
 
+from logctl.client.disk_spool import DiskSpool, SpoolSettings
 from logctl.client.routing import Route
 from logctl.client.shipper import Shipper
 from logctl.core.drafting import RECORD_OVERHEAD, clean_message
@@ -114,6 +115,7 @@ def send_batches(
     route: Route,
     timeout: float,
     limits: SpoolLimits = SEND_LIMITS,
+    spool: SpoolSettings | None = None,
 ) -> SendResult:
     """Ship every line as one record and wait until all are committed.
 
@@ -121,10 +123,19 @@ def send_batches(
     and share one ``created_at``, taken when the batch is. Raises
     :class:`~logctl.errors.HubUnavailable` (or :class:`DatabaseUnavailable`) when nothing
     is acknowledged for ``timeout`` seconds, and :class:`InvalidRecord` when the
-    destination rejected some records (the rest are committed).
+    destination rejected some records (the rest are committed). With ``spool``, each
+    read is appended to the disk spool before it is taken, and what stopped producers
+    left there is replayed first.
     """
     thread_id, level = validate_thread_id(thread_id), normalise_level(level)
-    shipper = Shipper(route.transport(uuid.uuid4().hex), limits, name="logctl-send", retry=SEND_RETRY).start()
+    producer_id = uuid.uuid4().hex
+    transport = route.transport(producer_id)
+    journal = DiskSpool(spool, producer_id) if spool is not None else None
+    if spool is not None:
+        from logctl.client.replay import replay_directory
+
+        replay_directory(spool.directory, route, timeout=timeout, skip={producer_id})
+    shipper = Shipper(transport, limits, name="logctl-send", retry=SEND_RETRY, journal=journal).start()
     read = 0
     now, utc, put_many, overhead = dt.datetime.now, dt.timezone.utc, shipper.put_many, RECORD_OVERHEAD + len(thread_id)
     try:
@@ -139,6 +150,8 @@ def send_batches(
             raise _stalled(route, shipper, read, timeout)
     finally:
         shipper.close(0)
+        if journal is not None:
+            journal.close()
     stats = shipper.stats()
     if stats.rejected:
         raise InvalidRecord(

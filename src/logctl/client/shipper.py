@@ -19,7 +19,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Final, Protocol
 
 from logctl.client.transports import Transport
 from logctl.core.spool import Spool, SpoolLimits
@@ -29,7 +29,7 @@ from logctl.core.retry import Attempt, RetryPolicy
 from logctl.core.wording import plural
 from logctl.errors import HubUnavailable, LogctlError
 
-__all__ = ["ProducerStats", "Shipper", "on_shipper_thread"]
+__all__ = ["Journal", "ProducerStats", "Shipper", "on_shipper_thread"]
 
 logger = logging.getLogger("logctl.client")
 
@@ -47,6 +47,18 @@ os.register_at_fork(after_in_child=_IDENTS.clear)  # the parent's threads do not
 def on_shipper_thread() -> bool:
     """Whether the calling thread is a shipper's (a logging handler skips records made there)."""
     return threading.get_ident() in _IDENTS
+
+
+class Journal(Protocol):
+    """Where a shipper writes each record before taking it, and says what is acknowledged (the disk spool)."""
+
+    def has_room(self, size: int) -> bool: ...
+
+    def append(self, seq: int, record: LogRecord) -> None: ...
+
+    def append_many(self, first_seq: int, records: Sequence[LogRecord]) -> None: ...
+
+    def ack(self, upto: int) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -79,11 +91,14 @@ class Shipper:
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
         retry: RetryPolicy = RETRY,
+        journal: Journal | None = None,
+        first_seq: int = 0,
     ) -> None:
         self.transport = transport
+        self._journal = journal
         self.name = name
         self._clock, self._jitter, self._retry = clock, jitter, retry
-        self._spool: Spool[LogRecord] = Spool(limits)
+        self._spool: Spool[LogRecord] = Spool(limits, first_seq=first_seq)
         self._delivery = Delivery(self._spool, transport.producer_id)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)      # the thread waits here for work
@@ -125,7 +140,7 @@ class Shipper:
         with self._lock:
             taken = self._offer(record, size)
             while taken is None:
-                if not self._progress.wait_for(lambda: self._closing or spool.has_room(size), timeout):
+                if not self._progress.wait_for(lambda: self._closing or self._has_room(size), timeout):
                     spool.note_drop()
                     return False
                 taken = self._offer(record, size)
@@ -140,9 +155,12 @@ class Shipper:
         spool = self._spool
         taken = 0
         with self._lock:
-            if not self._closing:  # the common case: room for all, appended at once
+            journal = self._journal
+            if not self._closing and (journal is None or journal.has_room(sum(sizes))):  # the common case: room for all
                 before = spool.unsent
                 if spool.offer_many(records, sizes, self._clock()):
+                    if journal is not None:
+                        journal.append_many(spool.next_seq - len(records), records)
                     batch = spool.limits.batch_records
                     if not before or before < batch <= spool.unsent:
                         self._wake.notify()  # as _offer: the first unsent record, or a full batch
@@ -150,7 +168,7 @@ class Shipper:
             for index, (record, size) in enumerate(zip(records, sizes)):
                 ok = self._offer(record, size)
                 while ok is None:
-                    if not self._progress.wait_for(lambda: self._closing or spool.has_room(size), timeout):
+                    if not self._progress.wait_for(lambda: self._closing or self._has_room(size), timeout):
                         spool.note_drop(len(records) - index)
                         return taken
                     ok = self._offer(record, size)
@@ -162,18 +180,30 @@ class Shipper:
         with self._lock:
             return self._offer(record, size)
 
+    def _has_room(self, size: int) -> bool:
+        return self._spool.has_room(size) and (self._journal is None or self._journal.has_room(size))
+
     def _offer(self, record: LogRecord, size: int) -> bool | None:
-        spool = self._spool
+        spool, journal = self._spool, self._journal
         if self._closing:
             spool.note_drop()
             return False
-        if spool.offer(record, size, self._clock()) is None:
+        if journal is not None and not journal.has_room(size):
+            seq = None
+            if spool.limits.policy == "drop":
+                spool.note_drop()
+                return False
+        else:
+            seq = spool.offer(record, size, self._clock())
+        if seq is None:
             if spool.limits.policy == "drop":
                 return False  # counted by the spool
             if threading.get_ident() in _IDENTS:
                 spool.note_drop()
                 return False
             return None
+        if journal is not None:
+            journal.append(seq, record)
         unsent = spool.unsent
         if unsent == 1 or unsent == spool.limits.batch_records:
             self._wake.notify()
@@ -330,6 +360,8 @@ class Shipper:
                 else:
                     refused = outcome
             if acked:
+                if self._journal is not None:
+                    self._journal.ack(self._spool.acked_upto)
                 self._progress.notify_all()
             dropped, total = self._spool.dropped - self._drops_reported, self._spool.dropped
             self._drops_reported = total
