@@ -39,6 +39,13 @@ POOL = textwrap.dedent(
 
 
 def run_pool(script: Path, env: dict[str, str], method: str, tasks: int, parent_logs: bool) -> int:
+    """Run the pool script; how many distinct worker processes ran tasks.
+
+    The exit flush may take up to 30 s: on a loaded machine, 4 processes connecting at
+    once can take longer than the default 5 s (the timeout bounds a flush that does run;
+    without one, an ``os._exit`` loses the records whatever the timeout).
+    """
+    env = {**env, "LOGCTL_EXIT_TIMEOUT": "30"}
     result = subprocess.run([sys.executable, str(script), method, str(tasks), "yes" if parent_logs else "no"],
                             env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr

@@ -22,7 +22,7 @@ from logctl.core.segments import (
 
 PRODUCER = "0123456789abcdef0123456789abcdef"
 
-texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=200)
+texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=200)
 records = st.builds(
     LogRecord,
     thread_id=texts.filter(bool).map(lambda t: t[:256]),

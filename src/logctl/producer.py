@@ -21,11 +21,14 @@ import logging
 import os
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Final, ParamSpec, TypeVar
 
 from logctl.client.disk_spool import DiskSpool, spool_settings
+from logctl.client.replay import replay_directory
 from logctl.client.routing import Route, choose_route
 from logctl.client.shipper import ProducerStats, Shipper
 from logctl.core.drafting import draft_record, record_size
@@ -229,14 +232,14 @@ def _register_finalizer() -> None:
             _finalizer_registered = True
 
 
-def _replay_orphans(directory: os.PathLike[str], route: Route, producer_id: str) -> None:
-    """Ship what dead producers left in the spool directory (on the ``logctl-replay`` thread)."""
-    from pathlib import Path
+def _replay_orphans(directory: Path, route: Route, producer_id: str) -> None:
+    """Ship what dead producers left in the spool directory (on the ``logctl-replay`` thread).
 
-    from logctl.client.replay import replay_directory
-
+    Everything it needs is imported at module level: a child forked while this thread
+    imported a module would inherit that module's import lock, held for ever.
+    """
     try:
-        result = replay_directory(Path(directory), route, timeout=REPLAY_STALL_TIMEOUT, skip={producer_id})
+        result = replay_directory(directory, route, timeout=REPLAY_STALL_TIMEOUT, skip={producer_id})
     except Exception:  # a replay that fails leaves the files for the next process
         logger.exception("logctl: replaying the spool in %s failed", directory)
         return
@@ -270,10 +273,11 @@ def _at_exit() -> None:
         _exited = True
         shipper, journal, replayer = _shipper, _journal, _replayer
     timeout = _exit_timeout()
-    if replayer is not None:
-        replayer.join(timeout)
+    deadline = time.monotonic() + timeout
     if shipper is not None:
         _finish(shipper, timeout, journal)
+    if replayer is not None:  # what it has not shipped stays on disk for the next process
+        replayer.join(max(0.0, deadline - time.monotonic()))
 
 
 def _after_fork_in_child() -> None:

@@ -25,7 +25,10 @@ from logctl.core.records import LogRecord
 from logctl.core.segments import Decoded, SegmentLedger, decode, encode_header, encode_record, parse_segment_name, segment_name
 from logctl.errors import ConfigError
 
-__all__ = ["DiskSpool", "FsyncPolicy", "SpoolSettings", "claim", "read_segments", "segment_paths", "spool_settings"]
+__all__ = [
+    "DiskSpool", "FsyncPolicy", "SpoolSettings", "claim", "lock_path", "read_segments", "release", "segment_paths",
+    "spool_settings",
+]
 
 logger = logging.getLogger("logctl.client.disk_spool")
 
@@ -36,6 +39,8 @@ DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
 SEGMENT_BYTES: Final = 4 * 1024 * 1024
 
 _LIVE: weakref.WeakSet[DiskSpool] = weakref.WeakSet()
+#: Lock descriptors of stopped producers taken by :func:`claim` and not yet released.
+_CLAIMED: set[int] = set()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -105,7 +110,14 @@ def claim(directory: Path, producer_id: str) -> int | None:
     except BaseException:
         os.close(fd)
         raise
+    _CLAIMED.add(fd)
     return fd
+
+
+def release(fd: int) -> None:
+    """Give back a lock taken by :func:`claim`."""
+    _CLAIMED.discard(fd)
+    os.close(fd)
 
 
 def segment_paths(directory: Path) -> dict[str, list[Path]]:
@@ -134,6 +146,15 @@ def read_segments(paths: Sequence[Path]) -> list[Decoded]:
     return out
 
 
+def _sync_directory(directory: Path) -> None:
+    """fsync a directory, so that the names created in it survive a crash of the machine."""
+    fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -155,6 +176,7 @@ class DiskSpool:
         fd = claim(self.directory, producer_id)
         if fd is None:
             raise ConfigError(f"the spool lock {lock_path(self.directory, producer_id)} is held by another process")
+        _CLAIMED.discard(fd)  # our own lock: kept for life, and closed in a forked child by _forget_in_child
         self._lock_fd: int | None = fd
         self._header = encode_header(producer_id)
         self._ledger = SegmentLedger(len(self._header), segment_bytes=settings.segment_bytes, max_bytes=settings.max_bytes)
@@ -164,6 +186,7 @@ class DiskSpool:
         self._mutex = threading.Lock()
         self._dirty = threading.Condition(self._mutex)
         self._unsynced = False
+        self._to_sync: list[int] = []  # closed segments' descriptors (-1: the directory) for the syncer
         self._closed = False
         self.broken: str | None = None
         self._syncer: threading.Thread | None = None
@@ -220,20 +243,37 @@ class DiskSpool:
     # -- files -----------------------------------------------------------------------
 
     def _open_segment(self, index: int) -> None:
+        """Start segment ``index``. Under ``"always"`` the previous one, the new one's header
+        and its name in the directory are synced now; under ``"interval"`` by the syncer."""
         if self._fd is not None:
-            os.fdatasync(self._fd)
-            os.close(self._fd)
+            if self._always:
+                os.fdatasync(self._fd)
+                os.close(self._fd)
+            else:
+                self._to_sync.append(self._fd)  # synced and closed by the syncer
             self._fd = None
         path = self.directory / segment_name(self.producer_id, index)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o600)
         self._fd, self._index = fd, index
         _write_all(fd, self._header)
-        os.fdatasync(fd)
-        dir_fd = os.open(self.directory, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            os.fsync(dir_fd)  # the new file's name survives a crash of the machine
-        finally:
-            os.close(dir_fd)
+        if self._always:
+            os.fdatasync(fd)
+            _sync_directory(self.directory)
+        else:
+            self._to_sync.append(-1)  # -1: the directory
+
+    def _sync_pending(self, fds: list[int]) -> None:
+        for fd in fds:
+            try:
+                if fd == -1:
+                    _sync_directory(self.directory)
+                else:
+                    os.fdatasync(fd)
+            except OSError as exc:
+                logger.warning("logctl: syncing the disk spool %s failed: %s", self.directory, exc)
+            finally:
+                if fd != -1:
+                    os.close(fd)
 
     def _break(self, exc: OSError) -> None:
         self.broken = f"{type(exc).__name__}: {exc}"
@@ -255,14 +295,10 @@ class DiskSpool:
                     return
                 self._dirty.wait(interval)  # gather an interval's appends (close() cuts it short)
                 self._unsynced = False
-                fd = os.dup(self._fd) if self._fd is not None and self.broken is None else None
-            if fd is not None:
-                try:
-                    os.fdatasync(fd)
-                except OSError as exc:
-                    logger.warning("logctl: fdatasync in the disk spool %s failed: %s", self.directory, exc)
-                finally:
-                    os.close(fd)
+                fds, self._to_sync = self._to_sync, []
+                if self._fd is not None and self.broken is None:
+                    fds.append(os.dup(self._fd))
+            self._sync_pending(fds)  # outside the lock: appends go on meanwhile
 
     def close(self) -> None:
         """Sync, close, and remove the files if nothing unacknowledged is left; then free the lock."""
@@ -272,6 +308,8 @@ class DiskSpool:
             self._closed = True
             self._dirty.notify_all()
             empty = self._ledger.nbytes <= len(self._header) * self._ledger.segments
+            fds, self._to_sync = self._to_sync, []
+            self._sync_pending(fds)
             try:
                 if self._fd is not None:
                     os.fdatasync(self._fd)
@@ -293,16 +331,20 @@ class DiskSpool:
         self._closed = True
         self._mutex = threading.Lock()
         self._dirty = threading.Condition(self._mutex)
-        for fd in (self._fd, self._lock_fd):
+        for fd in (self._fd, self._lock_fd, *(f for f in self._to_sync if f != -1)):
             if fd is not None:
                 os.close(fd)  # the parent's descriptor keeps the flock
         self._fd = self._lock_fd = None
+        self._to_sync = []
 
 
 def _after_fork_in_child() -> None:
     for spool in list(_LIVE):
         spool._forget_in_child()
     _LIVE.clear()
+    for fd in _CLAIMED:  # a replay of the parent's: the child must not keep that producer locked
+        os.close(fd)
+    _CLAIMED.clear()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Final
 
-from logctl.client.disk_spool import claim, lock_path, read_segments, segment_paths
+from logctl.client.disk_spool import claim, lock_path, read_segments, release, segment_paths
 from logctl.client.routing import Route
 from logctl.client.shipper import Shipper
 from logctl.core.drafting import record_size
@@ -74,7 +73,7 @@ def _is_live(directory: Path, producer_id: str) -> bool:
     fd = claim(directory, producer_id)
     if fd is None:
         return True
-    os.close(fd)
+    release(fd)
     return False
 
 
@@ -134,7 +133,7 @@ def replay_directory(
                     path.unlink(missing_ok=True)
                 lock_path(directory, producer_id).unlink(missing_ok=True)
         finally:
-            os.close(fd)
+            release(fd)
     return ReplayResult(**totals)
 
 
