@@ -295,7 +295,7 @@ def spool_status(directory: SpoolDir) -> None:
     from pathlib import Path
 
     from logctl.client.replay import spool_status as status
-    from logctl.render_spool import render_spool_status
+    from logctl.cli_render_spool import render_spool_status
 
     typer.echo(render_spool_status(status(Path(directory))))
 
@@ -323,7 +323,7 @@ def spool_replay(
 
     from logctl.client.replay import replay_directory
     from logctl.client.routing import choose_route
-    from logctl.render_spool import render_replay_result, replay_progress
+    from logctl.cli_render_spool import render_replay_result, replay_progress
 
     route = choose_route(server, database_url, fallback="embedded")
     _say(f"replaying {directory} to {route.describe()}")
