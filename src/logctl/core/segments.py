@@ -94,13 +94,28 @@ def _micros(at: dt.datetime | None) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+_SEQ_TIME: Final = struct.Struct(">Qq")
+#: The encoded ``level, thread_id`` part of a payload, by (level, thread id): they repeat.
+_LABELS: dict[tuple[str, str], bytes] = {}
+
+
+def _labels(level: str, thread_id: str) -> bytes:
+    raw = _LABELS.get((level, thread_id))
+    if raw is None:
+        lvl, tid = level.encode("ascii"), thread_id.encode("utf-8")
+        raw = bytes([len(lvl)]) + lvl + _TID_LEN.pack(len(tid)) + tid
+        if len(_LABELS) >= 1024:
+            _LABELS.clear()
+        _LABELS[(level, thread_id)] = raw
+    return raw
+
+
 def encode_record(seq: int, record: LogRecord) -> bytes:
     """One framed record: length, crc32 and payload."""
-    level = record.level.encode("ascii")
-    tid = record.thread_id.encode("utf-8")
     payload = b"".join((
-        _FIXED.pack(seq, _micros(record.created_at), len(level)), level,
-        _TID_LEN.pack(len(tid)), tid, record.message.encode("utf-8"),
+        _SEQ_TIME.pack(seq, _micros(record.created_at)),
+        _labels(record.level, record.thread_id),
+        record.message.encode("utf-8"),
     ))
     return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
 
@@ -219,8 +234,7 @@ class SegmentLedger:
 
     def has_room(self, size: int) -> bool:
         """Whether ``size`` more bytes fit under the cap (an empty spool takes any one record)."""
-        held = self.nbytes - self.header_bytes * self.segments
-        return held <= 0 or self.nbytes + size <= self.max_bytes
+        return self.nbytes + size <= self.max_bytes or self.nbytes <= self.header_bytes * self.segments
 
     def append(self, first_seq: int, seqs: int, nbytes: int) -> tuple[int | None, int]:
         """Account for ``seqs`` records of ``nbytes`` from ``first_seq`` on.
