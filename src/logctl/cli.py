@@ -171,9 +171,32 @@ def serve(
             help="Unsent bytes one connection may have (and live rows held for a subscriber catching up); past it the connection is closed (1013) and resumes from its cursor.",
         )
     ] = MAX_OUTGOING_BYTES,
+    tokens_file: Annotated[
+        Optional[str], typer.Option(
+            "--tokens-file", show_default=False,
+            help="Require a token (Authorization: Bearer) from this tokens file; reread on change and on SIGHUP. Default: $LOGCTL_TOKENS_FILE, else no tokens (loopback only).",
+        )
+    ] = None,
+    allow_origin: Annotated[
+        Optional[list[str]], typer.Option(
+            "--allow-origin", show_default=False,
+            help="Also accept requests whose Origin header is this (e.g. https://dash.example.com); repeatable.",
+        )
+    ] = None,
+    metrics_open: Annotated[bool, typer.Option("--metrics-open", help="Serve /metrics without a token.")] = False,
+    insecure_no_auth: Annotated[
+        bool, typer.Option("--insecure-no-auth", help="Allow a non-loopback --host without a tokens file (everyone may read and write).")
+    ] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Run the hub: ingest logs, persist them to PostgreSQL, stream them live, serve history."""
+    """Run the hub: ingest logs, persist them to PostgreSQL, stream them live, serve history.
+
+    \b
+    Example:
+        logctl serve                                   # loopback, no tokens
+        logctl token create ops --scope read,write
+        logctl serve --host 0.0.0.0 --tokens-file ~/.local/share/logctl/tokens.json
+    """
     import logging
 
     from logctl.hub.run import serve as run
@@ -186,6 +209,8 @@ def serve(
         max_records_per_frame=max_records_per_frame, max_errors_per_frame=max_errors_per_frame,
         max_write_wait=max_write_wait, max_frame_bytes=max_frame_bytes,
         max_subscriptions=max_subscriptions, max_outgoing_bytes=max_outgoing_bytes,
+        tokens_file=tokens_file or os.environ.get("LOGCTL_TOKENS_FILE") or None,
+        allow_origins=tuple(allow_origin or ()), metrics_open=metrics_open, insecure_no_auth=insecure_no_auth,
     )
     if not run(resolve_database(database_url), config, announce=typer.echo, migrate=not no_migrate, demo=demo):
         raise typer.Exit(1)

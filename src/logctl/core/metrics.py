@@ -37,6 +37,11 @@ class HubMetrics:
     limit_subscriptions: int = 0
     limit_catch_up_hold: int = 0
     limit_outgoing_bytes: int = 0
+    #: Requests, handshakes and frames refused by the access rules, by reason (docs/security.md).
+    auth_refused: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def refused(self, reason: str) -> None:
+        self.auth_refused[reason] = self.auth_refused.get(reason, 0) + 1
 
     def observe_batch(self, size: int, inserted: int) -> None:
         self.batches += 1
@@ -103,6 +108,10 @@ def render_prometheus(
     counter("limit_subscriptions_total", "Subscribe frames refused for passing --max-subscriptions on one connection.", m.limit_subscriptions)
     counter("limit_catch_up_hold_total", "Catching-up subscribers closed (1013) because the live rows held for them passed --max-outgoing-bytes.", m.limit_catch_up_hold)
     counter("limit_outgoing_bytes_total", "Connections closed (1013) for having more than --max-outgoing-bytes unsent.", m.limit_outgoing_bytes)
+    lines += ["# HELP logctl_auth_refused_total Requests, handshakes and frames refused by the access rules, by reason.",
+              "# TYPE logctl_auth_refused_total counter"]
+    for reason in ("missing_token", "bad_token", "scope", "host", "origin"):
+        lines.append(f'logctl_auth_refused_total{{reason="{reason}"}} {m.auth_refused.get(reason, 0)}')
     lines += ["# HELP logctl_batch_size Records per committed batch.", "# TYPE logctl_batch_size histogram"]
     running = 0
     for bound, count in zip(BATCH_BUCKETS, m.batch_buckets):

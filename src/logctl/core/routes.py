@@ -1,23 +1,28 @@
 """The hub's few HTTP routes, as one pure function: ``route(request) -> decision``.
 
-The decision depends on the method, the path, the query string and the headers, so that
-checks such as authentication or ``Origin`` belong to the same pure function. The hub's
-edge (``logctl.hub.server``) only carries the decision out.
+The decision depends on the method, the path, the query string and the headers, and on
+the hub's :class:`Access` rules (its token table, Host and Origin checks), so that
+authentication belongs to the same pure function. The hub's edge (``logctl.hub.server``)
+only carries the decision out. Order: method (405), Host (403), Origin (403), then the
+token (401) for every path but ``/healthz``, then the path (404/400), then the scope (403).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Sequence
 from typing import Final
 from urllib.parse import parse_qs, unquote
 
 from logctl.core.cursor import Cursor
 from logctl.core.records import validate_thread_id
+from logctl.core.tokens import READ, SCOPES, WRITE, TokenTable, bearer_token
 from logctl.errors import InvalidRecord, ProtocolError
 
 __all__ = [
     "ALLOWED_METHODS",
+    "Access",
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
     "Decision",
@@ -29,6 +34,9 @@ __all__ = [
     "Refusal",
     "Route",
     "Upgrade",
+    "bind_refusal",
+    "frame_refusal",
+    "is_loopback_host",
     "route",
 ]
 
@@ -73,7 +81,10 @@ class Metrics:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Upgrade:
-    """The WebSocket endpoint."""
+    """The WebSocket endpoint, with the scopes the connection was granted and its token's name."""
+
+    scopes: frozenset[str] = frozenset(SCOPES)
+    token_name: str | None = None
 
 
 Route = History | Health | Metrics | Upgrade
@@ -87,6 +98,24 @@ class Refusal:
     code: str
     message: str
     headers: tuple[tuple[str, str], ...] = ()
+    #: For access refusals: the reason counted in /metrics (missing_token, bad_token, scope, host, origin).
+    reason: str | None = None
+    token_name: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Access:
+    """Who may use the hub. ``tokens`` None: no tokens, every request has both scopes.
+
+    ``check_host``: refuse a ``Host`` that is not a loopback name (on a loopback bind, against
+    DNS rebinding). A request with an ``Origin`` is taken only from the hub's own origin or
+    one of ``allow_origins``. ``metrics_open``: ``/metrics`` needs no token.
+    """
+
+    tokens: TokenTable | None = None
+    check_host: bool = False
+    allow_origins: frozenset[str] = frozenset()
+    metrics_open: bool = False
 
 
 Decision = Route | Refusal
@@ -100,21 +129,110 @@ class HttpError(ProtocolError):
         self.status = status
 
 
-def route(request: HttpRequest) -> Decision:
-    """Decide what to answer ``request``: a :data:`Route` to serve, or a :class:`Refusal`."""
+def route(request: HttpRequest, access: Access = Access()) -> Decision:
+    """Decide what to answer ``request`` under ``access``: a :data:`Route` to serve, or a :class:`Refusal`."""
     path, _, query = request.target.partition("?")
     if request.method not in ALLOWED_METHODS:
         return Refusal(
             405, "method_not_allowed", f"{request.method[:16]} is not allowed: every route answers GET and HEAD",
             (("Allow", ", ".join(ALLOWED_METHODS)),),
         )
+    refused = _check_host_and_origin(request, access)
+    if refused is not None:
+        return refused
     try:
-        target = _route_path(path, query)
+        target: Route | Refusal = _route_path(path, query)
     except HttpError as exc:
-        return Refusal(exc.status, exc.code, str(exc))
-    if isinstance(target, Upgrade) and (request.method != "GET" or (request.header("Upgrade") or "").lower() != "websocket"):
-        return Refusal(426, "upgrade_required", "this path speaks WebSocket; see docs/protocol.md")
+        target = Refusal(exc.status, exc.code, str(exc))
+    if isinstance(target, Health):
+        return target
+    if access.tokens is None or (isinstance(target, Metrics) and access.metrics_open):
+        scopes, name = frozenset(SCOPES), None
+    else:
+        token = bearer_token(request.header("Authorization"))
+        entry = access.tokens.find(token) if token is not None else None
+        if entry is None:
+            reason = "missing_token" if token is None else "bad_token"
+            return Refusal(
+                401, "unauthorized",
+                "a valid token is needed: send Authorization: Bearer <token> (docs/security.md)" if token is None
+                else "the token is not valid (unknown or revoked)",
+                (("WWW-Authenticate", 'Bearer realm="logctl"' if token is None else 'Bearer realm="logctl", error="invalid_token"'),),
+                reason=reason,
+            )
+        scopes, name = entry.scopes, entry.name
+    if isinstance(target, Refusal):
+        return target
+    if isinstance(target, Upgrade):
+        if request.method != "GET" or (request.header("Upgrade") or "").lower() != "websocket":
+            return Refusal(426, "upgrade_required", "this path speaks WebSocket; see docs/protocol.md")
+        return Upgrade(scopes, name)
+    if READ not in scopes:
+        return Refusal(
+            403, "forbidden", f"the token {name!r} lacks the read scope", (("WWW-Authenticate", 'Bearer realm="logctl", error="insufficient_scope", scope="read"'),),
+            reason="scope", token_name=name,
+        )
     return target
+
+
+def frame_refusal(grant: Upgrade, frame_type: str) -> str | None:
+    """Why a connection granted ``grant`` may not send a frame of ``frame_type``, or None if it may.
+
+    ``publish`` needs ``write``; ``subscribe`` needs ``read``; other frames need neither.
+    """
+    needed = {"publish": WRITE, "subscribe": READ}.get(frame_type)
+    if needed is None or needed in grant.scopes:
+        return None
+    return f"this connection's token {grant.token_name!r} lacks the {needed} scope needed to {frame_type}"
+
+
+def _host_name(host: str) -> str:
+    """The name part of a ``Host`` header value: ``[::1]:80`` -> ``::1``, ``localhost:80`` -> ``localhost``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a name or address, no port) is ``localhost`` or a loopback address."""
+    host = host.strip().lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bind_refusal(host: str, *, has_tokens: bool, insecure_no_auth: bool) -> str | None:
+    """Why the hub must not listen on ``host``, or None: a non-loopback bind needs a tokens file."""
+    if has_tokens or insecure_no_auth or is_loopback_host(host):
+        return None
+    return (
+        f"refusing to listen on {host} without authentication: create a token (logctl token create NAME --scope read,write)"
+        " and pass --tokens-file, or pass --insecure-no-auth to serve everyone on the network (docs/security.md)"
+    )
+
+
+def _check_host_and_origin(request: HttpRequest, access: Access) -> Refusal | None:
+    hosts = [value for key, value in request.headers if key.lower() == "host"]
+    host = hosts[0] if len(hosts) == 1 else None
+    if access.check_host and (host is None or not is_loopback_host(_host_name(host))):
+        return Refusal(
+            403, "host_not_allowed",
+            f"this hub listens on loopback and answers only one Host: localhost, 127.0.0.1 or [::1], not {', '.join(hosts)[:100]!r}",
+            reason="host",
+        )
+    origin = request.header("Origin")
+    if origin is None or origin in access.allow_origins:
+        return None
+    if host is not None and origin.lower() in (f"http://{host.lower()}", f"https://{host.lower()}"):
+        return None
+    return Refusal(
+        403, "origin_not_allowed", f"requests from origin {origin[:100]!r} are not allowed: see serve --allow-origin",
+        reason="origin",
+    )
 
 
 def _route_path(path: str, query: str) -> Route:

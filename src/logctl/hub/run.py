@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import Callable
 
 from logctl.config import DatabaseTarget
-from logctl.errors import SchemaOutdated
+from logctl.core.routes import bind_refusal
+from logctl.errors import ConfigError, SchemaOutdated
 from logctl.hub.server import HubConfig, run_hub
 from logctl.store import LogStore
 from logctl.store.connect import connect
@@ -40,6 +41,9 @@ def serve(
 
     ``announce`` gets one line, once the hub listens: its URLs and its database.
     """
+    refusal = bind_refusal(config.host, has_tokens=config.tokens_file is not None, insecure_no_auth=config.insecure_no_auth)
+    if refusal is not None:  # before starting any database
+        raise ConfigError(refusal)
     dsn = dsn_for(target)
     prepare_schema(dsn, migrate=migrate)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import json
 import logging
 import signal
 import time
@@ -46,6 +45,8 @@ from logctl.core.protocol import (
 from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, Row
 from logctl.core.fanout import MAX_OUTGOING_BYTES, MAX_SUBSCRIPTIONS, ConnId, FanOut
 from logctl.errors import ConfigError, DatabaseError, InvalidRecord, ProtocolError
+from logctl.hub.access import AccessGate
+from logctl.hub.replies import json_reply as _json_reply, refusal_reply as _refusal_reply, text_reply as _text_reply
 from logctl.hub.feed import Feed, Outlet
 from logctl.hub.writer import Failure, GroupWriter
 from logctl.store import LogStore
@@ -87,27 +88,11 @@ class HubConfig:
     #: Unsent bytes a connection may have (and live rows held for one catching-up subscriber).
     max_outgoing_bytes: int = MAX_OUTGOING_BYTES
     max_subscriptions: int = MAX_SUBSCRIPTIONS
-
-
-def _text_reply(ws: ServerConnection, status: int, text: str, content_type: str) -> Response:
-    """An HTTP response whose body is ``text`` of ``content_type``, made by websockets' ``respond()``."""
-    response = ws.respond(status, text)
-    del response.headers["Content-Type"]
-    response.headers["Content-Type"] = content_type
-    return response
-
-
-def _json_reply(ws: ServerConnection, status: int, body: object) -> Response:
-    """An HTTP response with ``body`` as JSON."""
-    return _text_reply(ws, status, json.dumps(body, ensure_ascii=False), "application/json")
-
-
-def _refusal_reply(ws: ServerConnection, refusal: routes.Refusal) -> Response:
-    """The JSON error answer of a routing :class:`~logctl.core.routes.Refusal`, with its extra headers."""
-    response = _json_reply(ws, refusal.status, {"error": {"code": refusal.code, "message": refusal.message}})
-    for name, value in refusal.headers:
-        response.headers[name] = value
-    return response
+    #: Access (docs/security.md): the tokens file, extra allowed origins, an open /metrics, no auth off loopback.
+    tokens_file: str | None = None
+    allow_origins: tuple[str, ...] = ()
+    metrics_open: bool = False
+    insecure_no_auth: bool = False
 
 
 class Hub:
@@ -132,6 +117,12 @@ class Hub:
         #: Close tasks in flight, kept so that they are not garbage-collected midway.
         self._closing: set[asyncio.Future[None]] = set()
         self._conn_of: dict[ServerConnection, ConnId] = {}
+        self.gate = AccessGate(
+            self.metrics, host=config.host, tokens_file=config.tokens_file, allow_origins=config.allow_origins,
+            metrics_open=config.metrics_open, insecure_no_auth=config.insecure_no_auth,
+        )
+        #: What each WebSocket connection was granted at its handshake.
+        self._grants: dict[ServerConnection, routes.Upgrade] = {}
         #: Connections being closed as slow: sent nothing more.
         self._slow: set[ServerConnection] = set()
 
@@ -224,6 +215,8 @@ class Hub:
                 self.metrics.frames_in += 1
                 try:
                     frame = parse_frame(data)
+                    if not self._allowed(ws, frame):
+                        continue
                     if isinstance(frame, Publish):
                         await self._publish(ws, frame)
                     elif isinstance(frame, Subscribe):
@@ -253,6 +246,16 @@ class Hub:
             self.feed.disconnect(conn)
             self._conn_of.pop(ws, None)
             self._slow.discard(ws)
+            self._grants.pop(ws, None)
+
+    def _allowed(self, ws: ServerConnection, frame: object) -> bool:
+        """Whether this connection's token may send ``frame``; if not, answer ``forbidden`` (the connection stays open)."""
+        why = self.gate.frame_refusal(self._grants.get(ws, routes.Upgrade()), frame, ws.remote_address)
+        if why is not None:
+            self.metrics.frame_errors += 1
+            extra = {"ref": frame.ref, "producer": frame.producer} if isinstance(frame, Publish) else {}
+            self._send(ws, error_frame("forbidden", why, **extra))
+        return why is None
 
     async def _publish(self, ws: ServerConnection, frame: Publish) -> None:
         if self.stopping:
@@ -349,10 +352,13 @@ class Hub:
 
     async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
         """Answer plain HTTP (the routes of ``logctl.core.routes``), or None to go on with the WebSocket handshake."""
-        decision = routes.route(routes.HttpRequest(request.method, request.path, tuple(request.headers.raw_items())))
+        decision = routes.route(routes.HttpRequest(request.method, request.path, tuple(request.headers.raw_items())), self.gate.access)
         if isinstance(decision, routes.Upgrade):
+            self._grants[ws] = decision
             return None
         if isinstance(decision, routes.Refusal):
+            if decision.reason is not None:
+                self.gate.refused(decision.reason, ws.remote_address, f"{request.method[:16]} {request.path[:100]!r}", decision.token_name)
             response = _refusal_reply(ws, decision)
         elif isinstance(decision, routes.Metrics):
             body = render_prometheus(
@@ -425,10 +431,13 @@ async def run_hub(
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before the ready line: a SIGTERM right after it drains too
         hub.loop.add_signal_handler(sig, stop.set)
+    hub.loop.add_signal_handler(signal.SIGHUP, lambda: hub.gate.reload(force=True))
     host, port = await hub.start()
     announce(host, port)
     side = asyncio.ensure_future(extra(hub)) if extra is not None else None
+    watch = hub.gate.start(host, port)
     await stop.wait()
+    watch.cancel()
     if side is not None:
         side.cancel()
     return await hub.stop()

@@ -1,0 +1,107 @@
+"""The hub's access rules at its edge: loading and rereading the tokens file, counting and logging refusals.
+
+The decisions are pure (``logctl.core.routes.route`` and ``frame_refusal``); this module
+holds the current :class:`~logctl.core.routes.Access`, rereads the tokens file when its
+mtime changes (polled every ``interval`` seconds) or on SIGHUP, and never logs a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+from logctl.core import routes
+from logctl.core.metrics import HubMetrics
+from logctl.core.protocol import Publish, Subscribe
+from logctl.errors import ConfigError, LogctlError
+from logctl.tokens_file import load_tokens
+
+__all__ = ["AccessGate"]
+
+logger = logging.getLogger("logctl.hub.access")
+
+
+class AccessGate:
+    """The current access rules of one hub, kept in step with its tokens file."""
+
+    def __init__(
+        self, metrics: HubMetrics, *, host: str, tokens_file: str | None, allow_origins: tuple[str, ...],
+        metrics_open: bool, insecure_no_auth: bool,
+    ) -> None:
+        self.metrics = metrics
+        self.path = Path(tokens_file).expanduser() if tokens_file else None
+        refusal = routes.bind_refusal(host, has_tokens=self.path is not None, insecure_no_auth=insecure_no_auth)
+        if refusal is not None:
+            raise ConfigError(refusal)
+        self.insecure = self.path is None and not routes.is_loopback_host(host)
+        self.access = routes.Access(
+            tokens=None, check_host=routes.is_loopback_host(host),
+            allow_origins=frozenset(o.rstrip("/") for o in allow_origins), metrics_open=metrics_open,
+        )
+        self._stamp: tuple[int, int] | None = None
+        if self.path is not None:
+            self._load()
+
+    def _mtime(self) -> tuple[int, int] | None:
+        assert self.path is not None
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_ino)
+
+    def _load(self) -> None:
+        assert self.path is not None
+        stamp = self._mtime()
+        table = load_tokens(self.path)
+        self.access = routes.Access(
+            tokens=table, check_host=self.access.check_host, allow_origins=self.access.allow_origins,
+            metrics_open=self.access.metrics_open,
+        )
+        self._stamp = stamp
+
+    def reload(self, *, force: bool = False) -> None:
+        """Reread the tokens file if it changed (or if ``force``); on an error keep the current tokens and log it."""
+        if self.path is None or (not force and self._mtime() == self._stamp):
+            return
+        try:
+            self._load()
+        except LogctlError as exc:
+            self._stamp = self._mtime()  # do not log the same broken file every poll
+            logger.error("kept the previous tokens: %s", exc)
+            return
+        assert self.access.tokens is not None
+        logger.warning("reloaded %d tokens from %s", len(self.access.tokens.entries), self.path)
+
+    async def watch(self, interval: float = 2.0) -> None:
+        """Poll the tokens file's mtime every ``interval`` seconds, until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            await asyncio.to_thread(self.reload)
+
+    def frame_refusal(self, grant: routes.Upgrade, frame: object, peer: object) -> str | None:
+        """Why a connection granted ``grant`` may not send ``frame`` (counted and logged), or None."""
+        kind = "publish" if isinstance(frame, Publish) else "subscribe" if isinstance(frame, Subscribe) else ""
+        why = routes.frame_refusal(grant, kind)
+        if why is not None:
+            self.refused("scope", peer, f"a {kind} frame", grant.token_name)
+        return why
+
+    def start(self, host: str, port: int) -> asyncio.Future[None]:
+        """Start watching the tokens file; warn once when serving a network address with no auth."""
+        if self.insecure:
+            logger.warning("WARNING: --insecure-no-auth: anyone who can reach %s:%d may read and write every thread", host, port)
+        return asyncio.ensure_future(self.watch())
+
+    def refused(self, reason: str, peer: object, what: str, token_name: str | None) -> None:
+        """Count a refusal by ``reason`` and log it with the peer address and the token's name (never the token)."""
+        self.metrics.refused(reason)
+        logger.warning("refused %s from %s: %s (token name: %s)", what, _peer(peer), reason, token_name or "-")
+
+
+def _peer(peer: object) -> str:
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)
