@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from hypothesis import given, settings
@@ -10,8 +11,10 @@ from hypothesis import strategies as st
 
 from helpers import examples
 
-from logctl.core.drafting import clean_message, draft_record, record_size
-from logctl.core.spool import Spool, SpoolLimits, flush_delay, should_flush
+from logctl.core.drafting import clean_message, draft_record, json_size, record_size
+from logctl.core.protocol.producer import encode_publish
+from logctl.core.records import LogRecord
+from logctl.core.spool import Batch, Spool, SpoolLimits, flush_delay, should_flush
 from logctl.errors import ConfigError, InvalidRecord
 
 NOW = dt.datetime(2026, 11, 30, 10, 30, tzinfo=dt.timezone.utc)
@@ -294,3 +297,29 @@ def test_no_record_lost_or_duplicated(ops: list[tuple[str, object]], capacity: i
     assert table == accepted, "every accepted record stored once, under its own seq"
     assert s.dropped == refused and s.accepted == len(accepted)
     assert s.acked == len(accepted) and s.nbytes == 0
+
+
+@settings(max_examples=examples(200))
+@given(st.text(), st.text(alphabet=st.characters(min_codepoint=1, max_codepoint=0x24), min_size=1, max_size=40))
+def test_record_size_covers_the_records_json_in_a_frame(text: str, controls: str) -> None:
+    """record_size is at least the UTF-8 bytes of the record's JSON in a publish frame (up to a few bytes of seq), control characters included."""
+    for message in (clean_message(text), controls * 50):
+        record = draft_record(message, "t-1", "INFO", NOW)
+        batch = Batch(123_456, (record,), (record_size(record),), record_size(record))
+        empty: Batch[LogRecord] = Batch(0, (), (), 0)
+        encoded = len(encode_publish("p", 1, batch).encode("utf-8")) - len(encode_publish("p", 1, empty).encode("utf-8"))
+        assert encoded <= record_size(record) + 16
+        assert json_size(message) == len(json.dumps(message, ensure_ascii=False).encode("utf-8")) - 2
+
+
+def test_a_spool_cuts_control_characters_at_their_escaped_size() -> None:
+    """Records of control characters (six bytes each as JSON) fill a batch six times sooner than plain text."""
+    s: Spool[LogRecord] = Spool(SpoolLimits(batch_bytes=100_000))
+    for text in ("\x01" * 10_000, "x" * 10_000):
+        for _ in range(12):
+            record = draft_record(text, "t", "INFO", NOW)
+            s.offer(record, record_size(record), 0.0)
+    sizes = []
+    while (batch := s.next_batch()) is not None:
+        sizes.append(len(batch.items))
+    assert sizes == [1] * 11 + [4, 9]  # measured as raw text it would be [9, 9, 6]

@@ -376,3 +376,42 @@ def test_put_many_blocks_for_room_then_stops_and_counts_the_rest_as_dropped() ->
     stats = shipper.stats()
     assert (stats.accepted, stats.pending, stats.dropped) == (3, 3, 2)
     shipper.close(0)
+
+
+# -- frames the hub takes: encoded size, rejection counts ------------------------------
+
+
+def test_records_of_control_characters_are_cut_into_frames_the_hub_takes(dsn: str, hub: HubProcess) -> None:
+    """4 MB of control characters (24 MB as JSON escapes) reach a default hub in frames under its limit: all committed once, no reconnect."""
+    shipper = Shipper(choose_route(hub.url, None, fallback="hub").transport(uuid.uuid4().hex), SpoolLimits(policy="block"),
+                      retry=RetryPolicy(base=0.05, cap=0.2, spread=0.5)).start()
+    now = dt.datetime.now(dt.timezone.utc)
+    records = [draft_record("\x01\x1f" * 50_000 + f" {i}", "ctl", "INFO", now) for i in range(40)]
+    try:
+        assert shipper.put_many(records, [record_size(r) for r in records], timeout=5) == 40
+        assert shipper.flush(30) == 0
+        stats = shipper.stats()
+    finally:
+        shipper.close(0)
+    assert (stats.committed, stats.rejected, stats.reconnects) == (40, 0, 0)
+    assert count(dsn, "ctl") == (40, 40)
+    stored = query(dsn, "SELECT message FROM thread_logs WHERE thread_id = 'ctl' ORDER BY seq")
+    assert [r[0] for r in stored] == [r.message for r in records]
+
+
+def test_too_many_errors_in_one_frame_are_all_counted_as_rejected(dsn: str, cli_env: dict[str, str]) -> None:
+    """300 records the hub rejects in one frame (100 error frames, then one summary) count as 300 rejected; the 50 valid ones are committed."""
+    hub = HubProcess(dsn, cli_env, "--max-message-bytes", "100")
+    shipper = Shipper(choose_route(hub.url, None, fallback="hub").transport(uuid.uuid4().hex), SpoolLimits(policy="block"),
+                      retry=RetryPolicy(base=0.05, cap=0.2, spread=0.5)).start()
+    now = dt.datetime.now(dt.timezone.utc)
+    records = [draft_record("x" * 200 if i % 7 else f"ok {i}", "many-bad", "INFO", now) for i in range(350)]
+    try:
+        assert shipper.put_many(records, [record_size(r) for r in records], timeout=5) == 350
+        assert shipper.flush(30) == 0
+        stats = shipper.stats()
+    finally:
+        shipper.close(0)
+        hub.kill()
+    assert (stats.accepted, stats.rejected, stats.committed) == (350, 300, 50)
+    assert count(dsn, "many-bad") == (50, 50)

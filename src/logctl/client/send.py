@@ -15,7 +15,7 @@ from typing import BinaryIO
 from logctl.client.disk_spool import DiskSpool, SpoolSettings
 from logctl.client.routing import Route
 from logctl.client.shipper import Shipper
-from logctl.core.drafting import RECORD_OVERHEAD, clean_message
+from logctl.core.drafting import RECORD_OVERHEAD, clean_message, json_size
 from logctl.core.spool import SpoolLimits
 from logctl.core.records import LogRecord, normalise_level, validate_thread_id
 from logctl.core.retry import RetryPolicy
@@ -137,12 +137,12 @@ def send_batches(
         replay_directory(spool.directory, route, timeout=timeout, skip={producer_id})
     shipper = Shipper(transport, limits, name="logctl-send", retry=SEND_RETRY, journal=journal).start()
     read = 0
-    now, utc, put_many, overhead = dt.datetime.now, dt.timezone.utc, shipper.put_many, RECORD_OVERHEAD + len(thread_id)
+    now, utc, put_many, overhead = dt.datetime.now, dt.timezone.utc, shipper.put_many, RECORD_OVERHEAD + json_size(thread_id)
     try:
         for lines in batches:  # the hot loop: the checks of draft_record() were done once, above
             at = now(utc)
             records = [LogRecord(thread_id, clean_message(line), level, at) for line in lines]
-            taken = put_many(records, [len(r.message) + overhead for r in records], timeout=timeout)
+            taken = put_many(records, [json_size(r.message) + overhead for r in records], timeout=timeout)
             read += len(records)
             if taken < len(records):  # no room for ``timeout`` seconds: the rest of this read is not taken
                 raise _stalled(route, shipper, read, timeout)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from json.encoder import encode_basestring
 from typing import Final
 
 from logctl.core.records import (
@@ -21,7 +22,7 @@ from logctl.core.records import (
 )
 from logctl.errors import InvalidRecord
 
-__all__ = ["RECORD_OVERHEAD", "clean_message", "draft_record", "record_size"]
+__all__ = ["RECORD_OVERHEAD", "clean_message", "draft_record", "json_size", "record_size"]
 
 #: Bytes of frame overhead counted per record on top of its text.
 RECORD_OVERHEAD: Final = 96
@@ -70,6 +71,24 @@ def draft_record(message: object, thread_id: object, level: object, created_at: 
     return LogRecord(tid, clean_message(message), lvl, created_at)
 
 
+def json_size(text: str) -> int:
+    r"""Bytes ``text`` takes in a frame: its UTF-8 length once JSON-escaped, without the quotes.
+
+    A control character grows to six (``\u0001``), a quote or backslash to two, a non-ASCII
+    character to its UTF-8 bytes. Plain printable ASCII, the common case, is measured
+    without building the escaped copy.
+    """
+    if text.isascii():
+        if text.isprintable() and '"' not in text and "\\" not in text:
+            return len(text)
+        return len(encode_basestring(text)) - 2
+    return len(encode_basestring(text).encode("utf-8", "surrogatepass")) - 2
+
+
 def record_size(record: LogRecord) -> int:
-    """Estimated bytes a record takes in the spool and on the wire."""
-    return len(record.message) + len(record.thread_id) + RECORD_OVERHEAD
+    """Estimated bytes a record takes in the spool and on the wire: as JSON-escaped UTF-8.
+
+    Measuring the escaped form keeps a batch of ``batch_bytes`` within the hub's frame
+    limit (``serve --max-frame-bytes``) even when its text is all control characters.
+    """
+    return json_size(record.message) + json_size(record.thread_id) + RECORD_OVERHEAD
