@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from helpers import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from logctl.core.protocol.hub import DEFAULT_MAX_ERRORS_PER_FRAME, Publish, RecordError, publish_error_frames
+from logctl.core.protocol.producer import decode_reply
 from logctl.core.spool import Spool, SpoolLimits
+from logctl.errors import InvalidRecord
 from logctl.core.delivery import (
     Acked,
     Delivered,
@@ -244,3 +248,24 @@ def test_a_rejection_seen_again_after_a_resend_is_reported_once() -> None:
     again = delivery.next_frame()
     assert again is not None
     assert delivery.replied([Rejected(0, "invalid", "bad"), Acked(again.ref, 0)]) == [Delivered(1, 0)]
+
+
+def test_the_hubs_too_many_errors_summary_fails_as_many_records_as_it_counts() -> None:
+    """300 bad records answered as 100 error frames and one too_many_errors summary are 300 Failed records."""
+    spool: Spool[str] = Spool(SpoolLimits(batch_records=400))
+    delivery = Delivery(spool, PRODUCER)
+    for i in range(350):
+        spool.offer(f"r{i}", 1, 0.0)
+    delivery.reconnected()
+    frame = delivery.next_frame()
+    assert frame is not None
+    bad = [RecordError(i, i, InvalidRecord("message_too_large", "too big")) for i in range(0, 350) if i % 7 != 0][:300]
+    publish = Publish(PRODUCER, frame.ref, [{"seq": i} for i in range(350)])
+    texts = publish_error_frames(publish, bad, DEFAULT_MAX_ERRORS_PER_FRAME)
+    texts.append(json.dumps({"type": "ack", "ref": frame.ref, "producer": PRODUCER, "upto": 349}))
+    replies = [reply for text in texts if (reply := decode_reply(text)) is not None]
+    outcomes = delivery.replied(replies)
+    assert outcomes[0] == Delivered(350, 349)
+    failed = [o for o in outcomes if isinstance(o, Failed)]
+    assert sum(f.count for f in failed) == 300
+    assert failed[-1] == Failed(None, "too_many_errors", failed[-1].message, 200)

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import examples
-from logctl.core.protocol.producer import encode_publish
+from logctl.core.delivery import Rejected
+from logctl.core.protocol.producer import decode_reply, encode_publish
 from logctl.core.spool import Batch
 from logctl.core.records import LEVELS, LogRecord, format_timestamp, parse_timestamp
 
@@ -75,3 +76,12 @@ def test_utc_times_are_written_with_microseconds_and_offset() -> None:
     frame = json.loads(encode_publish("p", 1, Batch(0, items, (1, 1), 2)))
     assert [r["created_at"] for r in frame["records"]] == [
         "2026-11-30T10:30:00.000000+00:00", "2026-11-30T10:30:00.000007+00:00"]
+
+
+def test_a_too_many_errors_summary_decodes_to_a_rejection_of_count_records() -> None:
+    """The hub's too_many_errors summary (no seq, an index and a count) is a rejection of `count` records, not one."""
+    message = "200 more records of this frame were rejected (the first: message_too_large)"
+    frame = {"type": "error", "code": "too_many_errors", "message": message, "ref": 3, "producer": "p", "index": 101, "count": 200}
+    assert decode_reply(json.dumps(frame)) == Rejected(None, "too_many_errors", message, 200)
+    one = {"type": "error", "code": "message_too_large", "message": "too big", "ref": 3, "seq": 7, "index": 7}
+    assert decode_reply(json.dumps(one)) == Rejected(7, "message_too_large", "too big", 1)

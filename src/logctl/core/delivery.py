@@ -58,7 +58,8 @@ class Acked:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Rejected:
-    """The hub refused ``count`` records for good (one record, or a whole frame)."""
+    """The hub refused ``count`` records for good: one record (``seq``), or, with no ``seq``, the
+    ``count`` records that a ``too_many_errors`` summary stands for."""
 
     seq: int | None
     code: str

@@ -103,7 +103,9 @@ def decode_reply(text: str | bytes) -> Event | None:
         message = str(frame.get("message") or code)
         seq = _int(frame.get("seq"))
         if seq is not None or "index" in frame:
-            return Rejected(seq, code, message)
+            # A too_many_errors summary stands for ``count`` rejected records (no seq: they need not be consecutive).
+            count = _int(frame.get("count"))
+            return Rejected(seq, code, message, count if count is not None and count > 0 else 1)
         return Refused(_int(frame.get("ref")), code, message)
     return None
 
