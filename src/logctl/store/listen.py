@@ -7,24 +7,33 @@ at least every ``poll_interval`` seconds anyway, so a lost notification costs at
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Final
 
-import psycopg
 from psycopg import sql
 
 from logctl.core.retry import Attempt, RetryPolicy
-from logctl.store.connect import CONNECT_TIMEOUT
+from logctl.errors import LogctlError
+from logctl.store.connect import connect, translating
 
-__all__ = ["Listener"]
+__all__ = ["Listener", "notify_channel"]
 
 logger = logging.getLogger("logctl.store.listen")
 
 POLL_INTERVAL: Final = 1.0  # wake at least this often, even with no NOTIFY
 RETRY: Final = RetryPolicy(base=0.1, cap=5.0)  # waits between LISTEN reconnects, no jitter
+
+
+def notify_channel(schema: str) -> str:
+    """The schema's NOTIFY channel: ``logctl_<schema>``, or ``logctl_<md5 of schema>`` when that would
+    pass PostgreSQL's 63-byte limit on names. The trigger of migration 004 applies the same rule."""
+    if len(schema.encode("utf-8")) <= 56:
+        return "logctl_" + schema
+    return "logctl_" + hashlib.md5(schema.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 class Listener:
@@ -55,9 +64,11 @@ class Listener:
         attempt = Attempt(RETRY)
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
+                # connect() and translating(): the same error translation and password scrubbing
+                # as every other connection, so the log below never shows raw driver text.
+                with connect(self._dsn) as conn, translating(self._dsn):
                     schema = conn.execute("SELECT current_schema()").fetchone()
-                    channel = f"logctl_{schema[0] if schema else 'public'}"
+                    channel = notify_channel(str(schema[0]) if schema and schema[0] else "public")
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     attempt = attempt.reset()
                     self._wake()  # catch anything committed while we were not listening
@@ -65,7 +76,7 @@ class Listener:
                         for _ in conn.notifies(timeout=self._poll_interval, stop_after=1):
                             pass
                         self._wake()
-            except psycopg.Error as exc:
+            except LogctlError as exc:
                 attempt = attempt.failed(time.monotonic())
                 logger.warning("LISTEN connection failed, retrying in %.1fs: %s", attempt.delay, exc)
                 self._stop.wait(attempt.delay)
