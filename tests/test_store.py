@@ -127,3 +127,27 @@ def test_unicode_and_long_messages_round_trip(store: LogStore) -> None:
     store.insert([LogRecord("u", t) for t in texts])
     wait_for_horizon(store.dsn)
     assert _messages(store.history("u").records) == texts
+
+
+def test_count_names_every_thread_and_the_null_thread_apart(store: LogStore) -> None:
+    """count() / count(ALL_THREADS) is every row; count(None) is only the rows with a NULL thread_id."""
+    from logctl.store.scope import ALL_THREADS
+
+    store.insert(records("a", 3) + records(None, 2))  # type: ignore[arg-type]  # plain-SQL rows have no thread
+    assert store.count() == store.count(ALL_THREADS) == 5
+    assert store.count(None) == 2
+    assert store.count("a") == 3
+
+
+def test_prune_helpers_take_none_as_the_null_thread_and_all_threads_by_name(store: LogStore) -> None:
+    """The retention SQL selects the NULL thread for None and every thread only for ALL_THREADS."""
+    from logctl.store.prune import count_older_than, threads_over
+    from logctl.store.scope import ALL_THREADS
+
+    old = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+    cutoff = dt.datetime(2001, 1, 1, tzinfo=dt.timezone.utc)
+    store.insert(records("a", 3, created_at=old) + records(None, 2, created_at=old))  # type: ignore[arg-type]
+    assert count_older_than(store, cutoff, ALL_THREADS) == 5
+    assert count_older_than(store, cutoff, None) == 2
+    assert threads_over(store, 1, ALL_THREADS) == [("a", 2), (None, 1)]
+    assert threads_over(store, 1, None) == [(None, 1)]

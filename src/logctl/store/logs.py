@@ -18,6 +18,7 @@ from logctl.core.cursor import Cursor
 from logctl.core.merge import HistoryPage
 from logctl.core.records import LogRecord, Row, assume_utc, escape_nul
 from logctl.store.connect import CONNECT_TIMEOUT, connect, translating
+from logctl.store.scope import ALL_THREADS, ThreadSelector, thread_filter
 
 __all__ = ["LogStore"]
 
@@ -227,10 +228,9 @@ class LogStore:
             ).fetchall()
         return xmin, [_record(r) for r in rows]
 
-    def count(self, thread_id: str | None = None) -> int:
+    def count(self, thread: ThreadSelector = ALL_THREADS) -> int:
+        """How many rows ``thread`` has (by default: every thread; None: the NULL thread)."""
+        where, args = thread_filter(thread)
         with translating(self.dsn), self.pool.connection() as conn:
-            if thread_id is None:
-                row = conn.execute("SELECT count(*) FROM thread_logs").fetchone()
-            else:
-                row = conn.execute("SELECT count(*) FROM thread_logs WHERE thread_id = %s", (thread_id,)).fetchone()
+            row = conn.execute(f"SELECT count(*) FROM thread_logs WHERE {where}", args).fetchone()
         return int(row[0]) if row else 0

@@ -18,6 +18,7 @@ from logctl.core.cursor import Cursor
 from logctl.core.prune_plan import PrunePlan
 from logctl.store.connect import connect, translating
 from logctl.store.logs import LogStore
+from logctl.store.scope import ALL_THREADS, ThreadSelector, thread_filter
 
 __all__ = ["Progress", "PruneResult", "count_planned", "run_prune", "try_lock"]
 
@@ -36,26 +37,24 @@ class PruneResult:
     skipped_locked: bool = False
 
 
-def _thread_filter(thread_id: str | None, *, null_means_all: bool) -> tuple[str, tuple[str, ...]]:
-    """A WHERE fragment selecting one thread, written so that the planner uses the index."""
-    if thread_id is not None:
-        return "thread_id = %s", (thread_id,)
-    return ("TRUE", ()) if null_means_all else ("thread_id IS NULL", ())
+def _selector(plan: PrunePlan) -> ThreadSelector:
+    """The plan's scope: its ``--thread``, else every thread (a plan cannot name the NULL thread)."""
+    return ALL_THREADS if plan.thread_id is None else plan.thread_id
 
 
-def count_older_than(store: LogStore, cutoff: dt.datetime, thread_id: str | None) -> int:
+def count_older_than(store: LogStore, cutoff: dt.datetime, thread: ThreadSelector) -> int:
     with store.connection() as conn:
-        where, args = _thread_filter(thread_id, null_means_all=True)
+        where, args = thread_filter(thread)
         row = conn.execute(
             f"SELECT count(*) FROM thread_logs WHERE created_at < %s AND {where}", (cutoff, *args)
         ).fetchone()
     return int(row[0]) if row else 0
 
 
-def delete_older_than(store: LogStore, cutoff: dt.datetime, thread_id: str | None, batch: int) -> int:
+def delete_older_than(store: LogStore, cutoff: dt.datetime, thread: ThreadSelector, batch: int) -> int:
     """Delete at most ``batch`` rows older than ``cutoff`` in one short transaction."""
     with store.connection() as conn:
-        where, args = _thread_filter(thread_id, null_means_all=True)
+        where, args = thread_filter(thread)
         cur = conn.execute(
             "DELETE FROM thread_logs WHERE id IN (SELECT id FROM thread_logs"
             f" WHERE created_at < %s AND {where} LIMIT %s)",
@@ -64,10 +63,10 @@ def delete_older_than(store: LogStore, cutoff: dt.datetime, thread_id: str | Non
         return max(cur.rowcount, 0)
 
 
-def threads_over(store: LogStore, keep: int, thread_id: str | None) -> list[tuple[str | None, int]]:
-    """Threads with more than ``keep`` rows, and how many rows each has beyond that."""
+def threads_over(store: LogStore, keep: int, thread: ThreadSelector) -> list[tuple[str | None, int]]:
+    """Threads with more than ``keep`` rows (None: the NULL thread), and how many rows each has beyond that."""
     with store.connection() as conn:
-        where, args = _thread_filter(thread_id, null_means_all=True)
+        where, args = thread_filter(thread)
         rows = conn.execute(
             f"SELECT thread_id, count(*) - %s FROM thread_logs WHERE {where}"
             " GROUP BY thread_id HAVING count(*) > %s ORDER BY thread_id",
@@ -76,10 +75,10 @@ def threads_over(store: LogStore, keep: int, thread_id: str | None) -> list[tupl
     return [(r[0], int(r[1])) for r in rows]
 
 
-def keep_boundary(store: LogStore, thread_id: str | None, keep: int) -> Cursor | None:
+def keep_boundary(store: LogStore, thread: ThreadSelector, keep: int) -> Cursor | None:
     """The cursor of the ``keep``-th newest row of a thread (rows before it may go)."""
     with store.connection() as conn:
-        where, args = _thread_filter(thread_id, null_means_all=False)
+        where, args = thread_filter(thread)
         row = conn.execute(
             f"SELECT txid::text::int8, id FROM thread_logs WHERE {where}"
             " ORDER BY txid DESC, id DESC OFFSET %s LIMIT 1",
@@ -88,10 +87,10 @@ def keep_boundary(store: LogStore, thread_id: str | None, keep: int) -> Cursor |
     return Cursor(int(row[0]), int(row[1])) if row else None
 
 
-def delete_before(store: LogStore, thread_id: str | None, boundary: Cursor, batch: int) -> int:
+def delete_before(store: LogStore, thread: ThreadSelector, boundary: Cursor, batch: int) -> int:
     """Delete at most ``batch`` rows of a thread ordered before ``boundary``."""
     with store.connection() as conn:
-        where, args = _thread_filter(thread_id, null_means_all=False)
+        where, args = thread_filter(thread)
         cur = conn.execute(
             "DELETE FROM thread_logs WHERE id IN (SELECT id FROM thread_logs"
             f" WHERE {where} AND (txid, id) < (%s::text::xid8, %s) LIMIT %s)",
@@ -118,8 +117,9 @@ def try_lock(store: LogStore, name: str) -> psycopg.Connection[tuple[Any, ...]] 
 
 def count_planned(store: LogStore, plan: PrunePlan) -> tuple[int, list[tuple[str | None, int]]]:
     """How many rows the plan deletes: by age, plus per-thread excess left after that."""
-    by_age = count_older_than(store, plan.cutoff, plan.thread_id) if plan.cutoff is not None else 0
-    over = threads_over(store, plan.keep_per_thread, plan.thread_id) if plan.keep_per_thread is not None else []
+    scope = _selector(plan)
+    by_age = count_older_than(store, plan.cutoff, scope) if plan.cutoff is not None else 0
+    over = threads_over(store, plan.keep_per_thread, scope) if plan.keep_per_thread is not None else []
     # The two criteria can overlap; the per-thread count is an upper bound until age runs.
     return by_age + sum(n for _, n in over), over
 
@@ -145,12 +145,12 @@ def run_prune(
         report = progress or (lambda _done, _total: None)
         report(0, planned)
         if plan.cutoff is not None:
-            while n := delete_older_than(store, plan.cutoff, plan.thread_id, plan.batch_size):
+            while n := delete_older_than(store, plan.cutoff, _selector(plan), plan.batch_size):
                 done += n
                 report(done, planned)
         if plan.keep_per_thread is not None:
             for thread_id, _ in over:
-                boundary = keep_boundary(store, thread_id, plan.keep_per_thread)
+                boundary = keep_boundary(store, thread_id, plan.keep_per_thread)  # None: the NULL thread
                 while boundary is not None and (n := delete_before(store, thread_id, boundary, plan.batch_size)):
                     done += n
                     report(done, max(planned, done))
