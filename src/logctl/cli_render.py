@@ -19,7 +19,10 @@ def render_migration_report(report: MigrationReport) -> str:
     if report.dry_run:
         if not report.pending_sql:
             return "Schema is up to date; nothing would run."
-        chunks = [f"-- migration {m.version:03d}_{m.name} (one transaction)\n{m.sql.strip()}" for m in report.pending_sql]
+        chunks = [
+            f"-- migration {m.label} ({'one transaction' if m.transactional else 'no transaction'})\n{m.sql.strip()}"
+            for m in report.pending_sql
+        ]
         return "\n\n".join(chunks)
     lines = []
     if report.applied:

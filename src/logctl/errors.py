@@ -10,6 +10,7 @@ into one sentence on stderr and an exit code, in one place (``logctl.cli``)::
     │   ├── AuthenticationFailed              bad credentials
     │   ├── SchemaMissing                     no thread_logs table: run `logctl apply-schema`
     │   ├── SchemaOutdated                    pending migrations and --no-migrate
+    │   ├── MigrationEdited                   an applied migration's file has changed since
     │   └── PrivilegeError                    role lacks INSERT/DELETE/CREATE rights
     ├── InvalidRecord                exit 1   a log record failed validation (has a ``code``)
     ├── ProtocolError                exit 1   a malformed frame or request (has a ``code``)
@@ -28,6 +29,7 @@ __all__ = [
     "HubUnavailable",
     "InvalidRecord",
     "LogctlError",
+    "MigrationEdited",
     "PrivilegeError",
     "ProtocolError",
     "SchemaMissing",
@@ -67,6 +69,10 @@ class SchemaMissing(DatabaseError):
 
 class SchemaOutdated(DatabaseError):
     """Migrations are pending and logctl was told not to apply them."""
+
+
+class MigrationEdited(DatabaseError):
+    """An applied migration's file no longer matches the checksum recorded when it ran."""
 
 
 class PrivilegeError(DatabaseError):

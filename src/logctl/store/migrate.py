@@ -1,4 +1,11 @@
-"""Versioned schema migrations from ``sql/NNN_name.sql`` (package data of ``logctl.store``), applied under an advisory lock."""
+"""Versioned schema migrations from ``sql/NNN_name.sql`` (package data of ``logctl.store``), applied under an advisory lock.
+
+Each migration runs in its own transaction, unless its first line is ``-- logctl:no-transaction``:
+then its statements run one by one in autocommit mode, which ``CREATE INDEX CONCURRENTLY``
+needs. Such a migration must be safe to run again (``IF NOT EXISTS``), since a failure halfway
+leaves it unrecorded. The SHA-256 of every applied migration is recorded; a file changed after
+it was applied is refused (:class:`~logctl.errors.MigrationEdited`) rather than silently ignored.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +13,20 @@ import dataclasses
 import hashlib
 import importlib.resources
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 import psycopg
 
-from logctl.errors import SchemaMissing
+from logctl.errors import MigrationEdited, SchemaMissing
 from logctl.store.connect import translating
+from logctl.store.statements import split_statements
 
 if TYPE_CHECKING:
     from importlib.abc import Traversable
 
 __all__ = [
+    "NO_TRANSACTION_MARKER",
     "Migration",
     "MigrationReport",
     "SchemaState",
@@ -27,6 +37,7 @@ __all__ = [
 ]
 
 TRACKING_TABLE: Final = "logctl_schema_migrations"
+NO_TRANSACTION_MARKER: Final = "-- logctl:no-transaction"
 LOCK_NAMESPACE: Final = 0x6C6F67  # "log"; second key is a hash of "<schema>:migrate"
 
 EXPECTED_COLUMNS: Final = ("id", "thread_id", "message", "created_at", "level", "txid", "producer_id", "seq")
@@ -49,8 +60,20 @@ class Migration:
     sql: str
 
     @property
+    def label(self) -> str:
+        """``NNN_name``, as the file is named."""
+        return f"{self.version:03d}_{self.name}"
+
+    @property
     def checksum(self) -> str:
-        return hashlib.sha256(self.sql.encode()).hexdigest()
+        """SHA-256 of the text, line endings normalised (a CRLF checkout is not an edit)."""
+        return hashlib.sha256(self.sql.replace("\r\n", "\n").encode()).hexdigest()
+
+    @property
+    def transactional(self) -> bool:
+        """False when the first line is :data:`NO_TRANSACTION_MARKER`."""
+        first = self.sql.lstrip("\ufeff").split("\n", 1)[0].strip()
+        return first != NO_TRANSACTION_MARKER
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -94,55 +117,113 @@ def load_migrations(directory: Traversable | None = None) -> tuple[Migration, ..
     return tuple(found)
 
 
-def _applied_versions(conn: psycopg.Connection[tuple[object, ...]]) -> set[int]:
+def _applied(conn: psycopg.Connection[tuple[object, ...]]) -> dict[int, str | None]:
+    """Applied versions and their recorded checksums (None where none is recorded)."""
     exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (TRACKING_TABLE,)).fetchone()
     if not exists or not exists[0]:
-        return set()
-    return {int(str(r[0])) for r in conn.execute(f"SELECT version FROM {TRACKING_TABLE}")}
+        return {}
+    has_checksum = conn.execute(
+        "SELECT 1 FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND table_name = %s AND column_name = 'checksum'",
+        (TRACKING_TABLE,),
+    ).fetchone()
+    column = "checksum" if has_checksum else "NULL::text"
+    rows = conn.execute(f"SELECT version, {column} FROM {TRACKING_TABLE}").fetchall()
+    return {int(str(version)): None if checksum is None else str(checksum) for version, checksum in rows}
 
 
-def pending_migrations(conn: psycopg.Connection[tuple[object, ...]]) -> list[Migration]:
-    """Migrations not yet recorded as applied in the current schema."""
+def _verify(migrations: Sequence[Migration], applied: dict[int, str | None]) -> None:
+    """Refuse any applied migration whose file no longer matches its recorded checksum."""
+    for migration in migrations:
+        stored = applied.get(migration.version)
+        if stored is not None and stored != migration.checksum:
+            raise MigrationEdited(
+                f"migration {migration.label} was changed after it was applied"
+                f" (recorded checksum {stored[:12]}…, file {migration.checksum[:12]}…):"
+                " restore the file, and put the change in a new migration"
+            )
+
+
+def _record_missing_checksums(
+    conn: psycopg.Connection[tuple[object, ...]], migrations: Sequence[Migration], applied: dict[int, str | None]
+) -> None:
+    """Give a tracking table without checksums (an older or hand-made one) the column, filled from the files."""
+    unrecorded = [m for m in migrations if m.version in applied and applied[m.version] is None]
+    if not unrecorded:
+        return
+    conn.execute(f"ALTER TABLE {TRACKING_TABLE} ADD COLUMN IF NOT EXISTS checksum text")
+    for migration in unrecorded:
+        conn.execute(
+            f"UPDATE {TRACKING_TABLE} SET checksum = %s WHERE version = %s AND checksum IS NULL",
+            (migration.checksum, migration.version),
+        )
+
+
+def _run(conn: psycopg.Connection[tuple[object, ...]], migration: Migration) -> None:
+    """Run one migration and record it: in one transaction, or statement by statement."""
+    record = (
+        f"INSERT INTO {TRACKING_TABLE} (version, name, checksum) VALUES (%s, %s, %s)",
+        (migration.version, migration.name, migration.checksum),
+    )
+    if migration.transactional:
+        with conn.transaction():
+            conn.execute(migration.sql.encode())
+            conn.execute(*record)
+        return
+    for statement in split_statements(migration.sql):
+        conn.execute(statement.encode())
+    conn.execute(*record)
+
+
+def pending_migrations(
+    conn: psycopg.Connection[tuple[object, ...]], migrations: Sequence[Migration] | None = None
+) -> list[Migration]:
+    """Migrations not yet recorded as applied in the current schema (applied ones are verified)."""
+    migrations = load_migrations() if migrations is None else migrations
     with translating(conn.info.dsn):
-        done = _applied_versions(conn)
-    return [m for m in load_migrations() if m.version not in done]
+        applied = _applied(conn)
+    _verify(migrations, applied)
+    return [m for m in migrations if m.version not in applied]
 
 
-def apply_migrations(conn: psycopg.Connection[tuple[object, ...]], *, dry_run: bool = False) -> MigrationReport:
-    """Apply pending migrations, one transaction each, under a per-schema advisory lock.
+def apply_migrations(
+    conn: psycopg.Connection[tuple[object, ...]],
+    *,
+    dry_run: bool = False,
+    migrations: Sequence[Migration] | None = None,
+) -> MigrationReport:
+    """Apply pending migrations under a per-schema advisory lock, after verifying the applied ones.
 
     ``conn`` must be in autocommit mode. Safe to run concurrently from many processes:
-    the second waits for the first and then finds nothing to do.
+    the second waits for the first and then finds nothing to do. ``migrations`` defaults
+    to the package's own.
     """
-    migrations = load_migrations()
+    migrations = load_migrations() if migrations is None else migrations
     with translating(conn.info.dsn):
         if dry_run:
-            done = _applied_versions(conn)
-            pending = tuple(m for m in migrations if m.version not in done)
-            return MigrationReport((), tuple(sorted(done)), None, True, pending)
+            applied = _applied(conn)
+            _verify(migrations, applied)
+            pending = tuple(m for m in migrations if m.version not in applied)
+            return MigrationReport((), tuple(sorted(applied)), None, True, pending)
         conn.execute(
             "SELECT pg_advisory_lock(%s, hashtext(current_schema() || ':migrate'))", (LOCK_NAMESPACE,)
         )
         try:
-            done = _applied_versions(conn)
-            if any(m.version not in done for m in migrations):
+            applied = _applied(conn)
+            _verify(migrations, applied)
+            _record_missing_checksums(conn, migrations, applied)
+            if any(m.version not in applied for m in migrations):
                 # Only when there is work: a role without CREATE can still check an up-to-date schema.
                 conn.execute(
                     f"CREATE TABLE IF NOT EXISTS {TRACKING_TABLE} ("
                     " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
                     " applied_at timestamptz NOT NULL DEFAULT now())"
                 )
-            applied: list[Migration] = []
+            done: list[Migration] = []
             for migration in migrations:
-                if migration.version in done:
-                    continue
-                with conn.transaction():
-                    conn.execute(migration.sql.encode())
-                    conn.execute(
-                        f"INSERT INTO {TRACKING_TABLE} (version, name, checksum) VALUES (%s, %s, %s)",
-                        (migration.version, migration.name, migration.checksum),
-                    )
-                applied.append(migration)
+                if migration.version not in applied:
+                    _run(conn, migration)
+                    done.append(migration)
         finally:
             conn.execute(
                 "SELECT pg_advisory_unlock(%s, hashtext(current_schema() || ':migrate'))", (LOCK_NAMESPACE,)
@@ -150,7 +231,7 @@ def apply_migrations(conn: psycopg.Connection[tuple[object, ...]], *, dry_run: b
         state = inspect_schema(conn)
     if state.missing:
         raise SchemaMissing(f"after migrating, thread_logs still lacks {', '.join(state.missing)}")
-    return MigrationReport(tuple(applied), tuple(sorted(done)), state)
+    return MigrationReport(tuple(done), tuple(sorted(applied)), state)
 
 
 def inspect_schema(conn: psycopg.Connection[tuple[object, ...]]) -> SchemaState:
