@@ -16,7 +16,9 @@ __all__ = [
     "MAX_THREAD_ID_LENGTH",
     "LogRecord",
     "Row",
+    "CREATED_AT_RANGE",
     "assume_utc",
+    "check_created_at",
     "check_message",
     "escape_nul",
     "format_timestamp",
@@ -51,6 +53,15 @@ MAX_THREAD_ID_LENGTH: Final = 256
 WIRE_FIELDS: Final = frozenset({"seq", "thread_id", "message", "level", "created_at"})
 
 _SEQ_LIMIT: Final = 2**63
+
+#: The ``created_at`` values logctl stores, in UTC: from the first (inclusive) to the second
+#: (exclusive). One day inside what Python's ``datetime`` can hold at each end, so that a
+#: stored value converts into any time zone when it is read back. Migration 003's CHECK
+#: constraint ``thread_logs_created_at_range`` holds the database to the same bounds.
+CREATED_AT_RANGE: Final = (
+    dt.datetime(1, 1, 2, tzinfo=dt.timezone.utc),
+    dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc),
+)
 
 #: A validated record as the columns the store writes:
 #: ``(thread_id, message, level, created_at, producer_id, seq)``, the order of
@@ -130,11 +141,27 @@ def check_utf8(value: str, field: str) -> str:
     return value
 
 
+def check_created_at(value: dt.datetime) -> dt.datetime:
+    """``value`` (naive taken as UTC) if it lies in :data:`CREATED_AT_RANGE` once in UTC, else :class:`InvalidRecord`."""
+    aware = assume_utc(value)
+    try:
+        in_range = CREATED_AT_RANGE[0] <= aware.astimezone(dt.timezone.utc) < CREATED_AT_RANGE[1]
+    except OverflowError:  # beyond year 1..9999 once in UTC
+        in_range = False
+    if not in_range:
+        raise InvalidRecord(
+            "bad_created_at",
+            f"created_at {aware.isoformat()} is outside the supported range: from 0001-01-02T00:00:00Z"
+            " up to (not including) 9999-12-31T00:00:00Z",
+        )
+    return aware
+
+
 def parse_timestamp(value: object) -> dt.datetime:
     """Parse an ISO 8601 timestamp; naive values are taken as UTC.
 
-    A time that has no UTC equivalent within ``datetime``'s range (years 1 to 9999) is
-    refused: it could be stored, but never read back.
+    A time outside :data:`CREATED_AT_RANGE` once in UTC is refused: it could be stored, but
+    not read back in every time zone (and migration 003's CHECK would refuse it anyway).
     """
     if not isinstance(value, str):
         raise InvalidRecord("bad_created_at", f"created_at must be an ISO 8601 string, not {type(value).__name__}")
@@ -143,11 +170,7 @@ def parse_timestamp(value: object) -> dt.datetime:
         parsed = assume_utc(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
         raise InvalidRecord("bad_created_at", f"created_at {value[:64]!r} is not an ISO 8601 timestamp") from None
-    try:
-        parsed.astimezone(dt.timezone.utc)
-    except OverflowError:
-        raise InvalidRecord("bad_created_at", f"created_at {value[:64]!r} is out of range once converted to UTC") from None
-    return parsed
+    return check_created_at(parsed)
 
 
 def normalise_level(value: object) -> str:

@@ -16,7 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from logctl.core.cursor import Cursor
 from logctl.core.merge import HistoryPage
-from logctl.core.records import LogRecord, Row, assume_utc, escape_nul
+from logctl.core.records import LogRecord, Row, check_created_at, escape_nul
 from logctl.store.connect import CONNECT_TIMEOUT, connect, translating
 from logctl.store.scope import ALL_THREADS, ThreadSelector, thread_filter
 
@@ -118,13 +118,14 @@ class LogStore:
         ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING``, which skips the stored
         keys, so a resend is harmless. NUL characters in messages, which TEXT cannot
         hold, are stored as ``\\x00``. A record without ``created_at`` gets the insert
-        time; a naive ``created_at`` is taken as UTC, as everywhere in logctl.
+        time; a naive ``created_at`` is taken as UTC, as everywhere in logctl; one outside
+        :data:`~logctl.core.records.CREATED_AT_RANGE` is :class:`~logctl.errors.InvalidRecord`.
         """
         if not records:
             return 0
         now = dt.datetime.now(dt.timezone.utc)
         return self.insert_rows([
-            (r.thread_id, escape_nul(r.message), r.level, now if r.created_at is None else assume_utc(r.created_at),
+            (r.thread_id, escape_nul(r.message), r.level, now if r.created_at is None else check_created_at(r.created_at),
              r.producer_id, r.seq)
             for r in records
         ])
