@@ -231,7 +231,8 @@ class Hub:
                     self._send(ws, error_frame(exc.code, str(exc)))
                 except DatabaseError as exc:
                     self.metrics.frame_errors += 1
-                    self._send(ws, error_frame("database_unavailable", str(exc)))
+                    logger.warning("a frame failed on the database: %s", exc)  # details stay in the hub's log
+                    self._send(ws, error_frame(_database_code(exc), exc.public_message))
                 except ConnectionClosed:
                     raise
                 except Exception:  # one frame's bug must not close the connection or reach others
@@ -405,7 +406,8 @@ class Hub:
                 self.store.history, req.thread_id, limit=req.limit, before=req.before, after=req.after
             )
         except DatabaseError as exc:
-            return _refusal_reply(ws, routes.Refusal(503, "database_unavailable", str(exc)))
+            logger.warning("history of thread %r failed: %s", req.thread_id, exc)  # details stay in the hub's log
+            return _refusal_reply(ws, routes.Refusal(503 if exc.unavailable else 500, _database_code(exc), exc.public_message))
         return _json_reply(ws, 200, history_body(page))
 
 
@@ -417,6 +419,11 @@ def _frame_index(position: int, rejected: list[int]) -> int:
             break
         index += 1
     return index
+
+
+def _database_code(exc: DatabaseError) -> str:
+    """The wire code of a database failure: the database is down or set up wrong, or this request failed."""
+    return "database_unavailable" if exc.unavailable else "database_error"
 
 
 async def run_hub(

@@ -18,6 +18,7 @@ import psycopg.errors
 from logctl.errors import (
     AuthenticationFailed,
     ConfigError,
+    DatabaseDataError,
     DatabaseError,
     DatabaseUnavailable,
     PrivilegeError,
@@ -94,6 +95,8 @@ def raise_translated(exc: psycopg.Error, dsn: str | None = None) -> NoReturn:
         if "does not exist" in lowered and ("database" in lowered or "role" in lowered):
             raise AuthenticationFailed(f"the database refused the connection{where}: {text}") from exc
         raise DatabaseUnavailable(f"cannot reach the database{where}: {text}") from exc
+    if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):  # SQLSTATE 22/23, or a value psycopg cannot load
+        raise DatabaseDataError(f"the database refused or could not load a value{where}: {text}") from exc
     raise DatabaseError(f"database error{where}: {text}") from exc
 
 
