@@ -109,3 +109,28 @@ def test_role_without_insert_rights_gets_a_privilege_error(dsn: str) -> None:
         with pytest.raises(PrivilegeError, match="permission denied for table thread_logs"):
             store.insert(records("a", 1))
         assert store.count() == 0
+
+
+@pytest.mark.parametrize("days", ["nan", "inf", "-inf", "1e9", "-1"])
+def test_prune_days_out_of_range_is_one_config_error_line(days: str, cli_env: dict[str, str]) -> None:
+    """`prune --days nan|inf|1e9|-1` is refused with exit 2 and one line naming the valid range, no traceback."""
+    result = run_cli(["prune", "--days", days, "--database-url", "postgresql://x@127.0.0.1:1/x"], cli_env)
+    _fails_cleanly(result, 2, "--days must be a number of days from 0 to", "(back to year 1)")
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("not-a-url", "the database URL is not a postgresql:// URL"),
+        (f"mysql://logctl:{SECRET}@db/app", "the database URL is a mysql:// URL; logctl needs PostgreSQL"),
+    ],
+)
+@pytest.mark.parametrize("command", [["db-url"], ["apply-schema"], ["prune", "--days", "1"]])
+def test_a_database_url_that_is_not_postgresql_says_so_in_one_line(
+    url: str, fragment: str, command: list[str], cli_env: dict[str, str]
+) -> None:
+    """DATABASE_URL=not-a-url or mysql://… gets exit 2 and one line saying a postgresql:// URL is expected."""
+    result = run_cli(command, {**cli_env, "DATABASE_URL": url})
+    _fails_cleanly(result, 2, fragment, "expected postgresql://user@host:port/dbname")
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1

@@ -52,9 +52,12 @@ def _say(text: str) -> None:
 
 def _dsn(database_url: str | None) -> str:
     """Resolve the database, say which one on stderr, and return its DSN."""
+    from logctl.store.connect import check_dsn
     from logctl.store.embedded import dsn_for
 
     target = resolve_database(database_url)
+    if target.dsn is not None:
+        check_dsn(target.dsn)  # a URL that is not PostgreSQL's: one error line, before "using …"
     _say(f"using {target.describe()}")
     return dsn_for(target)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from typing import Final
 
+from logctl.core.records import CREATED_AT_RANGE
 from logctl.errors import ConfigError
 
 __all__ = ["DEFAULT_BATCH", "PrunePlan", "plan_prune"]
@@ -32,6 +34,11 @@ class PrunePlan:
         return f"{' and '.join(parts)} in {scope}"
 
 
+def _max_days(now: dt.datetime) -> int:
+    """The largest ``--days`` whose cutoff is still a stored date (from now back to year 1)."""
+    return (now - CREATED_AT_RANGE[0]).days
+
+
 def plan_prune(
     *,
     days: float | None,
@@ -43,8 +50,10 @@ def plan_prune(
     """Validate prune options into a plan; at least one criterion is required."""
     if days is None and keep_per_thread is None:
         raise ConfigError("nothing to prune by: give --days N, --keep-per-thread N, or both")
-    if days is not None and days < 0:
-        raise ConfigError(f"--days must be zero or more, not {days}")
+    if days is not None and not (math.isfinite(days) and 0 <= days <= _max_days(now)):
+        raise ConfigError(
+            f"--days must be a number of days from 0 to {_max_days(now)} (back to year 1), not {days}"
+        )
     if keep_per_thread is not None and keep_per_thread < 1:
         raise ConfigError(f"--keep-per-thread must be 1 or more, not {keep_per_thread}")
     if batch_size < 1:

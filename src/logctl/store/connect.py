@@ -37,6 +37,8 @@ __all__ = [
 
 CONNECT_TIMEOUT: Final = 5
 
+_SCHEME: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
 # A password inside a URL (``scheme://user:secret@``) or a key/value DSN (``password=secret``).
 _URL_PASSWORD: Final = re.compile(r"(\w+://[^:/@\s]*:)[^@\s]*@")
 _KV_PASSWORD: Final = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
@@ -110,9 +112,18 @@ def translating(dsn: str | None = None) -> Iterator[None]:
 
 
 def check_dsn(dsn: str) -> None:
-    """Raise :class:`ConfigError` if ``dsn`` is not a connection string psycopg can parse."""
+    """Raise :class:`ConfigError` unless ``dsn`` is a ``postgresql://`` URL or key=value string psycopg can parse.
+
+    The value itself is never echoed (it may hold a password); a foreign URL's scheme is.
+    """
     from psycopg.conninfo import conninfo_to_dict
 
+    expected = "expected postgresql://user@host:port/dbname (or key=value settings such as 'host=db dbname=app')"
+    scheme = _SCHEME.match(dsn.strip())
+    if scheme is not None and scheme.group(1).lower() not in ("postgresql", "postgres"):
+        raise ConfigError(f"the database URL is a {scheme.group(1)}:// URL; logctl needs PostgreSQL: {expected}")
+    if scheme is None and "=" not in dsn:
+        raise ConfigError(f"the database URL is not a postgresql:// URL: {expected}")
     try:
         conninfo_to_dict(dsn)
     except psycopg.Error as exc:

@@ -22,7 +22,7 @@ from psycopg import sql
 
 from logctl.config import DatabaseTarget, data_dir
 from logctl.errors import DatabaseUnavailable
-from logctl.store.connect import translating
+from logctl.store.connect import check_dsn, translating
 
 __all__ = ["EMBEDDED_DBNAME", "dsn_for", "embedded_dsn", "stop_embedded"]
 
@@ -30,8 +30,11 @@ EMBEDDED_DBNAME: Final = "logctl"
 
 
 def dsn_for(target: DatabaseTarget) -> str:
-    """The DSN to connect to, starting the embedded server if the target is embedded."""
-    return target.dsn if target.dsn is not None else embedded_dsn()
+    """The DSN to connect to (checked: :func:`~logctl.store.connect.check_dsn`), starting the embedded server if the target is embedded."""
+    if target.dsn is None:
+        return embedded_dsn()
+    check_dsn(target.dsn)
+    return target.dsn
 
 
 @contextlib.contextmanager
