@@ -57,14 +57,12 @@ def test_the_store_refuses_an_out_of_range_record_from_the_library(store: LogSto
 def test_the_check_constraint_holds_the_same_bounds(dsn: str, value: dt.datetime, ok: bool) -> None:
     """Plain SQL inserts meet thread_logs_created_at_range, whose bounds are CREATED_AT_RANGE's."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        insert = lambda: conn.execute(  # noqa: E731
-            "INSERT INTO thread_logs (thread_id, message, created_at) VALUES ('t', 'm', %s)", (value,)
-        )
+        statement = "INSERT INTO thread_logs (thread_id, message, created_at) VALUES ('t', 'm', %s)"
         if ok:
-            insert()
+            conn.execute(statement, (value,))
         else:
             with pytest.raises(psycopg.errors.CheckViolation, match="thread_logs_created_at_range"):
-                insert()
+                conn.execute(statement, (value,))
 
 
 def test_migration_003_clamps_rows_already_out_of_range_and_prune_removes_the_old_one(
@@ -83,7 +81,7 @@ def test_migration_003_clamps_rows_already_out_of_range_and_prune_removes_the_ol
                 store.history("t")
         report = apply_migrations(conn)
     assert [m.version for m in report.applied] == [3]
-    clamped = dict(query(fresh_dsn, "SELECT message, created_at FROM thread_logs"))
+    clamped = {str(m): at for m, at in query(fresh_dsn, "SELECT message, created_at FROM thread_logs")}
     assert clamped[POISON[0]] == clamped["infinity"] == HIGH - MICRO
     assert clamped[POISON[1]] == clamped["-infinity"] == LOW
     with LogStore(fresh_dsn) as store:

@@ -28,7 +28,7 @@ def _edited(migration: Migration) -> Migration:
 
 def test_applied_migrations_record_their_checksums(dsn: str) -> None:
     """Every applied migration's SHA-256 is in the tracking table."""
-    stored = dict(query(dsn, f"SELECT version, checksum FROM {TRACKING_TABLE}"))
+    stored = {v: c for v, c in query(dsn, f"SELECT version, checksum FROM {TRACKING_TABLE}")}
     assert stored == {m.version: m.checksum for m in load_migrations()}
 
 
@@ -68,7 +68,7 @@ def test_a_tracking_table_without_checksums_gets_them_filled_in(dsn: str) -> Non
     query(dsn, f"ALTER TABLE {TRACKING_TABLE} DROP COLUMN checksum")
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert apply_migrations(conn).applied == ()
-        stored = dict(query(dsn, f"SELECT version, checksum FROM {TRACKING_TABLE}"))
+        stored = {v: c for v, c in query(dsn, f"SELECT version, checksum FROM {TRACKING_TABLE}")}
         assert stored == {m.version: m.checksum for m in load_migrations()}
         with pytest.raises(MigrationEdited):
             apply_migrations(conn, migrations=[_edited(m) for m in load_migrations()])
