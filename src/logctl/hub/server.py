@@ -285,7 +285,7 @@ class Hub:
             if failures:  # rows the database refused: tell the sender which, within the same error budget
                 refused = [
                     RecordError(_frame_index(f.position, bad_indices), records[f.position][5],
-                                InvalidRecord("rejected_by_database", f.reason))
+                                InvalidRecord(f.code, f.reason))
                     for f in failures
                 ]
                 for text in publish_error_frames(frame, refused, max(0, limit - len(errors))):

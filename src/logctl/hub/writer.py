@@ -25,7 +25,7 @@ from typing import Final
 from logctl.core.metrics import HubMetrics
 from logctl.core.records import Row
 from logctl.core.retry import Attempt, RetryPolicy
-from logctl.errors import DatabaseError, LogctlError
+from logctl.errors import DatabaseDataError, DatabaseError, LogctlError
 from logctl.store import LogStore
 
 __all__ = ["Failure", "GroupWriter", "Job"]
@@ -49,6 +49,9 @@ class Failure:
 
     position: int
     reason: str
+    #: The error code for its sender: ``producer_conflict`` when another row is stored under its
+    #: ``(producer, seq)`` (a reused producer id, not a resend).
+    code: str = "rejected_by_database"
 
 
 @dataclasses.dataclass(slots=True)
@@ -82,7 +85,7 @@ def row_specific(exc: BaseException) -> bool:
     anything that is not a :class:`LogctlError` at all (an encoding error while copying a
     row, a bug) are looked for row by row.
     """
-    if not isinstance(exc, LogctlError):
+    if not isinstance(exc, LogctlError) or isinstance(exc, DatabaseDataError):
         return True
     if type(exc) is not DatabaseError:  # DatabaseUnavailable, SchemaMissing, PrivilegeError, ...
         return False
@@ -218,11 +221,11 @@ class GroupWriter:
                 return
             except Exception:  # a bug: the records are answered as failed, the writer goes on
                 logger.exception("the writer failed on a batch of %d jobs; rejecting their records", len(jobs))
-                self._complete(jobs, {i: "internal error while writing" for i in range(sum(len(j.records) for j in jobs))}, 0)
+                self._complete(jobs, {i: _refused("internal error while writing") for i in range(sum(len(j.records) for j in jobs))}, 0)
 
     def _write(self, jobs: list[Job]) -> None:
         records = [r for j in jobs for r in j.records]
-        failed: dict[int, str] = {}
+        failed: dict[int, Failure] = {}
         inserted = self._insert(records, 0, len(records), failed)
         if not self.database_up:
             self.database_up = True
@@ -230,16 +233,16 @@ class GroupWriter:
             self._call(self._on_up)
         self._complete(jobs, failed, inserted)
 
-    def _complete(self, jobs: list[Job], failed: dict[int, str], inserted: int) -> None:
+    def _complete(self, jobs: list[Job], failed: dict[int, Failure], inserted: int) -> None:
         size = sum(len(j.records) for j in jobs)
         if failed:
             self._metrics.records_write_rejected += len(failed)
             base = 0
             for job in jobs:
                 for i in range(len(job.records)):
-                    reason = failed.get(base + i)
-                    if reason is not None:
-                        job.completion.failures.append(Failure(job.offset + i, reason))
+                    failure = failed.get(base + i)
+                    if failure is not None:
+                        job.completion.failures.append(dataclasses.replace(failure, position=job.offset + i))
                 base += len(job.records)
         self._metrics.observe_batch(size - len(failed), inserted)
         with self._cond:
@@ -247,17 +250,22 @@ class GroupWriter:
             self._writing_since = None
         self._call(self._finish, jobs)
 
-    def _insert(self, records: list[Row], lo: int, hi: int, failed: dict[int, str]) -> int:
+    def _insert(self, records: list[Row], lo: int, hi: int, failed: dict[int, Failure]) -> int:
         """Insert ``records[lo:hi]``; rows the database refuses go into ``failed``. Return the rows inserted."""
         rows = records if (lo, hi) == (0, len(records)) else records[lo:hi]
         attempt = Attempt(RETRY)
         while True:
             try:
-                return self._store.insert_rows(rows)
+                result = self._store.write_rows(rows)
+                for position in result.conflicts:  # a reused producer id: refused, never acked as stored
+                    failed[lo + position] = Failure(lo + position, _CONFLICT, "producer_conflict")
+                if result.conflicts:
+                    logger.warning("%d records conflict with stored ones of the same producer and seq", len(result.conflicts))
+                return result.inserted
             except Exception as exc:
                 if row_specific(exc):
                     if hi - lo == 1:
-                        failed[lo] = _reason(exc)
+                        failed[lo] = _refused(_reason(exc))
                         logger.warning("the database refused a record of thread %r: %s", rows[0][0][:64], _reason(exc))
                         return 0
                     mid = (lo + hi) // 2
@@ -296,6 +304,17 @@ class GroupWriter:
             self._loop.call_soon_threadsafe(fn, *args)
         except RuntimeError:  # the loop is closed: the hub is gone
             pass
+
+
+_CONFLICT: Final = (
+    "another record is stored under this producer and seq, with a different thread, message or level:"
+    " the producer id is in use by another producer; this record was not stored"
+)
+
+
+def _refused(reason: str) -> Failure:
+    """A refused row's failure; ``_complete`` sets its position within its ``put``."""
+    return Failure(-1, reason)
 
 
 def _reason(exc: BaseException) -> str:

@@ -7,6 +7,7 @@ calls it from worker threads; see docs/architecture.md for why).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
@@ -20,7 +21,7 @@ from logctl.core.records import LogRecord, Row, check_created_at, escape_nul
 from logctl.store.connect import CONNECT_TIMEOUT, connect, translating
 from logctl.store.scope import ALL_THREADS, ThreadSelector, thread_filter
 
-__all__ = ["LogStore"]
+__all__ = ["LogStore", "WriteResult"]
 
 _COLUMNS: Final = "id, thread_id, message, created_at, level, producer_id, seq, txid::text::int8"
 
@@ -28,6 +29,11 @@ _INSERT: Final = (
     "INSERT INTO thread_logs (thread_id, message, level, created_at, producer_id, seq)"
     " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::int8[])"
     " ON CONFLICT (producer_id, seq) DO NOTHING"
+)
+_INSERT_RETURNING: Final = _INSERT + " RETURNING producer_id, seq"
+_STORED_BY_KEY: Final = (
+    "SELECT producer_id, seq, thread_id, message, level FROM thread_logs"
+    " WHERE (producer_id, seq) IN (SELECT * FROM unnest(%s::text[], %s::int8[]))"
 )
 
 # Binary COPY: psycopg packs a row in about a tenth of the time it takes to format one as
@@ -53,6 +59,40 @@ def _xmin(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
     row = conn.execute(_HORIZON).fetchone()
     assert row is not None
     return int(row[0])
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What :meth:`LogStore.write_rows` did: rows inserted, and the positions of conflicting rows."""
+
+    inserted: int
+    #: Rows (by position) whose ``(producer_id, seq)`` was stored with another thread, message
+    #: or level: a reused producer id, not a resend. They were not written.
+    conflicts: tuple[int, ...] = ()
+
+
+def _with_conflicts(
+    conn: psycopg.Connection[tuple[Any, ...]], rows: Sequence[Row], written: set[tuple[str, int]]
+) -> WriteResult:
+    """Tell the skipped rows apart: resends of what is stored, or conflicts with it (same transaction)."""
+    skipped: list[tuple[int, tuple[str, int]]] = []  # (position, key)
+    claimed: set[tuple[str, int]] = set()
+    for position, row in enumerate(rows):
+        producer_id, seq = row[4], row[5]
+        if producer_id is None or seq is None:
+            continue  # NULL keys never conflict: always inserted
+        key = (producer_id, seq)
+        if key in written and key not in claimed:
+            claimed.add(key)  # the first row with this key is the one written
+        else:
+            skipped.append((position, key))
+    inserted = len(rows) - len(skipped)
+    if not skipped:
+        return WriteResult(inserted)
+    found = conn.execute(_STORED_BY_KEY, ([k[0] for _, k in skipped], [k[1] for _, k in skipped])).fetchall()
+    stored = {(str(p), int(q)): (t, m, lv) for p, q, t, m, lv in found}
+    conflicts = tuple(i for i, key in skipped if stored.get(key) != (rows[i][0], rows[i][1], rows[i][2]))
+    return WriteResult(inserted, conflicts)
 
 
 def _record(row: Sequence[Any]) -> LogRecord:
@@ -132,9 +172,20 @@ class LogStore:
 
     def insert_rows(self, rows: Sequence[Row]) -> int:
         """:meth:`insert` for rows already validated (:func:`~logctl.core.records.row_from_wire`):
-        messages free of NUL, ``created_at`` set and timezone-aware."""
+        messages free of NUL, ``created_at`` set and timezone-aware. Return the rows inserted
+        (see :meth:`write_rows` to learn which rows conflicted with stored ones)."""
+        return self.write_rows(rows).inserted
+
+    def write_rows(self, rows: Sequence[Row]) -> WriteResult:
+        """:meth:`insert_rows`, reporting the rows whose ``(producer_id, seq)`` is stored with other content.
+
+        A row whose key is already stored with the same thread, message and level is a
+        resend: harmless, skipped. One whose stored row differs is a *conflict* (another
+        producer reused the id): it is not written either, and its position is returned,
+        so that the caller can refuse it instead of acknowledging it as stored.
+        """
         if not rows:
-            return 0
+            return WriteResult(0)
         with translating(self.dsn), self.pool.connection() as conn:
             try:
                 with conn.transaction(), conn.cursor().copy(_COPY) as copy:
@@ -142,11 +193,12 @@ class LogStore:
                     write = copy.write_row
                     for row in rows:
                         write(row)
-                return len(rows)
+                return WriteResult(len(rows))
             except psycopg.errors.UniqueViolation:
                 pass
-            cur = conn.execute(_INSERT, [list(column) for column in zip(*rows)])
-            return max(cur.rowcount, 0)
+            with conn.transaction():
+                written = conn.execute(_INSERT_RETURNING, [list(column) for column in zip(*rows)]).fetchall()
+                return _with_conflicts(conn, rows, {(str(p), int(q)) for p, q in written})
 
     # -- reads ----------------------------------------------------------------------
 
