@@ -80,7 +80,7 @@ def test_migration_003_clamps_rows_already_out_of_range_and_prune_removes_the_ol
             with pytest.raises(Exception):  # the old failure: a value psycopg cannot load
                 store.history("t")
         report = apply_migrations(conn)
-    assert [m.version for m in report.applied] == [3]
+    assert 3 in [m.version for m in report.applied]
     clamped = {str(m): at for m, at in query(fresh_dsn, "SELECT message, created_at FROM thread_logs")}
     assert clamped[POISON[0]] == clamped["infinity"] == HIGH - MICRO
     assert clamped[POISON[1]] == clamped["-infinity"] == LOW

