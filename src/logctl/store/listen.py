@@ -36,14 +36,6 @@ def notify_channel(schema: str) -> str:
     return "logctl_" + hashlib.md5(schema.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-def notify_channel(schema: str) -> str:
-    """The schema's NOTIFY channel: ``logctl_<schema>``, or ``logctl_<md5 of schema>`` when that would
-    pass PostgreSQL's 63-byte limit on names. The trigger of migration 004 applies the same rule."""
-    if len(schema.encode("utf-8")) <= 56:
-        return "logctl_" + schema
-    return "logctl_" + hashlib.md5(schema.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
 class Listener:
     """LISTENs on the schema's channel on its own thread and connection; reconnects with backoff."""
 
