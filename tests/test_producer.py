@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from helpers import HubProcess, free_port, query, start_hub
+from helpers import HubProcess, cli_environment, embedded_data_dir, free_port, query, start_hub
 
 import logctl
 from logctl import (
@@ -283,19 +283,18 @@ def test_logging_handler_never_ships_logctls_own_records(producer: str) -> None:
 # -- where records go without settings, and a schema that is not there yet -------------
 
 
-def test_no_settings_means_the_embedded_database(cli_env: dict[str, str]) -> None:
+def test_no_settings_means_the_embedded_database() -> None:
     """With neither LOGCTL_SERVER nor DATABASE_URL, logs go to the embedded PostgreSQL, said once on stderr."""
-    env = {**cli_env, "LOGCTL_EXIT_TIMEOUT": "90"}  # the first start of an embedded server takes seconds
-    result = run_python("from logctl import emit_log\nemit_log('hello', thread_id='emb')\n", env, timeout=120)
-    try:
+    with embedded_data_dir() as data_dir:  # not tmp_path: see embedded_data_dir
+        cli_env = cli_environment(data_dir)
+        env = {**cli_env, "LOGCTL_EXIT_TIMEOUT": "90"}  # the first start of an embedded server takes seconds
+        result = run_python("from logctl import emit_log\nemit_log('hello', thread_id='emb')\n", env, timeout=120)
         assert result.returncode == 0, result.stderr
         assert "not delivered" not in result.stderr
         assert result.stderr.count("neither LOGCTL_SERVER nor DATABASE_URL is set; logs go to embedded PostgreSQL") == 1
         url = subprocess.run([sys.executable, "-m", "logctl", "db-url"], env=cli_env, capture_output=True, text=True,
                              timeout=120).stdout.strip()
         assert query(url, "SELECT thread_id, message FROM thread_logs") == [("emb", "hello")]
-    finally:
-        subprocess.run([sys.executable, "-m", "logctl", "db-stop"], env=cli_env, capture_output=True, timeout=120)
 
 
 def test_missing_schema_is_reported_once_and_records_wait_for_it(fresh_dsn: str, caplog: pytest.LogCaptureFixture) -> None:
