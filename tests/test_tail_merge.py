@@ -112,6 +112,9 @@ def test_reconnect_marker_counts_caught_up_records() -> None:
     assert marker.text == "reconnected: 2 records caught up"
     m.begin_catch_up()
     assert m.end_catch_up().text == "reconnected: 0 records caught up"
+    m.begin_catch_up()
+    m.live([rec(3, 1)])
+    assert m.end_catch_up().text == "reconnected: 1 record caught up"
 
 
 def test_parse_history_reads_the_api_shape() -> None:

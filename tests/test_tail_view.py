@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
 import pytest
@@ -18,6 +19,10 @@ from logctl.core.merge import Marker
 from logctl.core.records import LogRecord
 from logctl.core.view import Filter, ViewModel
 from logctl.errors import ConfigError
+from logctl.tail.client import DbStatus
+from logctl.tail.plain import PlainPrinter
+from logctl.tail.settings import TailSettings
+from logctl.tail.status_bar import StatusInfo, status_line
 
 T0 = dt.datetime(2026, 11, 30, 10, 30, 0, 123456, tzinfo=dt.timezone.utc)
 CET = dt.timezone(dt.timedelta(hours=1), "CET")
@@ -220,3 +225,24 @@ def test_view_changed_messages_coalesce_and_others_do_not() -> None:
     assert ViewChanged().can_replace(ViewChanged())
     assert not ViewChanged().can_replace(EntriesArrived([]))
     assert not EntriesArrived([]).can_replace(EntriesArrived([]))
+
+
+def test_status_line_says_one_record_and_one_match_in_the_singular() -> None:
+    """The status bar reads "1 record" and "1 match", and "12,345 records" with separators."""
+    vm = model(r("alpha"))
+    vm.set_search(compile_pattern("alpha"))
+    line = status_line(StatusInfo(), vm, 0.0).plain
+    assert "  1 record  " in line and "1 records" not in line
+    assert "/alpha/ 1 match" in line and "1 matches" not in line
+    many = model(*(r(f"m{i}") for i in range(12_345)))
+    assert "  12,345 records" in status_line(StatusInfo(), many, 0.0).plain
+
+
+def test_plain_notes_one_record_waiting_in_the_singular() -> None:
+    """tail --plain says "(1 record waiting)" when the hub's database is down with one record queued."""
+    err = io.StringIO()
+    printer = PlainPrinter(TailSettings("t"), io.StringIO(), err, None)
+    printer.event(DbStatus(False, 1))
+    printer.event(DbStatus(False, 2))
+    assert "(1 record waiting)" in err.getvalue() and "(2 records waiting)" in err.getvalue()
+    assert "1 records" not in err.getvalue()

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import typer
 
 from logctl.core.prune_plan import PrunePlan
+from logctl.core.wording import plural
 from logctl.store.migrate import MigrationReport
 from logctl.store.prune import Progress, PruneResult
 
@@ -32,7 +33,7 @@ def render_migration_report(report: MigrationReport) -> str:
         lines.append("schema is up to date; nothing changed")
     state = report.state
     if state is not None:
-        lines.append(f"verified table {state.schema}.thread_logs (~{state.rows_estimate} rows)")
+        lines.append(f"verified table {state.schema}.thread_logs (~{plural(state.rows_estimate, 'row')})")
         lines.append("  columns: " + ", ".join(f"{c} {t}" for c, t in state.columns))
         lines.append("  indexes: " + ", ".join(state.indexes))
     return "\n".join(lines)
@@ -60,7 +61,7 @@ def prune_progress(plan: PrunePlan) -> Iterator[Progress]:
     def plain(done: int, total: int) -> None:
         if total == 0:
             return
-        typer.echo(f"logctl: prune: deleted {done} of {total} rows", err=True)
+        typer.echo(f"logctl: prune: deleted {done} of {plural(total, 'row')}", err=True)
 
     yield plain
 
@@ -69,5 +70,5 @@ def render_prune_result(plan: PrunePlan, result: PruneResult) -> str:
     if result.skipped_locked:
         return "another logctl prune holds the lock on this database; skipped"
     if result.dry_run:
-        return f"dry run: would delete {result.planned} rows ({plan.describe()})"
-    return f"deleted {result.deleted} rows in {result.seconds:.2f}s ({plan.describe()})"
+        return f"dry run: would delete {plural(result.planned, 'row')} ({plan.describe()})"
+    return f"deleted {plural(result.deleted, 'row')} in {result.seconds:.2f}s ({plan.describe()})"

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import typer
 
 from logctl.client.replay import ProducerSpool, ReplayResult
+from logctl.core.wording import plural
 
 __all__ = ["render_replay_result", "render_spool_status", "replay_progress"]
 
@@ -22,14 +23,14 @@ def render_spool_status(producers: Sequence[ProducerSpool]) -> str:
         lines.append(f"{p.producer_id:<32}  {'live' if p.live else 'stopped':<7}  {p.segments:>8}  "
                      f"{p.records:>9}  {p.nbytes:>11}  {damage}")
     stopped = [p for p in producers if not p.live]
-    lines.append(f"{sum(p.records for p in stopped)} records of {len(stopped)} stopped producer(s) wait for a replay; "
+    lines.append(f"{plural(sum(p.records for p in stopped), 'record')} of {len(stopped)} stopped producer(s) wait for a replay; "
                  f"{sum(p.records for p in producers if p.live)} are held by {len(producers) - len(stopped)} live one(s)")
     return "\n".join(lines)
 
 
 def render_replay_result(result: ReplayResult) -> str:
     """What a replay did, in one line."""
-    text = (f"replayed {result.records} records of {result.producers} stopped producer(s): "
+    text = (f"replayed {plural(result.records, 'record')} of {result.producers} stopped producer(s): "
             f"{result.committed} committed (records stored before are not stored twice)")
     if result.rejected:
         text += f", {result.rejected} rejected"
@@ -51,6 +52,6 @@ def replay_progress(every: float = 1.0, clock: Callable[[], float] = time.monoto
         if done < total and now - last[0] < every:
             return
         last[0] = now
-        typer.echo(f"logctl: replay: producer {producer_id[:8]}…: {done} of {total} records sent", err=True)
+        typer.echo(f"logctl: replay: producer {producer_id[:8]}…: {done} of {plural(total, 'record')} sent", err=True)
 
     return report

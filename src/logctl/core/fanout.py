@@ -26,6 +26,7 @@ from typing import Final, TypeAlias
 
 from logctl.core.cursor import Cursor
 from logctl.core.records import LogRecord
+from logctl.core.wording import plural
 from logctl.errors import ProtocolError
 
 __all__ = [
@@ -263,7 +264,7 @@ class FanOut:
         if thread_id not in subs and len(subs) >= self.max_subscriptions:
             raise ProtocolError(
                 "too_many_subscriptions",
-                f"this connection already has {len(subs)} subscriptions, the hub's limit"
+                f"this connection already has {plural(len(subs), 'subscription')}, the hub's limit"
                 " (serve --max-subscriptions); unsubscribe from one first",
             )
 

@@ -32,6 +32,7 @@ from typing import Final, Union
 from logctl.core.cursor import Cursor
 from logctl.core.protocol.history import HistoryPage, parse_history, parse_record
 from logctl.core.records import LogRecord
+from logctl.core.wording import plural
 
 __all__ = [
     "Entry",
@@ -137,8 +138,7 @@ class StreamMerge:
         """Stop counting and return the reconnect marker."""
         count = self._catching_up or 0
         self._catching_up = None
-        noun = "record" if count == 1 else "records"
-        return Marker(f"reconnected: {count} {noun} caught up", now)
+        return Marker(f"reconnected: {plural(count, 'record')} caught up", now)
 
     # -- internals ---------------------------------------------------------------------
 

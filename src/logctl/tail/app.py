@@ -30,6 +30,7 @@ from logctl.core.times import TimeMode, next_time_mode, zone_label
 from logctl.core.merge import Entry, StreamMerge
 from logctl.core.records import LogRecord
 from logctl.core.sanitise import neutralise_controls
+from logctl.core.wording import plural
 from logctl.gc_policy import HeapFreezer
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError
 from logctl.tail.activity import Activity
@@ -191,7 +192,7 @@ class TailApp(App[None]):
         settings = self.settings
         attempt = Attempt(RECONNECT)
         while True:
-            self.post_message(ConnectionChanged(State("loading", f"latest {settings.limit} records")))
+            self.post_message(ConnectionChanged(State("loading", f"latest {plural(settings.limit, 'record')}")))
             try:
                 first = settings.limit if settings.since is not None else min(settings.limit, FIRST_PAGE)
                 page = await self.client.initial(first, settings.since)

@@ -17,6 +17,7 @@ from logctl.core.plain_line import format_plain
 from logctl.core.merge import Entry, Marker, StreamMerge
 from logctl.core.records import LogRecord
 from logctl.core.sanitise import neutralise_controls
+from logctl.core.wording import plural
 from logctl.tail.client import DbStatus, Event, Shown, State, TailClient
 from logctl.tail.settings import ColorChoice, TailSettings
 
@@ -82,7 +83,7 @@ class PlainPrinter:
             self.last_state = text
         elif isinstance(event, DbStatus):
             self.note("the hub's database is back" if event.up else
-                      f"the hub cannot write to its database ({event.backlog} records waiting); live records are shown as they arrive")
+                      f"the hub cannot write to its database ({plural(event.backlog, 'record')} waiting); live records are shown as they arrive")
 
 
 def _state_text(state: State) -> str:

@@ -10,9 +10,10 @@ from textual.widgets import Static
 
 from logctl.core.sanitise import neutralise_controls
 from logctl.core.view import ViewModel
+from logctl.core.wording import plural
 from logctl.tail.client import DbStatus, State
 
-__all__ = ["StatusBar", "StatusInfo", "describe_state"]
+__all__ = ["StatusBar", "StatusInfo", "describe_state", "status_line"]
 
 _STATE_STYLES = {
     "loading": "bold cyan",
@@ -70,25 +71,31 @@ class StatusBar(Static):
     """
 
     def show(self, info: StatusInfo, model: ViewModel) -> None:
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(describe_state(info.state, time.monotonic()), style=_STATE_STYLES.get(info.state.kind, ""))
-        if info.database is not None and not info.database.up:
-            text.append(f"  ⚠ hub database down ({info.database.backlog} waiting; ~ = not yet stored)", style="bold yellow")
-        if info.waiting_for_thread and not model.entries:
-            text.append(neutralise_controls(f"  thread {info.thread_id!r} has no records yet; waiting"), style="italic")
-        text.append(f"  {model.records_loaded:,} records")
-        hidden = len(model.entries) - len(model.visible)
-        described = model.filter.describe()
-        if described:
-            text.append(neutralise_controls(f"  filter {described} ({hidden:,} hidden)"), style="magenta")
-        if model.search is not None:
-            text.append(neutralise_controls(f"  search /{model.search.pattern}/ {model.match_count:,} matches"), style="yellow")
-        if model.wrap:
-            text.append("  wrap")
-        if model.follow:
-            text.append("  following", style="green")
-        else:
-            text.append("  paused", style="bold")
-            if model.new_count:
-                text.append(f"  ▼ {model.new_count:,} new (f/End)", style="bold reverse yellow")
-        self.update(text)
+        self.update(status_line(info, model, time.monotonic()))
+
+
+def status_line(info: StatusInfo, model: ViewModel, now: float) -> Text:
+    """The status bar's one line for ``info`` and ``model`` at monotonic time ``now``."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(describe_state(info.state, now), style=_STATE_STYLES.get(info.state.kind, ""))
+    if info.database is not None and not info.database.up:
+        text.append(f"  ⚠ hub database down ({info.database.backlog} waiting; ~ = not yet stored)", style="bold yellow")
+    if info.waiting_for_thread and not model.entries:
+        text.append(neutralise_controls(f"  thread {info.thread_id!r} has no records yet; waiting"), style="italic")
+    text.append(f"  {plural(model.records_loaded, 'record', grouped=True)}")
+    hidden = len(model.entries) - len(model.visible)
+    described = model.filter.describe()
+    if described:
+        text.append(neutralise_controls(f"  filter {described} ({hidden:,} hidden)"), style="magenta")
+    if model.search is not None:
+        matches = plural(model.match_count, "match", "matches", grouped=True)
+        text.append(neutralise_controls(f"  search /{model.search.pattern}/ {matches}"), style="yellow")
+    if model.wrap:
+        text.append("  wrap")
+    if model.follow:
+        text.append("  following", style="green")
+    else:
+        text.append("  paused", style="bold")
+        if model.new_count:
+            text.append(f"  ▼ {model.new_count:,} new (f/End)", style="bold reverse yellow")
+    return text

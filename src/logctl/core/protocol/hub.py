@@ -20,6 +20,7 @@ from logctl.core.records import (
     row_from_wire,
     validate_thread_id,
 )
+from logctl.core.wording import plural
 from logctl.errors import InvalidRecord, ProtocolError
 
 __all__ = [
@@ -191,7 +192,7 @@ def validate_publish(
     if len(frame.records) > max_records:
         raise ProtocolError(
             "too_many_records",
-            f"publish frame holds {len(frame.records)} records; the limit is {max_records}: no record was taken",
+            f"publish frame holds {plural(len(frame.records), 'record')}; the limit is {max_records}: no record was taken",
         )
     good: list[Row] = []
     bad: list[RecordError] = []
@@ -240,7 +241,7 @@ def publish_error_frames(frame: Publish, errors: Sequence[RecordError], limit: i
         first = errors[limit]
         frames.append(error_frame(
             "too_many_errors",
-            f"{rest} more records of this frame were rejected (the first: {first.error.code})",
+            f"{plural(rest, 'more record')} of this frame {'was' if rest == 1 else 'were'} rejected (the first: {first.error.code})",
             ref=frame.ref, producer=frame.producer, index=first.index, count=rest,
         ))
     return frames
