@@ -125,8 +125,29 @@ class HubAddress:
 
 
 def resolve_hub(option: str | None) -> HubAddress:
-    """The hub's address: ``--server``, then ``LOGCTL_SERVER``, then :data:`DEFAULT_SERVER`."""
-    return HubAddress.parse(option or os.environ.get("LOGCTL_SERVER") or DEFAULT_SERVER)
+    """The hub's address: ``--server``, then ``LOGCTL_SERVER``, then :data:`DEFAULT_SERVER`; the token of :func:`resolve_token`."""
+    return HubAddress.parse(option or os.environ.get("LOGCTL_SERVER") or DEFAULT_SERVER, token=resolve_token())
+
+
+def resolve_token() -> str | None:
+    """The hub token: ``LOGCTL_TOKEN``, else the first line of the file named by ``LOGCTL_TOKEN_FILE``, else None.
+
+    Never a command-line option, where ``ps`` would show it.
+    """
+    token = os.environ.get("LOGCTL_TOKEN", "").strip()
+    if token:
+        return token
+    path = os.environ.get("LOGCTL_TOKEN_FILE")
+    if not path:
+        return None
+    try:
+        text = Path(path).expanduser().read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the token file {path} (LOGCTL_TOKEN_FILE): {getattr(exc, 'strerror', None) or exc}") from None
+    token = (text.strip().splitlines() or [""])[0].strip()
+    if not token:
+        raise ConfigError(f"the token file {path} (LOGCTL_TOKEN_FILE) is empty")
+    return token
 
 
 def resolve_server(option: str | None) -> str:

@@ -15,7 +15,8 @@ into one sentence on stderr and an exit code, in one place (``logctl.cli``)::
     │   └── PrivilegeError                    role lacks INSERT/DELETE/CREATE rights (hub: 503)
     ├── InvalidRecord                exit 1   a log record failed validation (has a ``code``)
     ├── ProtocolError                exit 1   a malformed frame or request (has a ``code``)
-    └── HubUnavailable               exit 4   no logctl hub answers at the URL
+    ├── HubUnavailable               exit 4   no logctl hub answers at the URL
+    └── HubRefused                   exit 5   the hub refused the token (401/403, forbidden)
 
 Messages name the object involved and never contain a DSN password. A hub never sends a
 :class:`DatabaseError`'s message to its clients, since it names the database, user and host:
@@ -30,6 +31,7 @@ __all__ = [
     "DatabaseDataError",
     "DatabaseError",
     "DatabaseUnavailable",
+    "HubRefused",
     "HubUnavailable",
     "InvalidRecord",
     "LogctlError",
@@ -126,3 +128,9 @@ class HubUnavailable(LogctlError):
     """No logctl hub answers at the configured URL."""
 
     exit_code = 4
+
+
+class HubRefused(LogctlError):
+    """The hub refused this client's token: missing, unknown, revoked, or without the scope. Not retried."""
+
+    exit_code = 5

@@ -7,7 +7,7 @@ import os
 from typing import Literal
 
 from logctl.client.transports import DatabaseTransport, HubTransport, Transport
-from logctl.config import DEFAULT_SERVER, DatabaseTarget, HubAddress, resolve_database, resolve_hub
+from logctl.config import DEFAULT_SERVER, DatabaseTarget, HubAddress, resolve_database, resolve_hub, resolve_token
 from logctl.errors import ConfigError, DatabaseUnavailable, HubUnavailable, LogctlError
 
 __all__ = ["Route", "choose_route"]
@@ -55,5 +55,5 @@ def choose_route(server: str | None, database_url: str | None, *, fallback: Lite
     if os.environ.get("DATABASE_URL"):
         return Route(None, resolve_database(None), "DATABASE_URL")
     if fallback == "hub":
-        return Route(HubAddress.parse(DEFAULT_SERVER), None, "default")
+        return Route(HubAddress.parse(DEFAULT_SERVER, token=resolve_token()), None, "default")
     return Route(None, DatabaseTarget("embedded"), "default")

@@ -135,7 +135,7 @@ def send_batches(
         from logctl.client.replay import replay_directory
 
         replay_directory(spool.directory, route, timeout=timeout, skip={producer_id})
-    shipper = Shipper(transport, limits, name="logctl-send", retry=SEND_RETRY, journal=journal).start()
+    shipper = Shipper(transport, limits, name="logctl-send", retry=SEND_RETRY, journal=journal, warn_refused=False).start()
     read = 0
     now, utc, put_many, overhead = dt.datetime.now, dt.timezone.utc, shipper.put_many, RECORD_OVERHEAD + json_size(thread_id)
     try:
@@ -152,6 +152,8 @@ def send_batches(
         shipper.close(0)
         if journal is not None:
             journal.close()
+    if shipper.refused is not None:
+        raise shipper.refused
     stats = shipper.stats()
     if stats.rejected:
         raise InvalidRecord(
@@ -162,6 +164,8 @@ def send_batches(
 
 
 def _stalled(route: Route, shipper: Shipper, read: int, timeout: float) -> Exception:
+    if shipper.refused is not None:  # the hub refused the token: no timeout was waited for
+        return shipper.refused
     stats = shipper.stats()
     why = stats.last_error or f"{route.describe()} acknowledged nothing"
     left = read - stats.committed - stats.rejected

@@ -27,7 +27,7 @@ from logctl.core.delivery import Delivered, Delivery, Failed, Reconnect, Reply
 from logctl.core.records import LogRecord
 from logctl.core.retry import Attempt, RetryPolicy
 from logctl.core.wording import plural
-from logctl.errors import HubUnavailable, LogctlError
+from logctl.errors import HubRefused, HubUnavailable, LogctlError
 
 __all__ = ["Journal", "ProducerStats", "Shipper", "on_shipper_thread"]
 
@@ -93,6 +93,7 @@ class Shipper:
         retry: RetryPolicy = RETRY,
         journal: Journal | None = None,
         first_seq: int = 0,
+        warn_refused: bool = True,
     ) -> None:
         self.transport = transport
         self._journal = journal
@@ -111,6 +112,9 @@ class Shipper:
         self.rejected = 0
         self.reconnects = 0
         self.last_error: str | None = None
+        #: Set when the hub refused the token: the thread stopped, nothing more is sent.
+        self.refused: HubRefused | None = None
+        self._warn_refused = warn_refused  # False when the caller raises ``refused`` itself (send)
         self._failing = False
         self._drops_reported = 0
         self._rejections_logged = 0
@@ -140,7 +144,7 @@ class Shipper:
         with self._lock:
             taken = self._offer(record, size)
             while taken is None:
-                if not self._progress.wait_for(lambda: self._closing or self._has_room(size), timeout):
+                if not self._progress.wait_for(lambda: self._closing or self._stop or self._has_room(size), timeout):
                     spool.note_drop()
                     return False
                 taken = self._offer(record, size)
@@ -168,7 +172,7 @@ class Shipper:
             for index, (record, size) in enumerate(zip(records, sizes)):
                 ok = self._offer(record, size)
                 while ok is None:
-                    if not self._progress.wait_for(lambda: self._closing or self._has_room(size), timeout):
+                    if not self._progress.wait_for(lambda: self._closing or self._stop or self._has_room(size), timeout):
                         spool.note_drop(len(records) - index)
                         return taken
                     ok = self._offer(record, size)
@@ -185,7 +189,7 @@ class Shipper:
 
     def _offer(self, record: LogRecord, size: int) -> bool | None:
         spool, journal = self._spool, self._journal
-        if self._closing:
+        if self._closing or self._stop:
             spool.note_drop()
             return False
         if journal is not None and not journal.has_room(size):
@@ -295,6 +299,9 @@ class Shipper:
                 progressed = self._exchange()
                 if progressed:
                     attempt = attempt.reset()
+            except HubRefused as exc:  # retrying cannot help: say it once and stop
+                self._refuse(exc)
+                return
             except LogctlError as exc:
                 self._disconnect(str(exc))
             except Exception as exc:  # a bug must not kill the thread and strand the records
@@ -359,12 +366,18 @@ class Shipper:
                     self.rejected += outcome.count
                 else:
                     refused = outcome
-            if acked:
-                if self._journal is not None:
-                    self._journal.ack(self._spool.acked_upto)
+            forbidden = next((r for r in rejections if r.code == "forbidden"), None)
+            if forbidden is not None:  # the token lacks the write scope: the same for every frame; stop before waking anyone
+                self.refused = HubRefused(f"the hub refused the token: {forbidden.message}")
+                self._stop = True
+            if acked and self._journal is not None and forbidden is None:  # refused records stay on disk for a replay
+                self._journal.ack(self._spool.acked_upto)
+            if acked or forbidden is not None:
                 self._progress.notify_all()
             dropped, total = self._spool.dropped - self._drops_reported, self._spool.dropped
             self._drops_reported = total
+        if self.refused is not None:
+            raise self.refused
         self._report(rejections, dropped, total)
         if acked and self._failing:  # recovered: said once, like the failure
             logger.warning("logctl: delivering to %s again", self.transport.describe())
@@ -385,6 +398,16 @@ class Shipper:
         if dropped:
             logger.warning("logctl: buffer full (%s): dropped %s, %s in all",
                            plural(self.limits.capacity, "record"), plural(dropped, "log record"), total)
+
+    def _refuse(self, exc: HubRefused) -> None:
+        with self._lock:
+            self.refused, self.last_error = exc, str(exc)
+            self._stop = True
+            self._progress.notify_all()
+            pending = self._spool.pending
+        if self._warn_refused:
+            logger.warning("logctl: %s; not retrying: %s not delivered", exc, plural(pending, "log record"))
+        self.transport.close()
 
     def _disconnect(self, reason: str) -> None:
         was = self._connected

@@ -23,6 +23,7 @@ from logctl.config import DatabaseTarget, HubAddress
 from logctl.core.delivery import Acked, Frame, Reply
 from logctl.core.protocol.producer import decode_reply, encode_publish
 from logctl.core.records import LogRecord, Row, escape_nul
+from logctl.client.refusals import refused_by_hub
 from logctl.errors import HubUnavailable
 
 if TYPE_CHECKING:  # websockets and psycopg load on first use, not at import
@@ -76,7 +77,7 @@ class HubTransport:
         return f"the logctl hub at {self.url}"
 
     def open(self) -> None:
-        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
         from websockets.sync.client import connect
 
         try:
@@ -87,6 +88,11 @@ class HubTransport:
                 ssl=address.ssl_context(), additional_headers=address.headers(),
                 logger=logging.getLogger("logctl.client.websockets"),
             ))
+        except InvalidStatus as exc:
+            refused = refused_by_hub(exc.response.status_code, bytes(exc.response.body), self.url, has_token=self.address.token is not None)
+            if refused is not None:
+                raise refused from None
+            raise HubUnavailable(f"no logctl hub answers at {self.url}: {exc}") from exc
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             raise HubUnavailable(f"no logctl hub answers at {self.url}: {exc or type(exc).__name__}") from exc
         except ConnectionClosed as exc:  # the hub went away during the opening handshake

@@ -22,9 +22,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal, Union
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from logctl.config import HubAddress
+from logctl.client.refusals import refused_by_hub
+from logctl.config import HubAddress, resolve_hub
 from logctl.core.cursor import ORIGIN, Cursor
 from logctl.core.routes import MAX_LIMIT
 from logctl.core.merge import Entry, StreamMerge
@@ -84,7 +85,7 @@ class TailClient:
     """Talks to one hub about one thread."""
 
     def __init__(self, server: HubAddress | str, thread_id: str) -> None:
-        self.address = server if isinstance(server, HubAddress) else HubAddress.parse(server)
+        self.address = server if isinstance(server, HubAddress) else resolve_hub(server)
         self.server = self.address.url
         self.thread_id = thread_id
         self.http_base = self.address.http_base  # the proxy's path prefix kept, as for the stream
@@ -128,6 +129,9 @@ class TailClient:
             code, message = str(detail["code"]), str(detail["message"])
         except Exception:
             return HubUnavailable(f"{self.http_base} answered HTTP {err.code}; is it a logctl hub?")
+        refused = refused_by_hub(err.code, json.dumps({"error": detail}), self.http_base, has_token=self.address.token is not None)
+        if refused is not None:
+            return refused
         if err.code == 503:
             return DatabaseUnavailable(f"the hub at {self.http_base} cannot read its database: {message}")
         return ProtocolError(code, f"the hub refused the history request: {message}")
@@ -205,6 +209,11 @@ class TailClient:
                         elif isinstance(event, StreamError):
                             self._error(event)
                     reason = _close_reason(ws.close_code, ws.close_reason or "")
+            except InvalidStatus as exc:  # a refused token is final; any other status is retried
+                refused = refused_by_hub(exc.response.status_code, bytes(exc.response.body), self.server, has_token=self.address.token is not None)
+                if refused is not None:
+                    raise refused from None
+                reason = _describe(exc, self.server)
             except (ConnectionClosed, OSError, InvalidHandshake, InvalidURI, HubUnavailable, DatabaseUnavailable,
                     asyncio.TimeoutError, _NotJson) as exc:
                 reason = _describe(exc, self.server)
