@@ -212,3 +212,24 @@ def test_insecure_no_auth_starts_with_a_warning(dsn: str, cli_env: dict[str, str
     finally:
         hub.stop()
     assert "--insecure-no-auth" in hub.stderr()
+
+
+def test_a_missing_tokens_file_is_refused_at_start(dsn: str, cli_env: dict[str, str], tmp_path: Path) -> None:
+    """serve --tokens-file naming no file exits 2 with one line saying how to create one (it does not start open)."""
+    done = run_cli(["serve", "--port", "0", "--tokens-file", str(tmp_path / "none.json"), "--database-url", dsn], cli_env, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert "does not exist" in line and "logctl token create" in line
+
+
+def test_a_broken_tokens_file_keeps_the_previous_tokens(secure_hub: HubProcess, tokens: tuple[Path, dict[str, str]]) -> None:
+    """A tokens file that stops parsing is logged on reload and the tokens already loaded stay in force."""
+    path, secrets = tokens
+    path.write_text("{ not json")
+    assert secure_hub.proc is not None
+    os.kill(secure_hub.proc.pid, signal.SIGHUP)
+    for _ in range(3):  # a few loop turns after the signal
+        assert http(secure_hub, "GET", "/metrics", _headers(secrets["read"]))[0] == 200
+    assert secure_hub.stop() == 0
+    log = secure_hub.stderr()
+    assert "kept the previous tokens" in log and str(path) in log
