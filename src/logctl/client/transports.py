@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import encodings.idna  # noqa: F401  imported up front: a forked child connecting by host name must not import it
 import logging
 from typing import TYPE_CHECKING, Protocol
 
