@@ -97,7 +97,7 @@ def test_the_same_concurrent_index_in_a_transactional_migration_fails(dsn: str) 
 
 def test_dry_run_says_which_migrations_run_without_a_transaction(dsn: str) -> None:
     """The dry-run report labels a marked migration 'no transaction'."""
-    from logctl.cli_render import render_migration_report
+    from logctl.cli.render import render_migration_report
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         report = apply_migrations(conn, migrations=[*load_migrations(), CONCURRENT_INDEX], dry_run=True)

@@ -15,7 +15,7 @@ STORE_DIR = Path(logctl.store.__file__).parent
 DRIVER_PACKAGES = ("psycopg", "psycopg_pool")
 
 #: Viewer and client modules, which the storage layer must not depend on.
-UPPER_PACKAGES = ("logctl.tail", "logctl.hub", "logctl.client", "logctl.cli", "logctl.cli_render")
+UPPER_PACKAGES = ("logctl.tail", "logctl.hub", "logctl.client", "logctl.cli", "logctl.cli.render")
 
 
 def _imported_modules(path: Path) -> set[str]:

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from logctl.cli_render import render_prune_result
-from logctl.cli_render_spool import render_replay_result
+from logctl.cli.render import render_prune_result
+from logctl.cli.render_spool import render_replay_result
 from logctl.client.replay import ReplayResult
 from logctl.core.cursor import ORIGIN
 from logctl.core.fanout import FanOut
