@@ -1,0 +1,1 @@
+src/logctl/store/sql
