@@ -107,3 +107,20 @@ def test_cli_help_has_examples() -> None:
     for cmd in ("create", "list", "revoke"):
         out = run_cli(["token", cmd, "--help"], dict(os.environ)).stdout
         assert "Example:" in out, cmd
+
+
+def test_a_tokens_file_not_in_utf8_is_a_config_error_and_a_reload_keeps_the_tokens(tmp_path: Path) -> None:
+    """A tokens file that is not UTF-8 is a ConfigError naming it, and the hub's reread keeps the previous tokens."""
+    from logctl.core.metrics import HubMetrics
+    from logctl.hub.access import AccessGate
+    from logctl.tokens_file import create_token, load_tokens
+
+    path = tmp_path / "tokens.json"
+    create_token(path, "ci", frozenset({"read"}))
+    gate = AccessGate(HubMetrics(), host="127.0.0.1", tokens_file=str(path), allow_origins=(),
+                      metrics_open=False, insecure_no_auth=False)
+    path.write_bytes(b'{"tokens": [\xff\xfe')
+    with pytest.raises(ConfigError, match="tokens.json"):
+        load_tokens(path)
+    gate.reload(force=True)
+    assert gate.access.tokens is not None and [e.name for e in gate.access.tokens.entries] == ["ci"]

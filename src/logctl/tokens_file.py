@@ -30,6 +30,8 @@ def load_tokens(path: Path, *, missing_ok: bool = False) -> TokenTable:
         raise ConfigError(f"the tokens file {path} does not exist: create a token with `logctl token create`") from None
     except OSError as exc:
         raise ConfigError(f"cannot read the tokens file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"the tokens file {path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     return parse_tokens(text, str(path))
 
 
