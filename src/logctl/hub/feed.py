@@ -187,7 +187,11 @@ class Feed:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await self._read_once()
+            try:
+                await self._read_once()
+            except Exception:  # a bug must not end live delivery for every subscriber
+                self._metrics.internal_errors += 1
+                logger.exception("the feed failed on a wake-up; it goes on with the next one")
 
     async def _read_once(self) -> None:
         reads: list[ReadFeed] = self.fanout.reads()
