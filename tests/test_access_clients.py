@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -134,3 +135,20 @@ def test_the_producer_reports_a_refused_token_once_and_stops(secure_hub: HubProc
     assert stderr.count("not retrying") == 1 and stderr.count("the hub refused the token") <= 2, stderr  # the warning, and the exit summary
     assert tokens[who] not in stderr + json.dumps(stats)
     logging.getLogger(__name__).debug("stderr: %s", stderr)
+
+
+@pytest.mark.parametrize("who", ["wrong", "read"])
+def test_spool_replay_with_a_refused_token_keeps_the_segments(
+    secure_hub: HubProcess, cli_env: dict[str, str], tokens: dict[str, str], tmp_path: Path, who: str
+) -> None:
+    """`spool replay` whose token the hub refuses (wrong, or read-only: forbidden frames) exits 5 and deletes no segment."""
+    from test_spool_crash import crash, dead_url, producer_env
+
+    spool = tmp_path / "spool"
+    crash(producer_env(cli_env, spool, LOGCTL_SERVER=dead_url()), 10)
+    before = sorted(os.listdir(spool))
+    env = _env(cli_env, secure_hub, tokens[who])
+    result = run_cli(["spool", "replay", str(spool), "--server", secure_hub.url, "--timeout", "3600"], env, timeout=60)
+    assert result.returncode == REFUSED_EXIT, result.stderr
+    assert "the hub refused the token" in result.stderr and tokens[who] not in result.stderr
+    assert sorted(os.listdir(spool)) == before

@@ -146,7 +146,7 @@ def _replay_one(producer_id: str, decoded: Sequence[Decoded], route: Route, time
     done = 0
     for run in all_runs:
         shipper = Shipper(route.transport(producer_id), REPLAY_LIMITS, name="logctl-replay",
-                          retry=REPLAY_RETRY, first_seq=run[0].seq).start()
+                          retry=REPLAY_RETRY, first_seq=run[0].seq, warn_refused=False).start()
         try:
             for start in range(0, len(run), CHUNK):
                 chunk = [s.record for s in run[start:start + CHUNK]]
@@ -159,6 +159,8 @@ def _replay_one(producer_id: str, decoded: Sequence[Decoded], route: Route, time
             shipper.drain(timeout)
         finally:
             shipper.close(0)
+        if shipper.refused is not None:  # nothing was stored; the segments stay for a replay with a right token
+            raise shipper.refused
         stats = shipper.stats()
         committed += stats.committed
         rejected += stats.rejected
