@@ -99,7 +99,7 @@ def render_prometheus(
     counter("write_failures_total", "Failed batch writes (retried).", m.write_failures)
     counter("slow_subscribers_closed_total", "Subscribers closed because they could not keep up.", m.slow_subscribers_closed)
     counter("records_write_rejected_total", "Records the database refused (each isolated from its batch and answered with an error).", m.records_write_rejected)
-    counter("internal_errors_total", "Frames that raised an unexpected error (answered with internal_error).", m.internal_errors)
+    counter("internal_errors_total", "Unexpected errors: frames that raised (answered with internal_error), and feed wake-ups that raised.", m.internal_errors)
     counter("limit_records_per_frame_total", "Publish frames refused for holding more than --max-records-per-frame records.", m.limit_records_per_frame)
     counter("limit_errors_per_frame_total", "Publish frames whose error frames were cut at --max-errors-per-frame.", m.limit_errors_per_frame)
     counter("limit_backlog_total", "Publish frames that waited for room in the backlog (--max-backlog).", m.limit_backlog)
