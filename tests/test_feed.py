@@ -1,4 +1,4 @@
-"""The hub's feed (logctl.hub.feed) against a real database, with outlets of its own."""
+"""The hub in process (logctl.hub.feed, logctl.hub.server) against a real database: what survives errors and failed handshakes."""
 
 from __future__ import annotations
 
@@ -53,3 +53,28 @@ def test_an_error_while_fanning_out_does_not_end_the_feed(store: LogStore) -> No
     got = asyncio.run(main())
     messages = [r["message"] for text in got for r in json.loads(text)["records"]]
     assert messages[-1] == "m1"
+
+
+def test_a_handshake_that_fails_after_routing_leaves_no_grant_behind(store: LogStore) -> None:
+    """An upgrade request that websockets refuses after the route allowed it (no Sec-WebSocket-Key) keeps no grant."""
+    from logctl.hub.server import Hub, HubConfig
+
+    async def main() -> tuple[list[bytes], int]:
+        hub = Hub(store, HubConfig(host="127.0.0.1", port=0))
+        host, port = await hub.start()
+        try:
+            statuses = []
+            for _ in range(3):
+                reader, writer = await asyncio.open_connection(host, port)
+                writer.write(f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                             "Connection: Upgrade\r\n\r\n".encode())
+                statuses.append((await asyncio.wait_for(reader.readline(), 10)).split()[1])
+                writer.close()
+                await writer.wait_closed()
+            return statuses, len(hub._grants)
+        finally:
+            await hub.stop()
+
+    statuses, grants = asyncio.run(main())
+    assert statuses == [b"400"] * 3
+    assert grants == 0

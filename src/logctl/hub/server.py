@@ -140,6 +140,7 @@ class Hub:
             self.server = await serve(
                 self._handle, self.config.host, self.config.port,
                 process_request=self._process_request,
+                process_response=self._process_response,
                 max_size=self.config.max_frame_bytes or frame_limit(self.config.max_message_bytes),
                 max_queue=MAX_QUEUED_FRAMES,
                 compression=None,
@@ -375,6 +376,11 @@ class Hub:
         if request.method == "HEAD":  # the same headers (Content-Length included), no body
             response = dataclasses.replace(response, body=b"")
         return response
+
+    def _process_response(self, ws: ServerConnection, request: Request, response: Response) -> None:
+        """Forget the grant of a handshake that failed after routing (e.g. no Sec-WebSocket-Key): ``_handle`` never runs for it."""
+        if response.status_code != 101:
+            self._grants.pop(ws, None)
 
     async def _health(self, ws: ServerConnection) -> Response:
         try:
