@@ -112,10 +112,10 @@ PRODUCER = textwrap.dedent("""
 """)
 
 
-def _producer(env: dict[str, str], timeout: float) -> tuple[dict[str, object], str]:
+def _producer(env: dict[str, str], timeout: float, run_timeout: float = 120) -> tuple[dict[str, object], str]:
     import subprocess
 
-    done = subprocess.run([sys.executable, "-c", PRODUCER, str(timeout)], env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    done = subprocess.run([sys.executable, "-c", PRODUCER, str(timeout)], env=env, capture_output=True, text=True, timeout=run_timeout, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 
@@ -135,6 +135,16 @@ def test_the_producer_reports_a_refused_token_once_and_stops(secure_hub: HubProc
     assert stderr.count("not retrying") == 1 and stderr.count("the hub refused the token") <= 2, stderr  # the warning, and the exit summary
     assert tokens[who] not in stderr + json.dumps(stats)
     logging.getLogger(__name__).debug("stderr: %s", stderr)
+
+
+def test_a_producer_refused_for_good_exits_without_waiting_out_its_exit_timeout(
+    secure_hub: HubProcess, cli_env: dict[str, str], tokens: dict[str, str]
+) -> None:
+    """Once the hub refused the token, interpreter exit does not wait LOGCTL_EXIT_TIMEOUT for records that can never go."""
+    env = _env(cli_env, secure_hub, tokens["wrong"])
+    env["LOGCTL_EXIT_TIMEOUT"] = "3600"
+    stats, stderr = _producer(env, 3600, run_timeout=60)
+    assert stats["committed"] == 0 and "the hub refused the token" in str(stats["last_error"]), stderr
 
 
 @pytest.mark.parametrize("who", ["wrong", "read"])

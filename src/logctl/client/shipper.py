@@ -252,7 +252,8 @@ class Shipper:
             self._wake.notify_all()
             self._progress.notify_all()
             if self._thread is not None:
-                self._progress.wait_for(lambda: self._spool.pending == 0, timeout)
+                # _stop already set: the thread gave up for good (a refused token); nothing more can go.
+                self._progress.wait_for(lambda: self._spool.pending == 0 or self._stop, timeout)
             left = self._spool.pending
             self._stop = True
             self._wake.notify_all()
