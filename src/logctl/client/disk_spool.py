@@ -297,7 +297,11 @@ class DiskSpool:
                 self._unsynced = False
                 fds, self._to_sync = self._to_sync, []
                 if self._fd is not None and self.broken is None:
-                    fds.append(os.dup(self._fd))
+                    try:
+                        fds.append(os.dup(self._fd))
+                    except OSError as exc:  # e.g. EMFILE: try again next round
+                        self._unsynced = True
+                        logger.warning("logctl: syncing the disk spool %s failed: %s", self.directory, exc)
             self._sync_pending(fds)  # outside the lock: appends go on meanwhile
 
     def close(self) -> None:
