@@ -57,9 +57,10 @@ def test_the_store_imports_no_viewer_hub_or_client_module() -> None:
 
 
 def test_the_migrations_are_package_data_of_the_store() -> None:
-    """The SQL migrations live inside logctl/store/sql, not in a checkout-only directory."""
+    """The SQL migrations live inside logctl/store/sql, not in a checkout-only directory (a root `sql` may only link there)."""
     from logctl.store.migrate import load_migrations
 
     names = [f"{m.version:03d}_{m.name}.sql" for m in load_migrations()]
     assert names and all((STORE_DIR / "sql" / name).is_file() for name in names)
-    assert not (PACKAGE_DIR.parents[1] / "sql").exists()
+    root = PACKAGE_DIR.parents[1] / "sql"  # at most the repository's link to them (commit 3e2a948), never a copy
+    assert not root.exists() or (root.is_symlink() and root.resolve() == (STORE_DIR / "sql").resolve())
