@@ -1,1 +1,0 @@
-src/logctl/store/sql
