@@ -22,9 +22,9 @@ def _seconds(value: float) -> float:
 
 @app.command()
 def send(
-    thread_id: Annotated[str, typer.Argument(help="The thread to log to.", show_default=False)],
+    thread_id: Annotated[str, typer.Argument(help="The thread to log to.", metavar="THREAD_ID", show_default=False)],
     message: Annotated[
-        Optional[str], typer.Argument(help="The message. Without it, each line of stdin is one record.", show_default=False)
+        Optional[str], typer.Argument(help="The message. Without it, each line of stdin is one record.", metavar="MESSAGE", show_default=False)
     ] = None,
     level: Annotated[str, typer.Option("--level", help="DEBUG, INFO, WARN or ERROR.")] = "INFO",
     server: Annotated[

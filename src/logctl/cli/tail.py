@@ -11,7 +11,7 @@ from logctl.cli.app import SERVER_HELP, app
 
 @app.command()
 def tail(
-    thread_id: Annotated[str, typer.Argument(help="The thread to show.", show_default=False)],
+    thread_id: Annotated[str, typer.Argument(help="The thread to show.", metavar="THREAD_ID", show_default=False)],
     lines: Annotated[int, typer.Option("-n", "--tail", help="Start with the latest N records (0: only new ones).")] = 1000,
     since: Annotated[
         Optional[str], typer.Option("--since", help="Only history from this long ago (10m, 2h, 1d) or an ISO 8601 time.")

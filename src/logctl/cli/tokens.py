@@ -26,7 +26,7 @@ TokensFile = Annotated[
 
 @token_app.command("create")
 def token_create(
-    name: Annotated[str, typer.Argument(help="A name for the token (who or what uses it).", show_default=False)],
+    name: Annotated[str, typer.Argument(help="A name for the token (who or what uses it).", metavar="NAME", show_default=False)],
     scope: Annotated[str, typer.Option("--scope", help="read, write or read,write.", show_default=False)],
     tokens_file: TokensFile = None,
 ) -> None:
@@ -62,7 +62,7 @@ def token_list(tokens_file: TokensFile = None) -> None:
 
 @token_app.command("revoke")
 def token_revoke(
-    name: Annotated[str, typer.Argument(help="The token to remove.", show_default=False)],
+    name: Annotated[str, typer.Argument(help="The token to remove.", metavar="NAME", show_default=False)],
     tokens_file: TokensFile = None,
 ) -> None:
     """Remove token NAME; a running hub stops accepting it within a few seconds, no restart.
