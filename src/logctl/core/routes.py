@@ -15,10 +15,14 @@ from collections.abc import Sequence
 from typing import Final
 from urllib.parse import parse_qs, unquote
 
+import datetime as dt
+
 from logctl.core.cursor import Cursor
+from logctl.core.protocol.runs import RunsCursor, glob_to_like
 from logctl.core.records import validate_thread_id
 from logctl.core.tokens import READ, SCOPES, WRITE, TokenTable, bearer_token
-from logctl.errors import InvalidRecord, ProtocolError
+from logctl.core.times import parse_since_spec
+from logctl.errors import ConfigError, InvalidRecord, ProtocolError
 
 __all__ = [
     "ALLOWED_METHODS",
@@ -33,6 +37,7 @@ __all__ = [
     "Metrics",
     "Refusal",
     "Route",
+    "Runs",
     "Upgrade",
     "bind_refusal",
     "frame_refusal",
@@ -43,6 +48,10 @@ __all__ = [
 DEFAULT_LIMIT: Final = 1000
 MAX_LIMIT: Final = 10_000
 HISTORY_PARAMS: Final = frozenset({"limit", "before", "after"})
+RUNS_DEFAULT_LIMIT: Final = 100
+RUNS_MAX_LIMIT: Final = 1000
+RUNS_PARAMS: Final = frozenset({"limit", "since", "match", "before"})
+MAX_MATCH: Final = 256
 #: Every route is read-only; HEAD gets GET's headers without the body.
 ALLOWED_METHODS: Final = ("GET", "HEAD")
 
@@ -70,6 +79,17 @@ class History:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Runs:
+    """The thread list: at most ``limit`` threads active since ``since`` (a time, or a duration
+    back from the hub's clock), whose id matches ``like`` (a LIKE pattern, ``\\`` escapes), after ``before``."""
+
+    limit: int = RUNS_DEFAULT_LIMIT
+    since: dt.datetime | dt.timedelta | None = None
+    like: str | None = None
+    before: RunsCursor | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Health:
     pass
 
@@ -87,7 +107,7 @@ class Upgrade:
     token_name: str | None = None
 
 
-Route = History | Health | Metrics | Upgrade
+Route = History | Runs | Health | Metrics | Upgrade
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -243,6 +263,8 @@ def _route_path(path: str, query: str) -> Route:
         return Health()
     if path == "/metrics":
         return Metrics()
+    if path == "/admin/runs":
+        return _runs(query)
     parts = path.split("/")
     # ['', 'admin', 'runs', '<thread_id>', 'logs']
     if len(parts) == 5 and parts[:3] == ["", "admin", "runs"] and parts[4] == "logs" and parts[3]:
@@ -253,28 +275,68 @@ def _route_path(path: str, query: str) -> Route:
         except InvalidRecord as exc:
             raise HttpError(400, exc.code, str(exc)) from None
         return _history(thread_id, query)
-    raise HttpError(404, "not_found", f"no route for {path[:200]!r}: try /admin/runs/<thread_id>/logs, /healthz or /metrics")
+    raise HttpError(404, "not_found", f"no route for {path[:200]!r}: try /admin/runs, /admin/runs/<thread_id>/logs, /healthz or /metrics")
 
 
-def _history(thread_id: str, query: str) -> History:
+def _params(query: str, allowed: frozenset[str]) -> dict[str, list[str]]:
+    """The query's parameters, each given once and all of them in ``allowed``, or HttpError 400."""
     try:
         params = parse_qs(query, keep_blank_values=True, strict_parsing=False, errors="strict")
     except (UnicodeDecodeError, ValueError):
         raise HttpError(400, "bad_query", "query string is not valid UTF-8") from None
-    unknown = params.keys() - HISTORY_PARAMS
+    unknown = params.keys() - allowed
     if unknown:
-        raise HttpError(400, "unknown_parameter", f"unknown query parameter(s): {', '.join(sorted(unknown))[:200]}; expected limit, before, after")
+        raise HttpError(
+            400, "unknown_parameter",
+            f"unknown query parameter(s): {', '.join(sorted(unknown))[:200]}; expected {', '.join(sorted(allowed))}",
+        )
     for name, values in params.items():
         if len(values) > 1:
             raise HttpError(400, "bad_query", f"query parameter {name!r} is given {len(values)} times")
-    limit = DEFAULT_LIMIT
-    if "limit" in params:
-        raw = params["limit"][0]
-        if not raw.isascii() or not raw.isdigit():
-            raise HttpError(400, "bad_limit", f"limit must be an integer from 1 to {MAX_LIMIT}, not {raw[:32]!r}")
-        limit = int(raw)
-        if not 1 <= limit <= MAX_LIMIT:
-            raise HttpError(400, "bad_limit", f"limit must be an integer from 1 to {MAX_LIMIT}, not {raw[:32]}")
+    return params
+
+
+def _limit(params: dict[str, list[str]], default: int, maximum: int) -> int:
+    if "limit" not in params:
+        return default
+    raw = params["limit"][0]
+    if not raw.isascii() or not raw.isdigit():
+        raise HttpError(400, "bad_limit", f"limit must be an integer from 1 to {maximum}, not {raw[:32]!r}")
+    limit = int(raw)
+    if not 1 <= limit <= maximum:
+        raise HttpError(400, "bad_limit", f"limit must be an integer from 1 to {maximum}, not {raw[:32]}")
+    return limit
+
+
+def _runs(query: str) -> Runs:
+    params = _params(query, RUNS_PARAMS)
+    limit = _limit(params, RUNS_DEFAULT_LIMIT, RUNS_MAX_LIMIT)
+    since: dt.datetime | dt.timedelta | None = None
+    if "since" in params:
+        try:
+            since = parse_since_spec(params["since"][0])
+        except ConfigError:
+            raise HttpError(
+                400, "bad_since", f"since must be a duration (10m, 2h, 1d) or an ISO 8601 time, not {params['since'][0][:64]!r}"
+            ) from None
+    like = None
+    if "match" in params:
+        pattern = params["match"][0]
+        if not pattern or len(pattern) > MAX_MATCH or "\x00" in pattern:
+            raise HttpError(400, "bad_match", f"match must be a glob of 1 to {MAX_MATCH} characters (no NUL)")
+        like = glob_to_like(pattern)
+    before = None
+    if "before" in params:
+        try:
+            before = RunsCursor.parse(params["before"][0])
+        except ProtocolError as exc:
+            raise HttpError(400, "bad_cursor", str(exc)) from None
+    return Runs(limit, since, like, before)
+
+
+def _history(thread_id: str, query: str) -> History:
+    params = _params(query, HISTORY_PARAMS)
+    limit = _limit(params, DEFAULT_LIMIT, MAX_LIMIT)
     before = _cursor(params, "before")
     after = _cursor(params, "after")
     if before is not None and after is not None:

@@ -13,7 +13,7 @@ from typing import Final, Literal
 from logctl.core.records import assume_utc, parse_timestamp
 from logctl.errors import ConfigError, InvalidRecord
 
-__all__ = ["TIME_MODES", "TimeMode", "format_time", "next_time_mode", "parse_since", "zone_label"]
+__all__ = ["TIME_MODES", "TimeMode", "format_time", "next_time_mode", "parse_since", "parse_since_spec", "zone_label"]
 
 TimeMode = Literal["local", "utc", "relative"]
 TIME_MODES: Final[tuple[TimeMode, ...]] = ("local", "utc", "relative")
@@ -80,9 +80,23 @@ def zone_label(mode: TimeMode, *, tz: dt.tzinfo, now: dt.datetime, origin: dt.da
 
 def parse_since(text: str, now: dt.datetime) -> dt.datetime:
     """``10m``, ``2h``, ``1.5d``, ``30s`` before ``now``, or an ISO 8601 time (naive means UTC)."""
+    spec = parse_since_spec(text)
+    if isinstance(spec, dt.timedelta):
+        try:
+            return assume_utc(now) - spec
+        except OverflowError:
+            raise ConfigError(f"--since {text!r} reaches before year 1") from None
+    return spec
+
+
+def parse_since_spec(text: str) -> dt.datetime | dt.timedelta:
+    """What a ``--since`` means, before knowing ``now``: a duration back from it, or an ISO 8601 time."""
     match = _SINCE.match(text)
     if match:
-        return assume_utc(now) - dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        try:
+            return dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        except OverflowError:
+            raise ConfigError(f"--since {text!r} is too long a duration") from None
     try:
         return parse_timestamp(text.strip())
     except InvalidRecord:

@@ -49,7 +49,9 @@ from logctl.hub.access import AccessGate
 from logctl.hub.replies import json_reply as _json_reply, refusal_reply as _refusal_reply, text_reply as _text_reply
 from logctl.hub.feed import Feed, Outlet
 from logctl.hub.writer import Failure, GroupWriter
+from logctl.core.protocol.runs import runs_body
 from logctl.store import LogStore
+from logctl.store.runs import list_runs
 
 __all__ = ["Hub", "HubConfig", "run_hub"]
 
@@ -371,6 +373,8 @@ class Hub:
             response = _text_reply(ws, 200, body, "text/plain; version=0.0.4")
         elif isinstance(decision, routes.Health):
             response = await self._health(ws)
+        elif isinstance(decision, routes.Runs):
+            response = await self._runs(ws, decision)
         else:
             response = await self._history(ws, decision)
         if request.method == "HEAD":  # the same headers (Content-Length included), no body
@@ -415,6 +419,17 @@ class Hub:
             logger.warning("history of thread %r failed: %s", req.thread_id, exc)  # details stay in the hub's log
             return _refusal_reply(ws, routes.Refusal(503 if exc.unavailable else 500, _database_code(exc), exc.public_message))
         return _json_reply(ws, 200, history_body(page))
+
+    async def _runs(self, ws: ServerConnection, req: routes.Runs) -> Response:
+        since = req.since
+        if isinstance(since, dt.timedelta):
+            since = dt.datetime.now(dt.timezone.utc) - since
+        try:
+            page = await asyncio.to_thread(list_runs, self.store, limit=req.limit, since=since, like=req.like, before=req.before)
+        except DatabaseError as exc:
+            logger.warning("the thread list failed: %s", exc)  # details stay in the hub's log
+            return _refusal_reply(ws, routes.Refusal(503 if exc.unavailable else 500, _database_code(exc), exc.public_message))
+        return _json_reply(ws, 200, runs_body(page))
 
 
 def _frame_index(position: int, rejected: list[int]) -> int:
