@@ -18,11 +18,11 @@ CREATE TABLE IF NOT EXISTS thread_log_summary (
 CREATE INDEX IF NOT EXISTS idx_thread_log_summary_last ON thread_log_summary (last_at DESC NULLS LAST, thread_id DESC);
 
 CREATE OR REPLACE FUNCTION logctl_level(level TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE upper(btrim(coalesce(level, 'INFO')))
+    SELECT CASE WHEN level IN ('DEBUG', 'INFO', 'WARN', 'ERROR') THEN level ELSE CASE upper(btrim(coalesce(level, 'INFO')))
         WHEN 'DEBUG' THEN 'DEBUG' WHEN 'TRACE' THEN 'DEBUG' WHEN 'NOTSET' THEN 'DEBUG'
         WHEN 'WARN' THEN 'WARN' WHEN 'WARNING' THEN 'WARN'
         WHEN 'ERROR' THEN 'ERROR' WHEN 'ERR' THEN 'ERROR' WHEN 'CRITICAL' THEN 'ERROR' WHEN 'FATAL' THEN 'ERROR'
-        ELSE 'INFO' END
+        ELSE 'INFO' END END
 $$;
 
 CREATE OR REPLACE FUNCTION logctl_summary_add() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -30,11 +30,10 @@ BEGIN
     -- In thread_id order, so that two batches touching the same threads lock them in one order.
     INSERT INTO thread_log_summary AS s (thread_id, first_at, last_at, count, debug, info, warn, error)
     SELECT thread_id, min(created_at), max(created_at), count(*),
-           count(*) FILTER (WHERE logctl_level(level) = 'DEBUG'),
-           count(*) FILTER (WHERE logctl_level(level) = 'INFO'),
-           count(*) FILTER (WHERE logctl_level(level) = 'WARN'),
-           count(*) FILTER (WHERE logctl_level(level) = 'ERROR')
-    FROM logctl_new_rows WHERE thread_id IS NOT NULL GROUP BY thread_id ORDER BY thread_id
+           count(*) FILTER (WHERE lv = 'DEBUG'), count(*) FILTER (WHERE lv = 'INFO'),
+           count(*) FILTER (WHERE lv = 'WARN'), count(*) FILTER (WHERE lv = 'ERROR')
+    FROM (SELECT thread_id, created_at, logctl_level(level) AS lv FROM logctl_new_rows WHERE thread_id IS NOT NULL) r
+    GROUP BY thread_id ORDER BY thread_id
     ON CONFLICT (thread_id) DO UPDATE SET
         first_at = least(s.first_at, EXCLUDED.first_at),
         last_at = greatest(s.last_at, EXCLUDED.last_at),
