@@ -27,6 +27,7 @@ _SUMMARY = "SELECT thread_id, first_at, last_at, count, debug, info, warn, error
 
 
 def _assert_exact(dsn: str) -> list[tuple[object, ...]]:
+    query(dsn, "SELECT logctl_summary_compact()")
     truth = query(dsn, _TRUTH)
     assert query(dsn, _SUMMARY) == truth
     return truth
@@ -106,7 +107,61 @@ def test_keep_per_thread_prune_and_updates_and_truncate_stay_exact(dsn: str, sto
     query(dsn, "UPDATE thread_logs SET created_at = created_at - interval '1 day' WHERE message = 'm9'")
     assert [row[0] for row in _assert_exact(dsn)] == ["a", "c"]
     query(dsn, "TRUNCATE thread_logs")
-    assert query(dsn, _SUMMARY) == []
+    assert _assert_exact(dsn) == []
+
+
+def test_an_open_transaction_does_not_block_another_writer_of_its_thread(dsn: str) -> None:
+    """Two transactions insert into one thread; the second needs no lock the first holds, and both are counted once committed."""
+    a = psycopg.connect(dsn)
+    b = psycopg.connect(dsn)
+    try:
+        a.execute("INSERT INTO thread_logs (thread_id, message) VALUES ('hot', 'a')")
+        b.execute("SET lock_timeout = '2s'")
+        b.execute("INSERT INTO thread_logs (thread_id, message) VALUES ('hot', 'b')")
+        b.commit()
+        assert [row[3] for row in _assert_exact(dsn)] == [1]
+        a.commit()
+    finally:
+        a.close()
+        b.close()
+    assert [row[3] for row in _assert_exact(dsn)] == [2]
+
+
+def test_compaction_of_deltas_is_exact_while_writers_run(dsn: str) -> None:
+    """Folding deltas while four writers insert and one prunes gives the same summary as a GROUP BY at the end."""
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def writer(n: int) -> None:
+        try:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                for i in range(60):
+                    conn.execute("INSERT INTO thread_logs (thread_id, message, created_at) VALUES (%s, 'm', %s), ('hot', 'h', %s)",
+                                 (f"w{n}-{i % 3}", NOW + dt.timedelta(seconds=i), NOW - dt.timedelta(seconds=i)))
+                    if n == 0 and i % 10 == 9:
+                        conn.execute("DELETE FROM thread_logs WHERE id IN (SELECT id FROM thread_logs ORDER BY created_at LIMIT 5)")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def compactor() -> None:
+        try:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                while not stop.is_set():
+                    conn.execute("SELECT logctl_summary_compact()")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    folders = [threading.Thread(target=compactor) for _ in range(2)]
+    for worker in workers + folders:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    stop.set()
+    for worker in folders:
+        worker.join(60)
+    assert not errors and not any(w.is_alive() for w in workers + folders), errors
+    _assert_exact(dsn)
 
 
 def test_the_migration_back_fills_rows_written_before_it(fresh_dsn: str) -> None:

@@ -1,5 +1,7 @@
 """The thread list (``GET /admin/runs``) from ``thread_log_summary``, which migration 005's triggers keep exact.
 
+Each read first folds the deltas the triggers appended (``logctl_summary_compact()``).
+
 Newest activity first: ``last_at DESC NULLS LAST, thread_id DESC``, read through the summary's
 index of that order, and paged by keyset (:class:`~logctl.core.protocol.runs.RunsCursor`).
 """
@@ -45,6 +47,7 @@ def list_runs(
             args += [before.last_at, before.last_at, before.thread_id]
     sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + _ORDER
     with translating(store.dsn), store.pool.connection() as conn:
+        conn.execute("SELECT logctl_summary_compact()")  # fold in what committed since the last read
         rows = conn.execute(sql, [*args, limit + 1]).fetchall()
     runs = tuple(
         RunSummary(str(t), first, last, int(n), {"DEBUG": int(d), "INFO": int(i), "WARN": int(w), "ERROR": int(e)})
