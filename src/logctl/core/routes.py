@@ -275,7 +275,7 @@ def _route_path(path: str, query: str) -> Route:
         except InvalidRecord as exc:
             raise HttpError(400, exc.code, str(exc)) from None
         return _history(thread_id, query)
-    raise HttpError(404, "not_found", f"no route for {path[:200]!r}: try /admin/runs, /admin/runs/<thread_id>/logs, /healthz or /metrics")
+    raise HttpError(404, "not_found", f"no route for {path[:200]!r}: try /admin/runs/<thread_id>/logs, /healthz or /metrics")
 
 
 def _params(query: str, allowed: frozenset[str]) -> dict[str, list[str]]:
