@@ -102,10 +102,11 @@ class TailClient:
         if after is not None:
             query["after"] = str(after)
         url = f"{self.history_url}?{urllib.parse.urlencode(query)}"
-        body = await asyncio.to_thread(self._get_json, url)
+        body = await asyncio.to_thread(self.get_json, url)
         return parse_history(body)
 
-    def _get_json(self, url: str) -> dict[str, Any]:
+    def get_json(self, url: str) -> dict[str, Any]:
+        """GET one of the hub's JSON endpoints (with the token and TLS of its address); errors as LogctlError."""
         try:
             request = urllib.request.Request(url, headers=self.address.headers())
             with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT, context=self.address.ssl_context()) as resp:
@@ -118,9 +119,9 @@ class TailClient:
         try:
             body = json.loads(raw)
         except ValueError:
-            raise HubUnavailable(f"{self.http_base} answered, but not with logctl's history JSON") from None
+            raise HubUnavailable(f"{self.http_base} answered, but not with logctl's JSON") from None
         if not isinstance(body, dict):
-            raise HubUnavailable(f"{self.http_base} answered, but not with logctl's history JSON")
+            raise HubUnavailable(f"{self.http_base} answered, but not with logctl's JSON")
         return body
 
     def _http_error(self, err: urllib.error.HTTPError) -> LogctlError:
@@ -134,7 +135,7 @@ class TailClient:
             return refused
         if err.code == 503:
             return DatabaseUnavailable(f"the hub at {self.http_base} cannot read its database: {message}")
-        return ProtocolError(code, f"the hub refused the history request: {message}")
+        return ProtocolError(code, f"the hub refused the request: {message}")
 
     async def initial(self, limit: int, since: dt.datetime | None = None) -> HistoryPage:
         """The latest ``limit`` records (only those at or after ``since``), paging back as needed.

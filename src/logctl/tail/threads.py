@@ -53,7 +53,7 @@ def fetch_runs(settings: ThreadsSettings) -> list[RunSummary]:
             query["match"] = settings.match
         if before is not None:
             query["before"] = str(before)
-        page = parse_runs(client._get_json(settings.address.http_url("/admin/runs", urllib.parse.urlencode(query))))
+        page = parse_runs(client.get_json(settings.address.http_url("/admin/runs", urllib.parse.urlencode(query))))
         runs.extend(page.runs)
         if page.before is None:
             break
