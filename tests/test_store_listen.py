@@ -118,3 +118,20 @@ def test_a_listener_in_a_63_byte_schema_wakes_on_an_insert(server_dsn: str) -> N
                 wait_until(lambda: wakes.count > before, timeout=10)
         finally:
             listener.stop()
+
+
+def test_listener_survives_an_unexpected_exception_and_keeps_waking(store: LogStore) -> None:
+    """A wake-up that raises something unexpected is logged; the listener reconnects and goes on waking."""
+    calls = {"n": 0}
+
+    def wake() -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug in the wake-up")
+
+    listener = Listener(store.dsn, wake, poll_interval=0.05)
+    listener.start()
+    try:
+        wait_until(lambda: calls["n"] >= 3, timeout=10)
+    finally:
+        listener.stop()

@@ -80,3 +80,7 @@ class Listener:
                 attempt = attempt.failed(time.monotonic())
                 logger.warning("LISTEN connection failed, retrying in %.1fs: %s", attempt.delay, exc)
                 self._stop.wait(attempt.delay)
+            except Exception:  # a bug must not end the hub's wake-ups for good: log it and start again
+                attempt = attempt.failed(time.monotonic())
+                logger.exception("LISTEN loop failed unexpectedly, retrying in %.1fs", attempt.delay)
+                self._stop.wait(attempt.delay)
