@@ -144,7 +144,7 @@ def _replay_one(producer_id: str, decoded: Sequence[Decoded], route: Route, time
     all_runs = runs(r for d in decoded for r in d.records)
     total = sum(len(run) for run in all_runs)
     done = 0
-    for run in all_runs:
+    for number, run in enumerate(all_runs):
         shipper = Shipper(route.transport(producer_id), REPLAY_LIMITS, name="logctl-replay",
                           retry=REPLAY_RETRY, first_seq=run[0].seq, warn_refused=False).start()
         try:
@@ -168,6 +168,6 @@ def _replay_one(producer_id: str, decoded: Sequence[Decoded], route: Route, time
         if left:
             logger.warning("logctl: spool %s: %s records not committed (%s); kept for a later replay",
                            producer_id, left, stats.last_error or "no progress")
-            left += sum(len(r) for r in all_runs[all_runs.index(run) + 1:])
+            left += sum(len(r) for r in all_runs[number + 1:])
             break
     return committed, rejected, left
