@@ -23,6 +23,8 @@ from hypothesis import settings
 from logctl.store import LogStore
 
 if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
     from helpers import HubProcess
 
 # max_examples is the scale that helpers.examples() applies to each property's full count
@@ -100,3 +102,38 @@ def hub(dsn: str, cli_env: dict[str, str]) -> Iterator["HubProcess"]:
     yield proc
     if proc.proc is not None and proc.proc.poll() is None:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator["Browser"]:
+    """Debian's headless Chromium under Playwright, shared by the session; the test fails if it is missing."""
+    from playwright.sync_api import sync_playwright
+
+    from helpers import CHROMIUM_ARGS, chromium_path
+
+    path = chromium_path()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=list(CHROMIUM_ARGS), timeout=60_000)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: "Browser") -> Iterator["Page"]:
+    """A fresh page in its own browser context (no cookies shared between tests), light theme.
+
+    Every action waits at most ``BROWSER_TIMEOUT_MS``. An uncaught script error on the page
+    fails the test at teardown (``page_errors(page)`` lists them).
+    """
+    from helpers import BROWSER_TIMEOUT_MS, page_errors
+
+    context = browser.new_context(color_scheme="light", viewport={"width": 1100, "height": 640})
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
+    opened = context.new_page()
+    errors = page_errors(opened)
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert not errors, f"uncaught script errors on the page: {errors}"

@@ -13,9 +13,10 @@ import sys
 import tempfile
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from hypothesis import settings
@@ -24,6 +25,9 @@ from psycopg.conninfo import make_conninfo
 from websockets.sync.client import ClientConnection, connect
 
 from logctl.core.records import LogRecord
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 def examples(full: int) -> int:
@@ -310,3 +314,43 @@ def embedded_data_dir() -> Iterator[Path]:
     finally:
         stop_embedded(base=path)
         shutil.rmtree(path, ignore_errors=True)
+
+
+# -- a real browser: Debian's Chromium driven by Playwright ------------------------------
+
+#: Debian's chromium package (.ci/run installs it); LOGCTL_CHROMIUM names another binary.
+CHROMIUM = os.environ.get("LOGCTL_CHROMIUM", "/usr/bin/chromium")
+#: Headless, no sandbox (CI runs as root), nothing that phones home.
+CHROMIUM_ARGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--no-first-run", "--disable-extensions", "--disable-sync", "--disable-component-update",
+)
+#: Playwright's default wait for one action or expectation, in milliseconds.
+BROWSER_TIMEOUT_MS = 15_000
+
+
+def chromium_path() -> str:
+    """The Chromium binary; fails the test (never skips) with how to install it when it is missing.
+
+    Never ``playwright install``: the tests use the distribution's browser, not a downloaded build.
+    """
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        raise AssertionError(
+            f"the browser tests need Chromium at {CHROMIUM}, and there is none: install Debian's package"
+            " (apt-get install -y chromium; .ci/run does it) or point LOGCTL_CHROMIUM at a Chromium binary"
+        )
+    return CHROMIUM
+
+
+def open_page(page: Page, hub: HubProcess, path: str = "/", *, host: str = "127.0.0.1") -> Page:
+    """Open ``path`` of ``hub`` in ``page`` (a Playwright Page) and wait until its scripts have loaded; returns the page."""
+    page.goto(f"http://{host}:{hub.port}{path}", wait_until="load")
+    return page
+
+
+_PAGE_ERRORS: weakref.WeakKeyDictionary[Page, list[str]] = weakref.WeakKeyDictionary()
+
+
+def page_errors(page: Page) -> list[str]:
+    """The uncaught script errors of ``page`` so far (the ``page`` fixture fails a test that leaves any)."""
+    return _PAGE_ERRORS.setdefault(page, [])

@@ -22,6 +22,7 @@ from logctl.core.protocol.runs import RunsCursor, glob_to_like
 from logctl.core.records import validate_thread_id
 from logctl.core.tokens import READ, SCOPES, WRITE, TokenTable, bearer_token
 from logctl.core.times import parse_since_spec
+from logctl.core.web import is_static_name
 from logctl.errors import ConfigError, InvalidRecord, ProtocolError
 
 __all__ = [
@@ -35,9 +36,11 @@ __all__ = [
     "HttpError",
     "HttpRequest",
     "Metrics",
+    "Page",
     "Refusal",
     "Route",
     "Runs",
+    "Static",
     "Upgrade",
     "bind_refusal",
     "frame_refusal",
@@ -107,7 +110,21 @@ class Upgrade:
     token_name: str | None = None
 
 
-Route = History | Runs | Health | Metrics | Upgrade
+@dataclasses.dataclass(frozen=True, slots=True)
+class Page:
+    """A web page: ``index.html`` (the runs page, ``/``) or ``thread.html`` (every ``/runs/{thread_id}``)."""
+
+    name: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Static:
+    """A file of the web viewer under ``/static/``; ``name`` is safe (:func:`logctl.core.web.is_static_name`)."""
+
+    name: str
+
+
+Route = History | Runs | Health | Metrics | Upgrade | Page | Static
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -160,11 +177,12 @@ def route(request: HttpRequest, access: Access = Access()) -> Decision:
     refused = _check_host_and_origin(request, access)
     if refused is not None:
         return refused
+    websocket = (request.header("Upgrade") or "").lower() == "websocket"
     try:
-        target: Route | Refusal = _route_path(path, query)
+        target: Route | Refusal = _route_path(path, query, websocket=websocket)
     except HttpError as exc:
         target = Refusal(exc.status, exc.code, str(exc))
-    if isinstance(target, Health):
+    if isinstance(target, (Health, Static)):  # the viewer's files are the package's, no secret in them
         return target
     if access.tokens is None or (isinstance(target, Metrics) and access.metrics_open):
         scopes, name = frozenset(SCOPES), None
@@ -184,7 +202,7 @@ def route(request: HttpRequest, access: Access = Access()) -> Decision:
     if isinstance(target, Refusal):
         return target
     if isinstance(target, Upgrade):
-        if request.method != "GET" or (request.header("Upgrade") or "").lower() != "websocket":
+        if request.method != "GET" or not websocket:
             return Refusal(426, "upgrade_required", "this path speaks WebSocket; see docs/protocol.md")
         return Upgrade(scopes, name)
     if READ not in scopes:
@@ -255,10 +273,21 @@ def _check_host_and_origin(request: HttpRequest, access: Access) -> Refusal | No
     )
 
 
-def _route_path(path: str, query: str) -> Route:
-    """Map a request path and query string onto a route, or raise :class:`HttpError`."""
-    if path in ("/", "/ws"):
+def _route_path(path: str, query: str, *, websocket: bool) -> Route:
+    """Map a request path and query string onto a route, or raise :class:`HttpError`.
+
+    ``/`` is the WebSocket endpoint for a request with ``Upgrade: websocket`` and the runs
+    page for any other; ``/ws`` is only the WebSocket endpoint.
+    """
+    if path == "/ws" or (path == "/" and websocket):
         return Upgrade()
+    if path == "/":
+        return Page("index.html")
+    if path.startswith("/static/"):
+        name = path[len("/static/"):]
+        if not is_static_name(name):
+            raise HttpError(404, "not_found", f"no static file {name[:200]!r}")
+        return Static(name)
     if path == "/healthz":
         return Health()
     if path == "/metrics":
@@ -266,16 +295,23 @@ def _route_path(path: str, query: str) -> Route:
     if path == "/admin/runs":
         return _runs(query)
     parts = path.split("/")
+    if len(parts) == 3 and parts[1] == "runs" and parts[2]:  # /runs/<thread_id>: the page reads its id from the URL
+        _thread_id(parts[2])
+        return Page("thread.html")
     # ['', 'admin', 'runs', '<thread_id>', 'logs']
     if len(parts) == 5 and parts[:3] == ["", "admin", "runs"] and parts[4] == "logs" and parts[3]:
-        try:
-            thread_id = validate_thread_id(unquote(parts[3], errors="strict"))
-        except UnicodeDecodeError:
-            raise HttpError(400, "bad_thread_id", "thread id in the path is not valid UTF-8") from None
-        except InvalidRecord as exc:
-            raise HttpError(400, exc.code, str(exc)) from None
-        return _history(thread_id, query)
+        return _history(_thread_id(parts[3]), query)
     raise HttpError(404, "not_found", f"no route for {path[:200]!r}: try /admin/runs/<thread_id>/logs, /healthz or /metrics")
+
+
+def _thread_id(segment: str) -> str:
+    """The thread id of a URL-encoded path segment, or HttpError 400."""
+    try:
+        return validate_thread_id(unquote(segment, errors="strict"))
+    except UnicodeDecodeError:
+        raise HttpError(400, "bad_thread_id", "thread id in the path is not valid UTF-8") from None
+    except InvalidRecord as exc:
+        raise HttpError(400, exc.code, str(exc)) from None
 
 
 def _params(query: str, allowed: frozenset[str]) -> dict[str, list[str]]:

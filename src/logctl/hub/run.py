@@ -48,9 +48,9 @@ def serve(
     prepare_schema(dsn, migrate=migrate)
 
     def listening(host: str, port: int) -> None:
-        base = f"{host}:{port}"
+        base = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         announce(
-            f"logctl hub: ws://{base}/ws  http://{base}/admin/runs/<thread_id>/logs"
+            f"logctl hub: ws://{base}/ws  web: http://{base}/  history: http://{base}/admin/runs/<thread_id>/logs"
             f"  database: {target.describe()}" + ("  (demo threads: demo-build, demo-etl, demo-agent)" if demo else "")
         )
 

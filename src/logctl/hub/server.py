@@ -48,6 +48,7 @@ from logctl.errors import ConfigError, DatabaseError, InvalidRecord, ProtocolErr
 from logctl.hub.access import AccessGate
 from logctl.hub.replies import json_reply as _json_reply, refusal_reply as _refusal_reply, text_reply as _text_reply
 from logctl.hub.feed import Feed, Outlet
+from logctl.hub.web import load_web_files, with_security_headers
 from logctl.hub.writer import Failure, GroupWriter
 from logctl.core.protocol.runs import runs_body
 from logctl.store import LogStore
@@ -127,6 +128,8 @@ class Hub:
         self._grants: dict[ServerConnection, routes.Upgrade] = {}
         #: Connections being closed as slow: sent nothing more.
         self._slow: set[ServerConnection] = set()
+        #: The web viewer's files, read from the package once.
+        self.web = load_web_files()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -375,8 +378,14 @@ class Hub:
             response = await self._health(ws)
         elif isinstance(decision, routes.Runs):
             response = await self._runs(ws, decision)
+        elif isinstance(decision, routes.Page):
+            response = self.web.reply(ws, decision.name, request.headers)
+        elif isinstance(decision, routes.Static):
+            response = self.web.reply(ws, decision.name, request.headers)
         else:
             response = await self._history(ws, decision)
+        hosts = request.headers.get_all("Host")
+        response = with_security_headers(response, hosts[0] if len(hosts) == 1 else None)
         if request.method == "HEAD":  # the same headers (Content-Length included), no body
             response = dataclasses.replace(response, body=b"")
         return response

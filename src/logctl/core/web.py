@@ -1,0 +1,96 @@
+"""The web viewer's HTTP rules, as data: static file names, content types, security headers, caching.
+
+The hub's edge (``logctl.hub.web``) reads the files and sends the answers; this module
+decides which names may be asked for, what each answer carries and when a cached copy is
+still good. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Final
+
+__all__ = [
+    "CACHE_CONTROL",
+    "CONTENT_TYPES",
+    "PAGES",
+    "content_type",
+    "etag",
+    "is_static_name",
+    "not_modified",
+    "security_headers",
+]
+
+#: What a static file's extension says it is; a file of any other kind is never served.
+CONTENT_TYPES: Final = {
+    "html": "text/html; charset=utf-8",
+    "js": "text/javascript; charset=utf-8",
+    "css": "text/css; charset=utf-8",
+    "svg": "image/svg+xml",
+    "png": "image/png",
+    "json": "application/json",
+    "txt": "text/plain; charset=utf-8",
+}
+
+#: The two pages: the runs page on ``/`` and one thread page for every ``/runs/{thread_id}``.
+PAGES: Final = ("index.html", "thread.html")
+
+#: Files carry no content hash in their names (there is no build step), so a browser keeps
+#: its copy but asks each time whether it is still good (ETag, 304).
+CACHE_CONTROL: Final = "no-cache"
+
+# One path segment: starts with a letter or digit, then letters, digits, '_', '-', '.';
+# no segment may be '.' or '..', and no '%', '\\' or NUL can get in.
+_SEGMENT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+_HOST: Final = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
+
+
+def is_static_name(name: str) -> bool:
+    """Whether ``name`` (the part after ``/static/``) may name a static file: safe segments, a known extension."""
+    segments = name.split("/")
+    if len(segments) > 4 or not all(_SEGMENT.fullmatch(s) and ".." not in s for s in segments):
+        return False
+    return content_type(name) is not None
+
+
+def content_type(name: str) -> str | None:
+    """The ``Content-Type`` of a static file by its extension, or None for a kind never served."""
+    _, dot, extension = name.rpartition(".")
+    return CONTENT_TYPES.get(extension) if dot else None
+
+
+def etag(body: bytes) -> str:
+    """A strong validator for ``body``: a quoted prefix of its SHA-256."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def not_modified(tag: str, if_none_match: str | None) -> bool:
+    """Whether a request's ``If-None-Match`` value names ``tag`` (or ``*``): answer 304."""
+    if if_none_match is None:
+        return False
+    candidates = [c.strip() for c in if_none_match.split(",")]
+    return "*" in candidates or any(c.removeprefix("W/") == tag for c in candidates)
+
+
+def security_headers(host: str | None) -> tuple[tuple[str, str], ...]:
+    """The headers every web answer carries: a strict CSP, nosniff, no referrer, no framing.
+
+    ``host`` is the request's ``Host``; when it is a plain host name or address (with an
+    optional port), the WebSocket URLs of that host are named in ``connect-src`` next to
+    ``'self'`` (which newer browsers already take to cover them).
+    """
+    connect = "'self'"
+    if host is not None and _HOST.fullmatch(host.strip()):
+        connect += f" ws://{host.strip()} wss://{host.strip()}"
+    policy = (
+        f"default-src 'self'; connect-src {connect}; img-src 'self' data:; object-src 'none';"
+        " base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+    return (
+        ("Content-Security-Policy", policy),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cross-Origin-Resource-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+    )
