@@ -1,0 +1,71 @@
+"""Big tables, made inside PostgreSQL: ``INSERT … SELECT FROM generate_series`` in chunks.
+
+A table of ``n`` rows over ``threads`` threads spans ``days`` days ending ``end`` (an hour ago
+by default), in id order = time order, as a hub writes them. Rows go through the table's own
+triggers (the summary, the NOTIFY) and indexes, exactly as every writer's do.
+
+Besides the ordinary threads (``thread-00000`` …, ``n / threads`` rows each), every ``k``-th
+row goes to one of :data:`PROBES` probe threads (``probe-00`` …), ``PROBE_ROWS`` rows each at
+every table size and spread over the whole span: a history page of ``limit=1000`` from a probe
+thread has the same size whatever the table's, so its latency shows the table's size alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+
+import psycopg
+
+PROBES = 20
+PROBE_ROWS = 1000
+CHUNK = 250_000
+
+_LOAD = """
+INSERT INTO thread_logs (thread_id, message, level, created_at)
+SELECT CASE WHEN i %% %(k)s = 0 AND i / %(k)s < %(probe_total)s THEN 'probe-' || lpad(((i / %(k)s) %% %(probes)s)::text, 2, '0')
+            ELSE 'thread-' || lpad((i %% %(threads)s)::text, 5, '0') END,
+       'step ' || i || ': processed batch ' || (i * 7 %% 1000) || ' of orders for customer ' || (i * 13 %% 9973)
+           || ' in ' || (i %% 500) || ' ms',
+       (ARRAY['DEBUG','INFO','INFO','INFO','WARN','INFO','DEBUG','ERROR'])[1 + i %% 8],
+       %(start)s::timestamptz + (i::float8 / %(n)s) * %(span)s * interval '1 second'
+FROM generate_series(%(lo)s::int8, %(hi)s::int8 - 1) AS i
+"""
+
+
+def load(
+    dsn: str, n: int, *, threads: int = 10_000, days: float = 60.0, end: dt.datetime | None = None,
+    progress: Callable[[int, float], None] = lambda _done, _rate: None,
+) -> float:
+    """Fill ``thread_logs`` with ``n`` rows (see the module's docstring); return rows per second."""
+    end = end or dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    span = days * 86400
+    start = end - dt.timedelta(seconds=span)
+    k = max(1, n // (PROBES * PROBE_ROWS))
+    t0 = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for lo in range(0, n, CHUNK):
+            hi = min(n, lo + CHUNK)
+            conn.execute(_LOAD, {"k": k, "probe_total": PROBES * PROBE_ROWS, "probes": PROBES, "threads": threads,
+                                 "start": start, "n": n, "span": span, "lo": lo, "hi": hi})
+            progress(hi, hi / (time.perf_counter() - t0))
+        conn.execute("ANALYZE thread_logs")
+    return n / (time.perf_counter() - t0)
+
+
+def probe_ids() -> list[str]:
+    return [f"probe-{i:02d}" for i in range(PROBES)]
+
+
+def thread_ids(threads: int) -> list[str]:
+    return [f"thread-{i:05d}" for i in range(threads)]
+
+
+def table_bytes(dsn: str) -> int:
+    """thread_logs's size on disk with its indexes (all partitions)."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree('thread_logs'::regclass)"
+        ).fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,171 @@
+"""Scenarios 2 and 3, and issue 9's list of threads, on one growing table per layout.
+
+For each layout (``plain``, and ``daily``/``weekly`` once ``apply-schema --partitioned`` exists)
+one table grows through the sizes asked for (100k, 1M, 10M, 50M rows over 10,000 threads,
+every 60 days' worth; see :mod:`bench.data`). At each size:
+
+2 history   ``GET /admin/runs/{thread}/logs?limit=1000`` through ``logctl serve``: p50/p99 for
+            probe threads (a full page of 1,000 rows at every size: the table's size alone
+            varies) and for random ordinary threads (their pages grow with the table); and
+            ``LogStore.history`` in-process, which is the PostgreSQL part of it
+9 runs      ``GET /admin/runs`` (the first page of the list of threads): p50/p99, after a first
+            read that folds the load's deltas
+3 retention at the retention sizes: ``logctl prune --days 30`` (half the rows) timed, while a
+            producer floods the hub; the hub's ingest rate during the prune as a percentage of
+            its rate just before. The table then grows again to the next size.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import psycopg
+
+from bench import data
+from bench.common import Hub
+from bench.harness import Database, Measure, log, percentile
+from bench.scenario_ingest import run_producers
+from logctl.store import LogStore
+
+
+class Http:
+    """One keep-alive HTTP connection to a hub; ``get`` returns (ms, body)."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def get(self, path: str) -> tuple[float, bytes]:
+        t0 = time.perf_counter()
+        self.conn.request("GET", path)
+        response = self.conn.getresponse()
+        body = response.read()
+        ms = (time.perf_counter() - t0) * 1000
+        if response.status != 200:
+            raise RuntimeError(f"GET {path}: {response.status} {body[:200]!r}")
+        return ms, body
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def latencies(fn: Callable[[int], float], requests: int, warmup: int = 10) -> list[float]:
+    for i in range(warmup):
+        fn(i)
+    return [fn(i) for i in range(requests)]
+
+
+def row_count(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(*) FROM thread_logs").fetchone()
+    return int(row[0]) if row else 0
+
+
+def measure_history(dsn: str, hub: Hub, size: int, layout: str, requests: int, threads: int) -> list[Measure]:
+    http = Http(hub.port)
+    rng = random.Random(size)
+    probes = data.probe_ids()
+    ordinary = data.thread_ids(threads)
+    params = {"rows": size, "layout": layout}
+    try:
+        def probe(i: int) -> float:
+            ms, body = http.get(f"/admin/runs/{probes[i % len(probes)]}/logs?limit=1000")
+            return ms
+
+        def other(i: int) -> float:
+            return http.get(f"/admin/runs/{rng.choice(ordinary)}/logs?limit=1000")[0]
+
+        # the rows of a probe page, as a check that the page is full
+        body = json.loads(http.get(f"/admin/runs/{probes[0]}/logs?limit=1000")[1])
+        rows = len(body.get("logs", body.get("records", [])))
+        p = latencies(probe, requests)
+        o = latencies(other, requests)
+        first_runs, _ = http.get("/admin/runs")
+        r = latencies(lambda _i: http.get("/admin/runs")[0], requests)
+    finally:
+        http.close()
+    with LogStore(dsn, max_size=1) as store:
+        s = latencies(lambda i: _timed_ms(lambda: store.history(probes[i % len(probes)], limit=1000)), requests)
+    per_thread = min(1000, max(1, size // threads))
+    return [
+        Measure("history", f"{layout} probe p50", "ms", [percentile(p, 0.5)], params, False, f"{rows} rows a page"),
+        Measure("history", f"{layout} probe p99", "ms", [percentile(p, 0.99)], params, False),
+        Measure("history", f"{layout} thread p50", "ms", [percentile(o, 0.5)], params, False, f"~{per_thread} rows a page"),
+        Measure("history", f"{layout} store p50", "ms", [percentile(s, 0.5)], params, False, "LogStore.history, no HTTP"),
+        Measure("runs", f"{layout} runs p50", "ms", [percentile(r, 0.5)], params, False, "GET /admin/runs"),
+        Measure("runs", f"{layout} runs p99", "ms", [percentile(r, 0.99)], params, False,
+                f"first read after the load {first_runs:.0f} ms"),
+    ]
+
+
+def _timed_ms(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1000
+
+
+def ingest_for(url: str, seconds: float, stop: threading.Event | None = None) -> float:
+    """Records/s one flooding producer gets through the hub, for about ``seconds`` (or until ``stop``)."""
+    done = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds or (stop is not None and not stop.is_set()):
+        reports = run_producers([url], 1, ["--mode", "flood", "--records", "20000", "--frame", "1000"])
+        done += sum(int(r["records"]) for r in reports)  # type: ignore[call-overload]
+        if stop is not None and stop.is_set():
+            break
+    return done / (time.perf_counter() - t0)
+
+
+def measure_retention(dsn: str, hub: Hub, size: int, layout: str, seconds: float) -> list[Measure]:
+    """Prune 30 days (half the rows) while one producer floods the hub; the ingest rate before and during."""
+    before = ingest_for(hub.url, seconds)
+    stop = threading.Event()
+    during: list[float] = []
+    worker = threading.Thread(target=lambda: during.append(ingest_for(hub.url, 0, stop)))
+    worker.start()
+    t0 = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "logctl", "prune", "--days", "30", "--database-url", dsn],
+                            capture_output=True, text=True)
+    prune_s = time.perf_counter() - t0
+    stop.set()
+    worker.join()
+    if result.returncode != 0:
+        raise RuntimeError(f"prune failed: {result.stderr.strip()}")
+    log(f"prune {layout} {size:,}: {prune_s:.1f} s: {result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ''}")
+    params = {"rows": size, "layout": layout}
+    kind = "delete-based" if layout == "plain" else "partitioned"
+    out = [
+        Measure("retention", f"{layout} prune 30 days", "s", [prune_s], params, False, kind),
+        Measure("retention", f"{layout} ingest before", "records/s", [before], params),
+        Measure("retention", f"{layout} ingest during", "records/s", during, params),
+    ]
+    out[2].ratios = {"before": (during[0] / before) if during and before else float("nan")}
+    return out
+
+
+def growing_table(
+    db: Database, layout: str, *, sizes: Sequence[int], retention_sizes: Sequence[int], threads: int,
+    requests: int, ingest_seconds: float, report: Callable[[list[Measure]], None],
+) -> None:
+    """Grow one table of ``layout`` through ``sizes``; measure history and runs at each, retention at some."""
+    with db.schema(layout, prefix="tables") as dsn:
+        for size in sorted(set(sizes) | set(retention_sizes)):
+            have = row_count(dsn)
+            if size > have:
+                log(f"{layout}: loading {size - have:,} rows (to {size:,})")
+                rate = data.load(dsn, size - have, threads=threads,
+                                 progress=lambda d, r: log(f"  {layout}: {have + d:,} rows, {r:,.0f} rows/s"))
+                report([Measure("load", f"{layout} bulk load", "rows/s", [rate], {"rows": size, "layout": layout},
+                                note=f"{data.table_bytes(dsn) / 2**30:.1f} GiB with indexes")])
+            with Hub(dsn) as hub:
+                if size in sizes:
+                    report(measure_history(dsn, hub, size, layout, requests, threads))
+                if size in retention_sizes:
+                    report(measure_retention(dsn, hub, size, layout, ingest_seconds))
+
