@@ -241,7 +241,7 @@ def test_status_line_says_one_record_and_one_match_in_the_singular() -> None:
 def test_plain_notes_one_record_waiting_in_the_singular() -> None:
     """tail --plain says "(1 record waiting)" when the hub's database is down with one record queued."""
     err = io.StringIO()
-    printer = PlainPrinter(TailSettings("t"), io.StringIO(), err, None)
+    printer = PlainPrinter(TailSettings(("t",)), io.StringIO(), err, None)
     printer.event(DbStatus(False, 1))
     printer.event(DbStatus(False, 2))
     assert "(1 record waiting)" in err.getvalue() and "(2 records waiting)" in err.getvalue()

@@ -11,7 +11,13 @@ from logctl.cli.app import SERVER_HELP, app
 
 @app.command()
 def tail(
-    thread_id: Annotated[str, typer.Argument(help="The thread to show.", metavar="THREAD_ID", show_default=False)],
+    thread_id: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="The thread(s) to show; several are merged into one stream.", metavar="THREAD_ID", show_default=False),
+    ] = None,
+    match: Annotated[
+        Optional[str], typer.Option("--match", help="Also follow every thread whose id matches this glob (* and ?), new ones included.")
+    ] = None,
     lines: Annotated[int, typer.Option("-n", "--tail", help="Start with the latest N records (0: only new ones).")] = 1000,
     since: Annotated[
         Optional[str], typer.Option("--since", help="Only history from this long ago (10m, 2h, 1d) or an ISO 8601 time.")
@@ -28,11 +34,22 @@ def tail(
     ] = None,
     server: Annotated[Optional[str], typer.Option("--server", help=SERVER_HELP)] = None,
 ) -> None:
-    """Show a thread's logs: history, then live records, with no gap and no duplicate."""
+    """Show a thread's logs, or several threads' merged: history, then live records, with no gap and no duplicate.
+
+    With several threads (or --match), each line is tagged with its thread.
+
+    Example:
+
+        logctl tail demo-build
+
+        logctl tail build-1 build-2 --level warn
+
+        logctl tail --match 'demo-*' --plain
+    """
     from logctl.tail import run_tail, tail_settings
 
     settings = tail_settings(
-        thread_id, server=server, limit=lines, since=since, follow=follow, plain=plain, json=json_,
+        thread_id or (), match=match, server=server, limit=lines, since=since, follow=follow, plain=plain, json=json_,
         color=color, level=level, include=include, exclude=exclude, time_mode=time_mode,
     )
     run_tail(settings)

@@ -3,8 +3,9 @@
 :class:`ViewModel` keeps every loaded entry (filters hide, they never discard), the list
 of visible ones, a line layout for a given width (wrap on or off, multi-line records kept
 whole), the selection, follow/paused with its "N new" counter, and the positions of
-search matches and errors for ``n``/``N`` and ``e``/``E``. A widget asks it which entry
-and which of its lines belongs at screen row ``y``, and renders only those rows.
+search matches and errors for ``n``/``N`` and ``e``/``E``, and the threads seen (a tail
+of several threads can hide some of them: :attr:`Filter.hidden_threads`). A widget asks it
+which entry and which of its lines belongs at screen row ``y``, and renders only those rows.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import bisect
 import dataclasses
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from logctl.core.merge import Entry, Marker
 from logctl.core.records import LogRecord, level_rank
@@ -27,10 +28,14 @@ class Filter:
     min_level: str = "DEBUG"
     include: re.Pattern[str] | None = None
     exclude: re.Pattern[str] | None = None
+    #: Threads whose records are hidden (a tail of several threads); their records stay loaded.
+    hidden_threads: frozenset[str] = frozenset()
 
     def accepts(self, entry: Entry) -> bool:
         if isinstance(entry, Marker):
             return True
+        if self.hidden_threads and entry.thread_id in self.hidden_threads:
+            return False
         if self.min_level != "DEBUG" and level_rank(entry.level) < level_rank(self.min_level):
             return False
         if self.include is not None and self.include.search(entry.message) is None:
@@ -46,7 +51,19 @@ class Filter:
             parts.append(f"+/{self.include.pattern}/")
         if self.exclude is not None:
             parts.append(f"-/{self.exclude.pattern}/")
+        if self.hidden_threads:
+            hidden = sorted(self.hidden_threads)
+            parts.append(f"hiding {hidden[0]}" if len(hidden) == 1 else f"hiding {len(hidden)} threads")
         return " ".join(parts)
+
+    def showing(self, thread_id: str, shown: bool) -> Filter:
+        """This filter with ``thread_id``'s records shown or hidden."""
+        hidden = self.hidden_threads - {thread_id} if shown else self.hidden_threads | {thread_id}
+        return dataclasses.replace(self, hidden_threads=frozenset(hidden))
+
+    def only(self, thread_id: str, threads: Iterable[str]) -> Filter:
+        """This filter showing ``thread_id`` alone among ``threads``."""
+        return dataclasses.replace(self, hidden_threads=frozenset(t for t in threads if t != thread_id))
 
 
 def message_lines(entry: Entry) -> list[str]:
@@ -74,6 +91,8 @@ class ViewModel:
         self.prefix = 0
         self.max_width = 0
         self._measure = measure
+        #: Records loaded per thread, in the order the threads were first seen.
+        self.threads: dict[str, int] = {}
         self._records = 0
         self._ends: list[int] = []
         self._matches: list[int] = []
@@ -89,7 +108,7 @@ class ViewModel:
         """Add entries at the end; return how many of them are visible."""
         start = len(self.entries)
         self.entries.extend(entries)
-        self._records += sum(1 for e in entries if not isinstance(e, Marker))
+        self._count(entries)
         added = [i for i in range(start, len(self.entries)) if self.filter.accepts(self.entries[i])]
         self._extend(added)
         if not self.follow:
@@ -105,7 +124,7 @@ class ViewModel:
         before = len(self.visible)
         chosen = self._selected_entry()
         self.entries[:0] = entries
-        self._records += sum(1 for e in entries if not isinstance(e, Marker))
+        self._count(entries)
         if chosen is not None:
             chosen += len(entries)
         self._rebuild(chosen)
@@ -206,6 +225,13 @@ class ViewModel:
         return self._step(self._errors, forward)
 
     # -- internals ---------------------------------------------------------------------
+
+    def _count(self, entries: Sequence[Entry]) -> None:
+        threads = self.threads
+        for entry in entries:
+            if not isinstance(entry, Marker):
+                threads[entry.thread_id] = threads.get(entry.thread_id, 0) + 1
+                self._records += 1
 
     def _step(self, positions: list[int], forward: bool) -> int | None:
         if not positions:

@@ -30,6 +30,7 @@ from logctl.core.times import TimeMode, next_time_mode, zone_label
 from logctl.core.merge import Entry, StreamMerge
 from logctl.core.records import LogRecord
 from logctl.core.sanitise import neutralise_controls
+from logctl.core.thread_tags import TagWidth, describe_threads
 from logctl.core.wording import plural
 from logctl.gc_policy import HeapFreezer
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError
@@ -48,11 +49,13 @@ from logctl.tail.messages import (
     OpenDetail,
     OriginKnown,
     PromptSubmitted,
+    ThreadsChosen,
     ViewChanged,
 )
 from logctl.tail.prompt import Prompt
 from logctl.tail.settings import TailSettings
 from logctl.tail.status_bar import StatusBar, StatusInfo
+from logctl.tail.thread_picker import ThreadPicker
 
 __all__ = ["TailApp"]
 
@@ -63,7 +66,7 @@ FIRST_PAGE = 2000
 
 
 class TailApp(App[None]):
-    """History, then live records, of one thread."""
+    """History, then live records, of one thread, or of several merged with a thread column."""
 
     TITLE = "logctl tail"
     ENABLE_COMMAND_PALETTE = False
@@ -97,6 +100,7 @@ class TailApp(App[None]):
         Binding("4", "level('ERROR')", show=False),
         Binding("w", "wrap", "Wrap"),
         Binding("t", "time", "Time"),
+        Binding("T", "threads", "Threads"),
         Binding("c", "copy(False)", "Copy", key_display="c/C"),
         Binding("C", "copy(True)", show=False),
     ]
@@ -109,7 +113,7 @@ class TailApp(App[None]):
         self.client = TailClient(settings.server, settings.thread_id)
         self.merge = StreamMerge()
         self.filter = settings.filter
-        self.info = StatusInfo(thread_id=settings.thread_id)
+        self.info = StatusInfo(subject=settings.describe(), several=settings.several)
         self.activity = ActivityCounter(window=60)
         self.origin: dt.datetime | None = None
         self.error: LogctlError | None = None
@@ -123,7 +127,10 @@ class TailApp(App[None]):
         # app tears its DOM down on exit.
         self._title_label = Label(id="title")
         self._activity_bar = Activity()
-        self._view = LogView(tz=self.tz, time_mode=self.time_mode, id="log")
+        self._view = LogView(tz=self.tz, time_mode=self.time_mode, id="log",
+                             threads=TagWidth(settings.threads) if settings.several else None)
+        #: Threads seen, for the title (several threads only).
+        self._titled_threads = 0
         self._prompt = Prompt(id="prompt")
         self._status_bar = StatusBar(id="status")
 
@@ -275,6 +282,13 @@ class TailApp(App[None]):
                 self._set_origin(records[0].created_at)
         self.log_view.add(entries)
         self._heap.absorbed(len(entries))
+        self._new_threads()
+
+    def _new_threads(self) -> None:
+        """Name a thread in the title once its first record is in."""
+        if self.settings.several and len(self.log_view.model.threads) != self._titled_threads:
+            self._titled_threads = len(self.log_view.model.threads)
+            self._title()
 
     @on(OlderLoaded)
     def _older(self, message: OlderLoaded) -> None:
@@ -282,6 +296,7 @@ class TailApp(App[None]):
             self.notify(neutralise_controls(f"could not load older records: {message.failure}"), severity="warning", markup=False)
         self.log_view.add_older(list(message.entries), message.more)
         self._heap.absorbed(len(message.entries))
+        self._new_threads()
         if self.backfill > 0:
             # stop on the last page, or on a failed fetch (scrolling up retries it)
             self.backfill = self.backfill - len(message.entries) if message.more and message.entries else 0
@@ -331,7 +346,21 @@ class TailApp(App[None]):
                 self.filter = dataclasses.replace(self.filter, exclude=pattern)
             view.set_filter(self.filter)
 
+    @on(ThreadsChosen)
+    def _threads_chosen(self, message: ThreadsChosen) -> None:
+        self.filter = dataclasses.replace(self.filter, hidden_threads=message.hidden)
+        self.log_view.set_filter(self.filter)
+
     # -- actions --------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The thread picker (``T``) exists only in a tail of several threads."""
+        if action == "threads":
+            return self.settings.several
+        return True
+
+    def action_threads(self) -> None:
+        self.push_screen(ThreadPicker(self.log_view.model.threads, self.filter.hidden_threads))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -379,8 +408,13 @@ class TailApp(App[None]):
 
     def _title(self) -> None:
         zone = zone_label(self.time_mode, tz=self.tz, now=dt.datetime.now(dt.timezone.utc), origin=self.origin)
+        settings = self.settings
+        if settings.several:
+            what = describe_threads(settings.threads, settings.match, list(self.log_view.model.threads))
+        else:
+            what = settings.thread_id
         # data, not markup: a thread id like ``[/x]`` is shown as it is
-        self._title_label.update(Text(neutralise_controls(f"{self.settings.thread_id}  ·  times: {zone}  ·  {self.settings.server}")))
+        self._title_label.update(Text(neutralise_controls(f"{what}  ·  times: {zone}  ·  {settings.server}")))
 
     def _status(self) -> None:
         self._status_bar.show(self.info, self.log_view.model)

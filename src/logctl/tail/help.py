@@ -28,6 +28,7 @@ KEYS: Final = (
     ("Esc", "clear the search"),
     ("w", "wrap long lines on/off"),
     ("t", "time: local → UTC → relative to the thread's first record"),
+    ("T", "threads: show or hide each thread (a tail of several threads)"),
     ("Enter", "open the selected record in full"),
     ("c C", "copy the selected record as one line / as JSON"),
     ("?", "this help"),

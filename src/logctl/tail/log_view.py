@@ -13,6 +13,7 @@ import re
 from typing import ClassVar, Final
 
 from rich.cells import cell_len
+from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding, BindingType
@@ -27,10 +28,11 @@ from logctl.core.times import TimeMode, format_time
 from logctl.core.merge import Entry, Marker
 from logctl.core.records import LogRecord
 from logctl.core.sanitise import neutralise_controls
+from logctl.core.thread_tags import TagWidth, fit_tag, thread_colour
 from logctl.core.view import Filter, ViewModel, message_lines
 from logctl.tail.messages import NeedOlder, OpenDetail, ViewChanged
 
-__all__ = ["LEVEL_STYLES", "CellScrollBarRender", "LogView", "clean"]
+__all__ = ["LEVEL_STYLES", "CellScrollBarRender", "LogView", "clean", "thread_style"]
 
 LEVEL_STYLES: Final = {
     "DEBUG": Style(color="bright_black"),
@@ -47,6 +49,16 @@ TIME_STYLE: Final = Style(dim=True)
 PLAIN: Final = Style()
 MARKER_STYLE: Final = Style(color="cyan", italic=True)
 PENDING_STYLE: Final = Style(italic=True)
+_THREAD_STYLES: dict[int, Style] = {}
+
+
+def thread_style(thread_id: str) -> Style:
+    """The thread column's style: the thread's stable colour (``logctl.core.thread_tags``)."""
+    number = thread_colour(thread_id)
+    style = _THREAD_STYLES.get(number)
+    if style is None:
+        style = _THREAD_STYLES[number] = Style(color=Color.from_ansi(number))
+    return style
 
 
 def clean(line: str) -> str:
@@ -75,7 +87,7 @@ class CellScrollBarRender(ScrollBarRender):
 
 
 class LogView(ScrollView, can_focus=True):
-    """The records of one thread, newest at the bottom, following by default."""
+    """The records of a thread (or of several, with a thread column), newest at the bottom, following by default."""
 
     DEFAULT_CSS = """
     LogView {
@@ -109,9 +121,13 @@ class LogView(ScrollView, can_focus=True):
         Binding("enter", "detail", "Detail"),
     ]
 
-    def __init__(self, *, tz: dt.tzinfo, time_mode: TimeMode = "local", id: str | None = None) -> None:
+    def __init__(
+        self, *, tz: dt.tzinfo, time_mode: TimeMode = "local", threads: TagWidth | None = None, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.model = ViewModel(measure=measure)
+        #: The thread column's width (None: one thread, no column).
+        self.threads = threads
         self.tz = tz
         self.time_mode: TimeMode = time_mode
         self.origin: dt.datetime | None = None
@@ -133,6 +149,7 @@ class LogView(ScrollView, can_focus=True):
         """Append entries; follow the end when following."""
         if not entries:
             return
+        self._see_threads(entries)
         self.model.append(entries)
         self._resize_virtual()
         if self.model.follow:
@@ -146,6 +163,7 @@ class LogView(ScrollView, can_focus=True):
         self.more_above = more
         if entries:
             before = self.model.total_lines
+            self._see_threads(entries)
             self.model.prepend(entries)
             self._cache.clear()
             self._resize_virtual()
@@ -156,6 +174,19 @@ class LogView(ScrollView, can_focus=True):
     def set_filter(self, new: Filter) -> None:
         self.model.set_filter(new)
         self._relaid()
+
+    def _see_threads(self, entries: list[Entry]) -> None:
+        """Widen the thread column for a longer thread id (the rendered rows are redrawn)."""
+        tags = self.threads
+        if tags is None:
+            return
+        wider = False
+        for entry in entries:
+            if not isinstance(entry, Marker) and tags.see(entry.thread_id):
+                wider = True
+        if wider:
+            self._update_prefix()
+            self._cache.clear()
 
     def set_search(self, pattern: re.Pattern[str] | None) -> None:
         self.model.set_search(pattern)
@@ -321,8 +352,10 @@ class LogView(ScrollView, can_focus=True):
         width = len(format_time(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), self.time_mode, tz=self.tz,
                                 origin=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)))
         self._time_width = max(width, 13 if self.time_mode == "relative" else width)
-        # time, space, level (5), pending mark, space
-        self.model.set_layout(prefix=self._time_width + 8)
+        # time, space, [thread, space,] level (5), pending mark, space
+        self._tag_width = self.threads.width if self.threads is not None else 0
+        thread = self._tag_width + 1 if self.threads is not None else 0
+        self.model.set_layout(prefix=self._time_width + 8 + thread)
 
     def _relaid(self) -> None:
         self._cache.clear()
@@ -406,9 +439,15 @@ class LogView(ScrollView, can_focus=True):
         return out
 
     def _head(self, entry: Entry) -> list[Segment]:
-        """The time and level columns, ``prefix`` cells wide."""
+        """The time, thread (several threads only) and level columns, ``prefix`` cells wide."""
         when = format_time(entry.created_at, self.time_mode, tz=self.tz, origin=self.origin)
         segments = [Segment(f"{when:<{self._time_width}} ", TIME_STYLE)]
+        if self.threads is not None:
+            if isinstance(entry, Marker):
+                segments.append(Segment(" " * (self._tag_width + 1)))
+            else:
+                segments.append(Segment(fit_tag(entry.thread_id, self._tag_width), thread_style(entry.thread_id)))
+                segments.append(Segment(" "))
         if isinstance(entry, Marker):
             segments.append(Segment(" ──── ", MARKER_STYLE))
         else:

@@ -26,6 +26,7 @@ __all__ = [
     "OpenDetail",
     "OriginKnown",
     "PromptSubmitted",
+    "ThreadsChosen",
     "ViewChanged",
 ]
 
@@ -106,3 +107,10 @@ class PromptSubmitted(Message):
     kind: str
     text: str
     cancelled: bool = dataclasses.field(default=False, kw_only=True)
+
+
+@dataclasses.dataclass
+class ThreadsChosen(Message):
+    """The thread picker changed which threads are hidden (their records stay loaded)."""
+
+    hidden: frozenset[str]

@@ -17,6 +17,7 @@ from logctl.core.plain_line import format_plain
 from logctl.core.merge import Entry, Marker, StreamMerge
 from logctl.core.records import LogRecord
 from logctl.core.sanitise import neutralise_controls
+from logctl.core.thread_tags import TagWidth, plain_prefix
 from logctl.core.wording import plural
 from logctl.tail.client import DbStatus, Event, Shown, State, TailClient
 from logctl.tail.settings import ColorChoice, TailSettings
@@ -47,6 +48,8 @@ class PlainPrinter:
         self.origin = origin
         self.last_state: str | None = None
         self.printed = 0
+        #: The thread column of a tail of several threads (None: one thread, no column).
+        self.tags = TagWidth(settings.threads) if settings.several else None
 
     def entries(self, entries: Sequence[Entry]) -> None:
         lines: list[str] = []
@@ -67,7 +70,11 @@ class PlainPrinter:
             return format_json(record)
         if self.origin is None and self.mode == "relative":
             self.origin = record.created_at
-        return format_plain(record, mode=self.mode, tz=self.tz, origin=self.origin, color=self.color)
+        line = format_plain(record, mode=self.mode, tz=self.tz, origin=self.origin, color=self.color)
+        if self.tags is None:
+            return line
+        self.tags.see(record.thread_id)
+        return plain_prefix(record.thread_id, self.tags.width, color=self.color) + line
 
     def note(self, text: str) -> None:
         self.err.write(f"logctl: {neutralise_controls(text)}\n")
@@ -108,7 +115,7 @@ async def run_plain(settings: TailSettings, out: TextIO | None = None, err: Text
     try:
         shown = merge.history(page)
         if not page.records and page.before is None:
-            printer.note(f"thread {settings.thread_id!r} has no records yet"
+            printer.note(f"{settings.describe()} {'have' if settings.several else 'has'} no records yet"
                          + ("; waiting for them" if settings.follow else ""))
         printer.entries(shown)
         if settings.follow:

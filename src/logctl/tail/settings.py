@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Final, Literal
 
 from logctl.config import DEFAULT_SERVER, resolve_server
@@ -22,9 +23,10 @@ COLOR_CHOICES: Final[tuple[ColorChoice, ...]] = ("auto", "always", "never")
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TailSettings:
-    """Options of one ``logctl tail`` run."""
+    """Options of one ``logctl tail`` run: the threads named, and/or a glob over thread ids."""
 
-    thread_id: str
+    threads: tuple[str, ...]
+    match: str | None = None
     server: str = DEFAULT_SERVER
     limit: int = 1000
     since: dt.datetime | None = None
@@ -42,10 +44,30 @@ class TailSettings:
     def filter(self) -> Filter:
         return Filter(self.min_level, self.include, self.exclude)
 
+    @property
+    def several(self) -> bool:
+        """A tail of several threads (more than one named, or a glob): records are tagged with their thread."""
+        return self.match is not None or len(self.threads) > 1
+
+    @property
+    def thread_id(self) -> str:
+        """The one thread of a single-thread tail."""
+        if self.several or not self.threads:
+            raise ValueError("thread_id is only defined for a tail of one thread")
+        return self.threads[0]
+
+    def describe(self) -> str:
+        """What is followed, for messages: ``thread 't1'``, ``threads 'a', 'b'``, ``threads matching 'build-*'``."""
+        named = ", ".join(repr(t) for t in self.threads)
+        if self.match is None:
+            return f"thread {named}" if len(self.threads) == 1 else f"threads {named}"
+        return f"threads matching {self.match!r}" + (f" and threads {named}" if self.threads else "")
+
 
 def tail_settings(
-    thread_id: str,
+    threads: str | Sequence[str] = (),
     *,
+    match: str | None = None,
     server: str | None = None,
     limit: int = 1000,
     since: str | None = None,
@@ -60,8 +82,13 @@ def tail_settings(
     now: dt.datetime | None = None,
 ) -> TailSettings:
     """Check and convert command-line values; raise :class:`ConfigError` naming the bad one."""
+    names = (threads,) if isinstance(threads, str) else tuple(threads)
+    if not names and match is None:
+        raise ConfigError("name a thread (logctl tail THREAD_ID ...) or a pattern (--match 'build-*')")
+    if match is not None and not match:
+        raise ConfigError("--match needs a pattern, such as 'build-*'")
     try:
-        thread = validate_thread_id(thread_id)
+        chosen = tuple(dict.fromkeys(validate_thread_id(name) for name in names))
         min_level = normalise_level(level) if level else "DEBUG"
     except InvalidRecord as exc:
         raise ConfigError(str(exc)) from None
@@ -72,7 +99,8 @@ def tail_settings(
     if time_mode is not None and time_mode not in TIME_MODES:
         raise ConfigError(f"--time must be one of {', '.join(TIME_MODES)}, not {time_mode!r}")
     return TailSettings(
-        thread_id=thread,
+        threads=chosen,
+        match=match,
         server=resolve_server(server),
         limit=limit,
         since=parse_since(since, now or dt.datetime.now(dt.timezone.utc)) if since else None,

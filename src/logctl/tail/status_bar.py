@@ -55,7 +55,10 @@ class StatusInfo:
     state: State = dataclasses.field(default_factory=lambda: State("loading"))
     database: DbStatus | None = None
     waiting_for_thread: bool = False
-    thread_id: str = ""
+    #: What is followed, for "… has no records yet": ``thread 't1'``, ``threads matching 'b-*'``.
+    subject: str = ""
+    #: A tail of several threads: the status counts the threads and the hidden ones.
+    several: bool = False
 
 
 class StatusBar(Static):
@@ -81,8 +84,11 @@ def status_line(info: StatusInfo, model: ViewModel, now: float) -> Text:
     if info.database is not None and not info.database.up:
         text.append(f"  ⚠ hub database down ({info.database.backlog} waiting; ~ = not yet stored)", style="bold yellow")
     if info.waiting_for_thread and not model.entries:
-        text.append(neutralise_controls(f"  thread {info.thread_id!r} has no records yet; waiting"), style="italic")
+        verb = "have" if info.several else "has"
+        text.append(neutralise_controls(f"  {info.subject} {verb} no records yet; waiting"), style="italic")
     text.append(f"  {plural(model.records_loaded, 'record', grouped=True)}")
+    if info.several:
+        text.append(f" in {plural(len(model.threads), 'thread')}")
     hidden = len(model.entries) - len(model.visible)
     described = model.filter.describe()
     if described:
