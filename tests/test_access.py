@@ -27,6 +27,8 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "GET /metrics": ("401", "401", "200", "403", "200"),
     "GET /admin/runs/t/logs": ("401", "401", "200", "403", "200"),
     "HEAD /admin/runs/t/logs": ("401", "401", "200", "403", "200"),
+    "GET /": ("401", "401", "200", "403", "200"),
+    "GET /static/style.css": ("200", "200", "200", "200", "200"),
     "WebSocket handshake": ("401", "401", "101", "101", "101"),
     "publish frame": ("-", "-", "forbidden", "ack", "ack"),
     "subscribe frame": ("-", "-", "subscribed", "forbidden", "subscribed"),
@@ -102,7 +104,7 @@ def answer_matrix(hub: HubProcess, secrets: dict[str, str]) -> dict[str, tuple[s
     rows: dict[str, list[str]] = {key: [] for key in EXPECTED}
     for who in WHO:
         headers = _headers(secrets.get(who))
-        for key in ("GET /healthz", "GET /metrics", "GET /admin/runs/t/logs", "HEAD /admin/runs/t/logs"):
+        for key in ("GET /healthz", "GET /metrics", "GET /admin/runs/t/logs", "HEAD /admin/runs/t/logs", "GET /", "GET /static/style.css"):
             method, path = key.split()
             rows[key].append(str(http(hub, method, path, headers)[0]))
         conn = open_ws(hub, headers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -11,7 +12,10 @@ from logctl.config import data_dir
 from logctl.core.tokens import TokenTable, new_token, parse_tokens, render_tokens
 from logctl.errors import ConfigError
 
-__all__ = ["create_token", "load_tokens", "resolve_tokens_file", "revoke_token", "save_tokens"]
+__all__ = ["create_token", "load_session_key", "load_tokens", "resolve_tokens_file", "revoke_token", "save_tokens"]
+
+#: Bytes of a browser-session signing key.
+SESSION_KEY_BYTES = 32
 
 
 def resolve_tokens_file(option: str | None) -> Path:
@@ -61,3 +65,35 @@ def create_token(path: Path, name: str, scopes: frozenset[str]) -> str:
 def revoke_token(path: Path, name: str) -> None:
     """Remove the token ``name`` from ``path``."""
     save_tokens(path, load_tokens(path).without(name))
+
+
+def load_session_key(path: Path) -> bytes:
+    """The hub's key for signing browser sessions, kept in ``path`` (hex, 0600) so sessions outlive a restart.
+
+    Made on first use; :class:`ConfigError` if it can be neither read nor made.
+    """
+    try:
+        text = path.read_text("ascii").strip()
+    except FileNotFoundError:
+        text = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the session key {path}: {exc}") from None
+    if text:
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            key = b""
+        if len(key) < SESSION_KEY_BYTES:
+            raise ConfigError(f"the session key {path} is not {SESSION_KEY_BYTES} bytes of hex: delete it and a new one is made")
+        return key
+    key = secrets.token_bytes(SESSION_KEY_BYTES)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another hub made it a moment ago
+        return load_session_key(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the session key {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(key.hex() + "\n")
+    return key

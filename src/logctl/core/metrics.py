@@ -110,7 +110,7 @@ def render_prometheus(
     counter("limit_outgoing_bytes_total", "Connections closed (1013) for having more than --max-outgoing-bytes unsent.", m.limit_outgoing_bytes)
     lines += ["# HELP logctl_auth_refused_total Requests, handshakes and frames refused by the access rules, by reason.",
               "# TYPE logctl_auth_refused_total counter"]
-    for reason in ("missing_token", "bad_token", "scope", "host", "origin"):
+    for reason in ("missing_token", "bad_token", "bad_session", "cross_site_session", "scope", "host", "origin"):
         lines.append(f'logctl_auth_refused_total{{reason="{reason}"}} {m.auth_refused.get(reason, 0)}')
     lines += ["# HELP logctl_batch_size Records per committed batch.", "# TYPE logctl_batch_size histogram"]
     running = 0

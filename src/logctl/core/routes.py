@@ -4,7 +4,10 @@ The decision depends on the method, the path, the query string and the headers, 
 the hub's :class:`Access` rules (its token table, Host and Origin checks), so that
 authentication belongs to the same pure function. The hub's edge (``logctl.hub.server``)
 only carries the decision out. Order: method (405), Host (403), Origin (403), then the
-token (401) for every path but ``/healthz``, then the path (404/400), then the scope (403).
+credential (401: a bearer token, else the browser's session cookie) for every path but
+``/healthz`` and ``/static/``, then the path (404/400), then the scope (403). A web page opened
+with ``?token=`` is a :class:`Login` instead: the token is checked and exchanged for the
+session cookie (docs/web.md).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import datetime as dt
 from logctl.core.cursor import Cursor
 from logctl.core.protocol.runs import RunsCursor, glob_to_like
 from logctl.core.records import validate_thread_id
-from logctl.core.tokens import READ, SCOPES, WRITE, TokenTable, bearer_token
+from logctl.core import web
+from logctl.core.tokens import READ, SCOPES, WRITE, TokenTable, bearer_token, session_value
 from logctl.core.times import parse_since_spec
 from logctl.core.web import is_static_name
 from logctl.errors import ConfigError, InvalidRecord, ProtocolError
@@ -35,6 +39,7 @@ __all__ = [
     "History",
     "HttpError",
     "HttpRequest",
+    "Login",
     "Metrics",
     "Page",
     "Refusal",
@@ -66,6 +71,8 @@ class HttpRequest:
     method: str
     target: str
     headers: Sequence[tuple[str, str]] = ()
+    #: The request came over TLS (the session cookie is then ``Secure``).
+    tls: bool = False
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (any case), or None."""
@@ -138,6 +145,18 @@ class Refusal:
     #: For access refusals: the reason counted in /metrics (missing_token, bad_token, scope, host, origin).
     reason: str | None = None
     token_name: str | None = None
+    #: The request was for a web page: answer with a page a person can read, not JSON.
+    page: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Login:
+    """A page opened with ``?token=``: redirect (303) to ``location``, the same URL without the token,
+    setting the session cookie ``set_cookie`` (a ``Set-Cookie`` value; None when there is none to set)."""
+
+    location: str
+    set_cookie: str | None
+    token_name: str | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -146,16 +165,20 @@ class Access:
 
     ``check_host``: refuse a ``Host`` that is not a loopback name (on a loopback bind, against
     DNS rebinding). A request with an ``Origin`` is taken only from the hub's own origin or
-    one of ``allow_origins``. ``metrics_open``: ``/metrics`` needs no token.
+    one of ``allow_origins``. ``metrics_open``: ``/metrics`` needs no token. A request's
+    credential is its bearer token, else its session cookie (docs/web.md), which counts only
+    on requests from the hub's own pages.
     """
 
     tokens: TokenTable | None = None
     check_host: bool = False
     allow_origins: frozenset[str] = frozenset()
     metrics_open: bool = False
+    #: The key that signs browser sessions (``core.tokens.session_value``); None: no session cookies.
+    session_key: bytes | None = dataclasses.field(default=None, repr=False)
 
 
-Decision = Route | Refusal
+Decision = Route | Refusal | Login
 
 
 class HttpError(ProtocolError):
@@ -184,21 +207,16 @@ def route(request: HttpRequest, access: Access = Access()) -> Decision:
         target = Refusal(exc.status, exc.code, str(exc))
     if isinstance(target, (Health, Static)):  # the viewer's files are the package's, no secret in them
         return target
+    page = isinstance(target, Page)
+    if page and _has_parameter(query, web.TOKEN_PARAMETER):
+        return _login(request, access, path, query)
     if access.tokens is None or (isinstance(target, Metrics) and access.metrics_open):
         scopes, name = frozenset(SCOPES), None
     else:
-        token = bearer_token(request.header("Authorization"))
-        entry = access.tokens.find(token) if token is not None else None
-        if entry is None:
-            reason = "missing_token" if token is None else "bad_token"
-            return Refusal(
-                401, "unauthorized",
-                "a valid token is needed: send Authorization: Bearer <token> (docs/security.md)" if token is None
-                else "the token is not valid (unknown or revoked)",
-                (("WWW-Authenticate", 'Bearer realm="logctl"' if token is None else 'Bearer realm="logctl", error="invalid_token"'),),
-                reason=reason,
-            )
-        scopes, name = entry.scopes, entry.name
+        found = _credential(request, access, access.tokens)
+        if isinstance(found, Refusal):
+            return dataclasses.replace(found, page=page)
+        scopes, name = found
     if isinstance(target, Refusal):
         return target
     if isinstance(target, Upgrade):
@@ -208,9 +226,93 @@ def route(request: HttpRequest, access: Access = Access()) -> Decision:
     if READ not in scopes:
         return Refusal(
             403, "forbidden", f"the token {name!r} lacks the read scope", (("WWW-Authenticate", 'Bearer realm="logctl", error="insufficient_scope", scope="read"'),),
-            reason="scope", token_name=name,
+            reason="scope", token_name=name, page=page,
         )
     return target
+
+
+def _single_host(request: HttpRequest) -> str | None:
+    hosts = [value for key, value in request.headers if key.lower() == "host"]
+    return hosts[0] if len(hosts) == 1 else None
+
+
+def _has_parameter(query: str, name: str) -> bool:
+    return any(part.partition("=")[0] == name for part in query.split("&"))
+
+
+def _login(request: HttpRequest, access: Access, path: str, query: str) -> Login | Refusal:
+    """A page opened with ``?token=``: check the token, then set the session cookie and redirect without it."""
+    location = web.without_token(path, query)
+    if access.tokens is None:  # no tokens needed: only take the token out of the address bar
+        return Login(location, None, None)
+    try:
+        values = parse_qs(query, keep_blank_values=True, errors="strict").get(web.TOKEN_PARAMETER, [])
+    except (UnicodeDecodeError, ValueError):
+        values = []
+    if len(values) != 1:
+        return Refusal(400, "bad_query", "give the token once: ?token=<token>", page=True)
+    entry = access.tokens.find(values[0])
+    if entry is None:
+        return Refusal(
+            401, "unauthorized", "the token in the address is not valid (unknown or revoked)",
+            (("WWW-Authenticate", 'Bearer realm="logctl", error="invalid_token"'),), reason="bad_token", page=True,
+        )
+    if READ not in entry.scopes:
+        return Refusal(
+            403, "forbidden", f"the token {entry.name!r} lacks the read scope the web pages need",
+            reason="scope", token_name=entry.name, page=True,
+        )
+    if access.session_key is None:
+        return Login(location, None, entry.name)
+    value = session_value(access.session_key, entry)
+    return Login(location, web.set_cookie(web.cookie_name(_single_host(request)), value, secure=request.tls), entry.name)
+
+
+def _credential(request: HttpRequest, access: Access, tokens: TokenTable) -> tuple[frozenset[str], str] | Refusal:
+    """The scopes and token name of a request's bearer token, else of its session cookie; or the 401."""
+    token = bearer_token(request.header("Authorization"))
+    if token is not None:
+        entry = tokens.find(token)
+        if entry is None:
+            return Refusal(
+                401, "unauthorized", "the token is not valid (unknown or revoked)",
+                (("WWW-Authenticate", 'Bearer realm="logctl", error="invalid_token"'),), reason="bad_token",
+            )
+        return entry.scopes, entry.name
+    cookies = web.cookie_values([v for k, v in request.headers if k.lower() == "cookie"], web.cookie_name(_single_host(request)))
+    if cookies and access.session_key is not None:
+        if not _own_page(request):
+            return Refusal(
+                401, "unauthorized", "a browser session is taken only from this hub's own pages",
+                (("WWW-Authenticate", 'Bearer realm="logctl"'),), reason="cross_site_session",
+            )
+        for value in cookies:
+            entry = tokens.find_session(access.session_key, value)
+            if entry is not None:
+                return entry.scopes, entry.name
+        return Refusal(
+            401, "unauthorized", "the browser session is no longer valid (its token was revoked or replaced)",
+            (("WWW-Authenticate", 'Bearer realm="logctl", error="invalid_token"'),), reason="bad_session",
+        )
+    return Refusal(
+        401, "unauthorized", "a valid token is needed: send Authorization: Bearer <token> (docs/security.md)",
+        (("WWW-Authenticate", 'Bearer realm="logctl"'),), reason="missing_token",
+    )
+
+
+def _own_page(request: HttpRequest) -> bool:
+    """Whether a request carrying the session cookie comes from this hub's own pages (or is a top-level visit).
+
+    Its ``Origin``, if any, must be the hub's own (not merely ``--allow-origin``), and the
+    browser's ``Sec-Fetch-Site`` must not say another site or another origin of this site
+    (another port of the same host is "same-site"), unless it is a navigation to a page.
+    """
+    host = _single_host(request)
+    origin = request.header("Origin")
+    if origin is not None and (host is None or origin.lower() not in (f"http://{host.lower()}", f"https://{host.lower()}")):
+        return False
+    site = request.header("Sec-Fetch-Site")
+    return site in (None, "same-origin", "none") or request.header("Sec-Fetch-Mode") == "navigate"
 
 
 def frame_refusal(grant: Upgrade, frame_type: str) -> str | None:

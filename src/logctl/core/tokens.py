@@ -33,6 +33,7 @@ __all__ = [
     "parse_scopes",
     "parse_tokens",
     "render_tokens",
+    "session_value",
 ]
 
 READ: Final = "read"
@@ -89,6 +90,17 @@ class TokenTable:
                 found = entry
         return found
 
+    def find_session(self, key: bytes, value: str) -> TokenEntry | None:
+        """The entry whose browser session ``value`` (:func:`session_value` under ``key``) this is, or None.
+
+        None once the token is revoked or replaced (a new token under the same name has another hash).
+        """
+        name, dot, _mac = value.rpartition(".")
+        entry = self.named(name) if dot and key else None
+        if entry is None:
+            return None
+        return entry if hmac.compare_digest(session_value(key, entry).encode(), value.encode("utf-8", "surrogatepass")) else None
+
     def named(self, name: str) -> TokenEntry | None:
         return next((e for e in self.entries if e.name == name), None)
 
@@ -105,6 +117,16 @@ class TokenTable:
         if self.named(name) is None:
             raise ConfigError(f"no token named {name!r}")
         return TokenTable(tuple(e for e in self.entries if e.name != name))
+
+
+def session_value(key: bytes, entry: TokenEntry) -> str:
+    """A browser session for ``entry``'s token: ``<name>.<HMAC-SHA256(key, name, hash)>``, never the token itself.
+
+    Only a hub holding ``key`` can make one; it names the token's current hash, so revoking
+    the token (or replacing it) ends every session made from it.
+    """
+    mac = hmac.new(key, b"logctl-session-v1\0" + entry.name.encode() + b"\0" + entry.hash.encode(), hashlib.sha256)
+    return f"{entry.name}.{mac.hexdigest()}"
 
 
 def _check_name(name: str) -> None:

@@ -10,17 +10,26 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Final
+from urllib.parse import parse_qsl, urlencode
 
 __all__ = [
     "CACHE_CONTROL",
     "CONTENT_TYPES",
     "PAGES",
+    "TOKEN_PARAMETER",
     "content_type",
+    "cookie_name",
+    "cookie_values",
     "etag",
     "is_static_name",
     "not_modified",
     "security_headers",
+    "set_cookie",
+    "without_token",
 ]
+
+#: The query parameter that carries a token once, to be exchanged for a session cookie.
+TOKEN_PARAMETER: Final = "token"
 
 #: What a static file's extension says it is; a file of any other kind is never served.
 CONTENT_TYPES: Final = {
@@ -94,3 +103,38 @@ def security_headers(host: str | None) -> tuple[tuple[str, str], ...]:
         ("Cross-Origin-Resource-Policy", "same-origin"),
         ("X-Frame-Options", "DENY"),
     )
+
+
+# -- the browser session: a token in the URL once, then an HttpOnly cookie --------------------
+
+
+def cookie_name(host: str | None) -> str:
+    """The session cookie's name for a hub reached as ``host``: ``logctl-<port>``.
+
+    Browsers share cookies between the ports of one host, so two hubs on one machine
+    (or a hub and another local app) must not overwrite each other's cookie.
+    """
+    port = (host or "").rpartition(":")[2] if host and not host.endswith("]") else ""
+    return f"logctl-{port}" if port.isascii() and port.isdigit() else "logctl"
+
+
+def set_cookie(name: str, value: str, *, secure: bool) -> str:
+    """A ``Set-Cookie`` value: the whole hub (``Path=/``), no script access, never sent from another site."""
+    return f"{name}={value}; Path=/; HttpOnly; SameSite=Strict" + ("; Secure" if secure else "")
+
+
+def cookie_values(headers: list[str], name: str) -> list[str]:
+    """Every value of cookie ``name`` in the request's ``Cookie`` header values."""
+    found = []
+    for header in headers:
+        for part in header.split(";"):
+            key, eq, value = part.strip().partition("=")
+            if eq and key == name:
+                found.append(value.strip())
+    return found
+
+
+def without_token(path: str, query: str) -> str:
+    """The URL to redirect to after taking the token: ``path`` with every other parameter kept, in order."""
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != TOKEN_PARAMETER]
+    return path + ("?" + urlencode(kept) if kept else "")

@@ -8,15 +8,18 @@ mtime changes (polled every ``interval`` seconds) or on SIGHUP, and never logs a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
+import secrets
 from pathlib import Path
 
 from logctl.core import routes
 from logctl.core.metrics import HubMetrics
 from logctl.core.protocol import Publish, Subscribe
 from logctl.errors import ConfigError, LogctlError
-from logctl.tokens_file import load_tokens
+from logctl.config import data_dir
+from logctl.tokens_file import load_session_key, load_tokens
 
 __all__ = ["AccessGate"]
 
@@ -42,6 +45,7 @@ class AccessGate:
         )
         self._stamp: tuple[int, int] | None = None
         if self.path is not None:
+            self.access = dataclasses.replace(self.access, session_key=_session_key())
             self._load()
 
     def _mtime(self) -> tuple[int, int] | None:
@@ -56,10 +60,7 @@ class AccessGate:
         assert self.path is not None
         stamp = self._mtime()
         table = load_tokens(self.path)
-        self.access = routes.Access(
-            tokens=table, check_host=self.access.check_host, allow_origins=self.access.allow_origins,
-            metrics_open=self.access.metrics_open,
-        )
+        self.access = dataclasses.replace(self.access, tokens=table)
         self._stamp = stamp
 
     def reload(self, *, force: bool = False) -> None:
@@ -99,6 +100,16 @@ class AccessGate:
         """Count a refusal by ``reason`` and log it with the peer address and the token's name (never the token)."""
         self.metrics.refused(reason)
         logger.warning("refused %s from %s: %s (token name: %s)", what, _peer(peer), reason, token_name or "-")
+
+
+def _session_key() -> bytes:
+    """The key that signs browser sessions: ``$LOGCTL_DATA_DIR/session.key``, else one for this run only."""
+    path = data_dir() / "session.key"
+    try:
+        return load_session_key(path)
+    except ConfigError as exc:
+        logger.warning("%s; browser sessions will end when this hub stops", exc)
+        return secrets.token_bytes(32)
 
 
 def _peer(peer: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 from websockets.asyncio.server import ServerConnection
@@ -9,7 +10,7 @@ from websockets.http11 import Response
 
 from logctl.core import routes
 
-__all__ = ["json_reply", "refusal_reply", "text_reply"]
+__all__ = ["json_reply", "login_reply", "refusal_reply", "text_reply"]
 
 
 def text_reply(ws: ServerConnection, status: int, text: str, content_type: str) -> Response:
@@ -26,8 +27,41 @@ def json_reply(ws: ServerConnection, status: int, body: object) -> Response:
 
 
 def refusal_reply(ws: ServerConnection, refusal: routes.Refusal) -> Response:
-    """The JSON error answer of a routing :class:`~logctl.core.routes.Refusal`, with its extra headers."""
-    response = json_reply(ws, refusal.status, {"error": {"code": refusal.code, "message": refusal.message}})
+    """The error answer of a routing :class:`~logctl.core.routes.Refusal`, with its extra headers: JSON, or a page for a page."""
+    if refusal.page:
+        response = text_reply(ws, refusal.status, _refusal_page(refusal), "text/html; charset=utf-8")
+    else:
+        response = json_reply(ws, refusal.status, {"error": {"code": refusal.code, "message": refusal.message}})
     for name, value in refusal.headers:
         response.headers[name] = value
     return response
+
+
+def login_reply(ws: ServerConnection, login: routes.Login) -> Response:
+    """303 to the page without its token, setting the session cookie; never cached."""
+    response = ws.respond(303, "")
+    response.headers["Location"] = login.location
+    response.headers["Cache-Control"] = "no-store"
+    if login.set_cookie is not None:
+        response.headers["Set-Cookie"] = login.set_cookie
+    return response
+
+
+_HOW_TO_LOG_IN = (
+    "This hub needs a token with the read scope. Open this page once with ?token=&lt;token&gt; at the end of"
+    " its address: the hub then keeps a session cookie and takes the token out of the address."
+    " <code>logctl token create NAME --scope read</code> prints a token."
+)
+
+
+def _refusal_page(refusal: routes.Refusal) -> str:
+    """A small page saying why (the message is text, escaped), in the viewer's style; no script."""
+    how = f"<p>{_HOW_TO_LOG_IN}</p>" if refusal.status in (401, 403) else ""
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>logctl: '
+        f"{refusal.status}</title>"
+        '<link rel="stylesheet" href="/static/style.css"></head><body>'
+        '<header class="bar"><h1><a href="/">logctl</a></h1></header><main>'
+        f'<p class="notice error" id="refusal" data-code="{html.escape(refusal.code)}">{html.escape(refusal.message)}</p>{how}'
+        "</main></body></html>\n"
+    )

@@ -46,7 +46,7 @@ from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, Row
 from logctl.core.fanout import MAX_OUTGOING_BYTES, MAX_SUBSCRIPTIONS, ConnId, FanOut
 from logctl.errors import ConfigError, DatabaseError, InvalidRecord, ProtocolError
 from logctl.hub.access import AccessGate
-from logctl.hub.replies import json_reply as _json_reply, refusal_reply as _refusal_reply, text_reply as _text_reply
+from logctl.hub.replies import json_reply as _json_reply, login_reply, refusal_reply as _refusal_reply, text_reply as _text_reply
 from logctl.hub.feed import Feed, Outlet
 from logctl.hub.web import load_web_files, with_security_headers
 from logctl.hub.writer import Failure, GroupWriter
@@ -359,14 +359,19 @@ class Hub:
 
     async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
         """Answer plain HTTP (the routes of ``logctl.core.routes``), or None to go on with the WebSocket handshake."""
-        decision = routes.route(routes.HttpRequest(request.method, request.path, tuple(request.headers.raw_items())), self.gate.access)
+        tls = ws.transport.get_extra_info("ssl_object") is not None
+        decision = routes.route(routes.HttpRequest(request.method, request.path, tuple(request.headers.raw_items()), tls), self.gate.access)
         if isinstance(decision, routes.Upgrade):
             self._grants[ws] = decision
             return None
         if isinstance(decision, routes.Refusal):
             if decision.reason is not None:
-                self.gate.refused(decision.reason, ws.remote_address, f"{request.method[:16]} {request.path[:100]!r}", decision.token_name)
+                self.gate.refused(  # the path without its query, which may hold a token (?token=)
+                    decision.reason, ws.remote_address, f"{request.method[:16]} {request.path.partition('?')[0][:100]!r}", decision.token_name,
+                )
             response = _refusal_reply(ws, decision)
+        elif isinstance(decision, routes.Login):
+            response = login_reply(ws, decision)
         elif isinstance(decision, routes.Metrics):
             body = render_prometheus(
                 self.metrics, backlog=self.writer.backlog, subscribers=self.feed.subscriber_count,
