@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from typing import ClassVar, Final
 
 from rich.cells import cell_len
@@ -176,17 +177,22 @@ class LogView(ScrollView, can_focus=True):
         self._relaid()
 
     def _see_threads(self, entries: list[Entry]) -> None:
-        """Widen the thread column for a longer thread id (the rendered rows are redrawn)."""
+        if self.threads is not None:
+            self.see_threads([e.thread_id for e in entries if not isinstance(e, Marker)])
+
+    def see_threads(self, names: Iterable[str]) -> bool:
+        """Widen the thread column for a longer thread id (the rendered rows are redrawn); True if it widened."""
         tags = self.threads
         if tags is None:
-            return
+            return False
         wider = False
-        for entry in entries:
-            if not isinstance(entry, Marker) and tags.see(entry.thread_id):
+        for name in names:
+            if tags.see(name):
                 wider = True
         if wider:
             self._update_prefix()
             self._cache.clear()
+        return wider
 
     def set_search(self, pattern: re.Pattern[str] | None) -> None:
         self.model.set_search(pattern)

@@ -16,8 +16,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import SelectionList, Static
-from textual.widgets.selection_list import Selection
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
 
 from logctl.core.sanitise import neutralise_controls
 from logctl.core.wording import plural
@@ -43,11 +43,8 @@ class ThreadPicker(ModalScreen[None]):
         background: $surface;
         padding: 0 1;
     }
-    ThreadPicker SelectionList {
-        height: auto;
+    ThreadPicker OptionList {
         max-height: 30;
-        border: none;
-        padding: 0;
     }
     ThreadPicker #thread-keys {
         color: $text-muted;
@@ -56,6 +53,7 @@ class ThreadPicker(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,T", "dismiss", "Close"),
+        Binding("space", "flip", "Show/hide"),
         Binding("a", "show_all", "Show all"),
         Binding("o", "only", "Only this one"),
     ]
@@ -69,35 +67,53 @@ class ThreadPicker(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "threads (Space toggles, a all, o only, Esc closes)"
-            yield SelectionList[str](*(self._option(t) for t in self.threads), id="thread-list")
-            yield Static(Text("hidden threads' records stay loaded; showing them puts them back in place"), id="thread-keys")
+            yield OptionList(*(Option(self._prompt(t)) for t in self.threads), id="thread-list", compact=True)
+            yield Static(Text("hidden threads stay loaded and come back in place"), id="thread-keys")
 
-    def _option(self, thread: str) -> Selection[str]:
-        # data, not markup: a thread id like ``[b]x`` is shown as it is
-        prompt = Text(neutralise_controls(thread), style=thread_style(thread), no_wrap=True, overflow="ellipsis")
-        prompt.append(f"  {plural(self.counts[thread], 'record', grouped=True)}", style="dim")
-        return Selection(prompt, thread, thread not in self.hidden)
+    def _prompt(self, thread: str) -> Text:
+        """``[x] name  12 records``, or ``[ ] name  12 records  hidden``; the name is data, never markup."""
+        shown = thread not in self.hidden
+        text = Text("[x] " if shown else "[ ] ", style="bold" if shown else "dim", no_wrap=True, overflow="ellipsis")
+        text.append(neutralise_controls(thread), style=thread_style(thread) if shown else "dim strike")
+        text.append(f"  {plural(self.counts[thread], 'record', grouped=True)}", style="dim")
+        if not shown:
+            text.append("  hidden", style="italic")
+        return text
 
     @property
-    def _list(self) -> SelectionList[str]:
-        return self.query_one("#thread-list", SelectionList)
+    def _list(self) -> OptionList:
+        return self.query_one("#thread-list", OptionList)
 
-    @on(SelectionList.SelectedChanged)
-    def _changed(self) -> None:
-        shown = set(self._list.selected)
-        self.hidden = frozenset(t for t in self.threads if t not in shown)
-        self.post_message(ThreadsChosen(self.hidden))
+    def on_mount(self) -> None:
+        if self.threads:
+            self._list.highlighted = 0
+
+    def _apply(self, hidden: frozenset[str]) -> None:
+        changed = self.hidden ^ hidden
+        self.hidden = hidden
+        listing = self._list
+        for index, thread in enumerate(self.threads):
+            if thread in changed:
+                listing.replace_option_prompt_at_index(index, self._prompt(thread))
+        self.post_message(ThreadsChosen(hidden))
+
+    def _highlighted(self) -> str | None:
+        index = self._list.highlighted
+        return self.threads[index] if index is not None and index < len(self.threads) else None
+
+    @on(OptionList.OptionSelected)
+    def _selected(self) -> None:
+        self.action_flip()
+
+    def action_flip(self) -> None:
+        thread = self._highlighted()
+        if thread is not None:
+            self._apply(self.hidden ^ {thread})
 
     def action_show_all(self) -> None:
-        self._list.select_all()
+        self._apply(frozenset())
 
     def action_only(self) -> None:
-        listing = self._list
-        highlighted = listing.highlighted
-        if highlighted is None:
-            return
-        keep = listing.get_option_at_index(highlighted).value
-        with listing.prevent(SelectionList.SelectedChanged):
-            listing.deselect_all()
-            listing.select(keep)
-        self._changed()
+        thread = self._highlighted()
+        if thread is not None:
+            self._apply(frozenset(t for t in self.threads if t != thread))
