@@ -17,6 +17,7 @@ const notice = document.getElementById("notice");
 const rows = new Map(); // thread id -> {tr, run}
 let generation = 0;     // a newer request makes older answers moot
 let timer = null;
+let loaded = false;     // after the first answer, new and changed rows flash
 
 /** The API's glob for what was typed: a glob as it is, a plain word as `*word*`. */
 export function globFor(text) {
@@ -60,8 +61,15 @@ function newRow(run) {
   return tr;
 }
 
-function updateRow(tr, run) {
+function flash(tr) {
+  tr.classList.remove("changed");
+  void tr.offsetWidth; // restart the animation
+  tr.classList.add("changed");
+}
+
+function updateRow(tr, run, previous) {
   const cells = tr.children;
+  if (run.count !== previous.count) flash(tr);
   setCount(cells[2], run.count, "");
   setCount(cells[3], run.levels.ERROR, "error");
   setCount(cells[4], run.levels.WARN, "warn");
@@ -85,11 +93,12 @@ function render(runs) {
     seen.add(run.thread_id);
     let entry = rows.get(run.thread_id);
     if (entry) {
+      updateRow(entry.tr, run, entry.run);
       entry.run = run;
-      updateRow(entry.tr, run);
     } else {
       entry = {tr: newRow(run), run};
       rows.set(run.thread_id, entry);
+      if (loaded) flash(entry.tr);
     }
     ordered.push(entry.tr);
   }
@@ -104,6 +113,7 @@ function render(runs) {
     if (tbody.children[index] !== tr) tbody.insertBefore(tr, tbody.children[index] || null);
   });
   renderAges();
+  loaded = true;
 }
 
 async function refresh() {
