@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from helpers import BROWSER_TIMEOUT_MS, HubProcess, open_page, publish, recv_until, ws
 
@@ -35,7 +35,7 @@ def _send(hub: HubProcess, records: list[dict[str, object]]) -> None:
 
 
 def _ids(page: Page) -> list[str]:
-    return page.locator("#runs tbody tr").evaluate_all("rows => rows.map(r => r.dataset.thread)")
+    return [str(t) for t in page.locator("#runs tbody tr").evaluate_all("rows => rows.map(r => r.dataset.thread)")]
 
 
 @pytest.mark.timeout(90)
@@ -83,7 +83,12 @@ def test_the_filter_is_a_glob_kept_in_the_url(hub: HubProcess, page: Page) -> No
 def test_hostile_thread_ids_are_shown_as_text_and_run_nothing(hub: HubProcess, page: Page) -> None:
     """Markup, script URLs and bidi or control characters in thread ids are shown literally; no script runs, no dialog opens."""
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def opened(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", opened)
     _send(hub, [{"thread_id": t, "message": "x"} for t in HOSTILE])
     open_page(page, hub, "/")
     expect(page.locator("#runs tbody tr")).to_have_count(len(HOSTILE))
