@@ -251,3 +251,24 @@ def test_merge_shows_every_record_once_in_order(
     assert committed == sorted(committed), "committed records are out of stream order"
     if n:
         assert m.cursor == stream[-1].cursor
+
+
+def test_a_cursorless_record_in_a_committed_frame_counts_once() -> None:
+    """A record without a cursor in a committed frame is shown as pending and counted once (shown and the reconnect marker)."""
+    m = StreamMerge(Cursor(1, 0))
+    m.begin_catch_up()
+    plain = LogRecord(thread_id="t", message="x")
+    assert m.live([plain, rec(2, 1)]) == [plain, rec(2, 1)]
+    assert m.shown == 2
+    assert m.end_catch_up().text == "reconnected: 2 records caught up"
+
+
+def test_unloaded_records_come_back_with_the_next_older_page() -> None:
+    """Records the viewer unloaded (past its cap) are shown again by the older page below its new oldest record."""
+    m = StreamMerge()
+    first = [rec(10, i, key=("p", i)) for i in range(1, 6)]
+    m.history(HistoryPage(tuple(first), Cursor(10, 5), None))
+    m.unloaded(first[:2], Cursor(10, 3))
+    assert (m.oldest, m.before) == (Cursor(10, 3), Cursor(10, 3))
+    assert ids(m.older(HistoryPage(tuple(first[:3]), None, None))) == [1, 2]
+    assert m.live([rec(10, 2, key=("p", 2))]) == []  # still a duplicate by its cursor

@@ -65,7 +65,7 @@ Entry = Union[LogRecord, Marker]
 class StreamMerge:
     """The merge state of one thread's view (see the module docstring for the rules)."""
 
-    def __init__(self, cursor: Cursor | None = None) -> None:
+    def __init__(self, cursor: Cursor | None = None, *, recent_keys: int = RECENT_KEYS, pending_keys: int = PENDING_KEYS) -> None:
         #: The resume cursor: every committed record at or before it has been processed.
         self.cursor: Cursor | None = cursor
         #: Where to page further back (None: nothing older, or no history loaded yet).
@@ -80,6 +80,8 @@ class StreamMerge:
         self._recent: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._early: list[tuple[tuple[LogRecord, ...], bool]] = []
         self._catching_up: int | None = None
+        self._recent_keys = recent_keys
+        self._pending_keys = pending_keys
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -140,14 +142,30 @@ class StreamMerge:
         self._catching_up = None
         return Marker(f"reconnected: {plural(count, 'record')} caught up", now)
 
+    def unloaded(self, records: Iterable[LogRecord], oldest: Cursor) -> None:
+        """The viewer unloaded ``records``, its oldest, and kept ``oldest`` as its oldest committed record.
+
+        Their keys are forgotten, so that paging back (:meth:`older`, which now starts below
+        ``oldest``) shows them again. The terminal viewer never unloads; the web page does,
+        past its cap of records held.
+        """
+        for record in records:
+            if record.key is not None and record.cursor is not None:
+                self._recent.pop(record.key, None)
+        self.oldest = oldest
+        self.before = oldest
+
     # -- internals ---------------------------------------------------------------------
 
     def _committed(self, records: Iterable[LogRecord]) -> list[LogRecord]:
         out: list[LogRecord] = []
+        counted = 0  # records passed on by _pending_records, which counts them itself
         for record in records:
             cursor = record.cursor
             if cursor is None:  # a frame without cursors is treated as pending
-                out.extend(self._pending_records((record,)))
+                passed = self._pending_records((record,))
+                out.extend(passed)
+                counted += len(passed)
                 continue
             if self.cursor is not None and cursor <= self.cursor:
                 self.dropped += 1
@@ -163,9 +181,9 @@ class StreamMerge:
                 continue
             self._remember(key)
             out.append(record)
-        self.shown += len(out)
+        self.shown += len(out) - counted
         if self._catching_up is not None:
-            self._catching_up += len(out)
+            self._catching_up += len(out) - counted
         return out
 
     def _pending_records(self, records: Iterable[LogRecord]) -> list[LogRecord]:
@@ -177,7 +195,7 @@ class StreamMerge:
                     self.dropped += 1
                     continue
                 self._pending[key] = None
-                if len(self._pending) > PENDING_KEYS:
+                if len(self._pending) > self._pending_keys:
                     self._pending.popitem(last=False)
             out.append(record)
         self.shown += len(out)
@@ -189,7 +207,7 @@ class StreamMerge:
         if key is None:
             return
         self._recent[key] = None
-        if len(self._recent) > RECENT_KEYS:
+        if len(self._recent) > self._recent_keys:
             self._recent.popitem(last=False)
 
     def _seen_key(self, key: tuple[str, int] | None) -> bool:
