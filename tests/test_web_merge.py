@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from helpers import HubProcess, open_page
 from merge_vectors import FIXTURE, generate, replay
 
 VECTORS: list[dict[str, Any]] = json.loads(FIXTURE.read_text("utf-8"))["vectors"]
@@ -15,8 +16,8 @@ VECTORS: list[dict[str, Any]] = json.loads(FIXTURE.read_text("utf-8"))["vectors"
 #: (records as JSON text, BigInts written as integers), in the shape of merge_vectors.apply.
 REPLAY_JS = """
 async (text) => {
-  const { StreamMerge, Cursor } = await import("./merge.js");
-  const { parseJSON, toJSON } = await import("./wire.js");
+  const { StreamMerge, Cursor } = await import("/static/merge.js");
+  const { parseJSON, toJSON } = await import("/static/wire.js");
   const vectors = parseJSON(text).vectors;
   const str = (c) => (c === null ? null : c.toString());
   const results = [];
@@ -85,9 +86,10 @@ def test_generation_is_deterministic() -> None:
 
 
 @pytest.mark.timeout(60)
-def test_merge_js_answers_every_vector_as_python_does(static_page: Any) -> None:
-    """merge.js, run in Chromium, gives the same records, markers and state as Python at every step."""
-    got = json.loads(static_page.evaluate(REPLAY_JS, FIXTURE.read_text("utf-8")))
+def test_merge_js_answers_every_vector_as_python_does(page: Any, hub: HubProcess) -> None:
+    """merge.js, as the hub serves it, run in Chromium, gives the same records, markers and state as Python at every step."""
+    open_page(page, hub, "/")
+    got = json.loads(page.evaluate(REPLAY_JS, FIXTURE.read_text("utf-8")))
     assert len(got) == len(VECTORS)
     for vector, answers in zip(VECTORS, got):
         want = expected(vector)
@@ -95,27 +97,3 @@ def test_merge_js_answers_every_vector_as_python_does(static_page: Any) -> None:
             assert mine == theirs, f"{vector['name']} step {i} ({step['op']}): merge.js {mine} != Python {theirs}"
         assert len(answers) == len(want)
 
-
-# -- temporary: until the shared browser fixture lands ----------------------------------
-from collections.abc import Iterator  # noqa: E402
-from importlib import resources  # noqa: E402
-
-
-@pytest.fixture
-def static_page() -> Iterator[Any]:
-    from playwright.sync_api import Route, sync_playwright
-
-    root = resources.files("logctl.web").joinpath("static")
-
-    def serve(route: Route) -> None:
-        name = route.request.url.split("/static/", 1)[1]
-        body = root.joinpath(name).read_bytes() if name else b""
-        route.fulfill(status=200, body=body, content_type="text/javascript" if name.endswith(".js") else "text/html")
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
-        page = browser.new_page()
-        page.route("http://logctl.invalid/static/**", serve)
-        page.goto("http://logctl.invalid/static/")
-        yield page
-        browser.close()

@@ -69,6 +69,15 @@ export function recordCursor(record) {
   return cursor;
 }
 
+/** Make ``shown`` (a pending record on screen) the committed ``record``: its id, cursor and time. */
+export function adopt(shown, record) {
+  for (const field of ["id", "thread_id", "message", "created_at", "level", "cursor", "producer_id", "seq"]) {
+    if (field in record) shown[field] = record[field];
+  }
+  delete shown[PARSED];
+  return shown;
+}
+
 /** The producer key "(producer_id, seq)" as one string, or null (as LogRecord.key). */
 export function recordKey(record) {
   const producer = record.producer_id;
@@ -118,6 +127,12 @@ export class StreamMerge {
     this._recent = new Map();
     this._early = [];
     this._catchingUp = null;
+    /**
+     * Called with (key, record) when a committed record arrives whose pending copy was shown:
+     * the record is not shown again (as in Python), but a viewer may update the copy it shows
+     * (see adopt). It changes nothing in the merge's answers.
+     */
+    this.onCommitted = null;
   }
 
   // -- inputs ---------------------------------------------------------------------------
@@ -232,6 +247,7 @@ export class StreamMerge {
         this._pending.delete(key);
         this._remember(key);
         this.dropped += 1;
+        if (this.onCommitted !== null) this.onCommitted(key, record);
         continue;
       }
       this._remember(key);
