@@ -371,7 +371,7 @@ def test_pending_records_during_an_outage_become_their_committed_copies(page: An
 
 def page_keys() -> list[tuple[str, str]]:
     """thread.js's KEYS table, read from the shipped file."""
-    source = resources.files("logctl.web").joinpath("static", "thread.js").read_text("utf-8")
+    source = resources.files("logctl.web").joinpath("static").joinpath("thread.js").read_text("utf-8")
     block = source[source.index("export const KEYS = ["):]
     block = block[: block.index("];")]
     return re.findall(r'\["([^"]+)", "([^"]+)"\]', block)
