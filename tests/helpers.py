@@ -68,6 +68,7 @@ class HubProcess:
         self.dsn, self.env, self.extra = dsn, env, extra
         self.proc: subprocess.Popen[str] | None = None
         self.port = port
+        self.secure = False  #: serving wss:// and https:// (serve --certfile)
         self.start()
 
     def start(self) -> None:
@@ -77,18 +78,19 @@ class HubProcess:
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
-        if not line.startswith("logctl hub: ws://"):
+        if not line.startswith(("logctl hub: ws://", "logctl hub: wss://")):
             self.proc.kill()
             raise AssertionError(f"hub did not start: {line!r} {self.proc.stderr.read() if self.proc.stderr else ''}")
+        self.secure = line.startswith("logctl hub: wss://")
         self.port = int(line.split()[2].rsplit(":", 1)[1].split("/")[0])
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return f"{'wss' if self.secure else 'ws'}://127.0.0.1:{self.port}"
 
     @property
     def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.secure else 'http'}://127.0.0.1:{self.port}"
 
     def stop(self, timeout: float = 20) -> int:
         """SIGTERM, wait, and return the exit code."""

@@ -69,6 +69,17 @@ def serve(
     insecure_no_auth: Annotated[
         bool, typer.Option("--insecure-no-auth", help="Allow a non-loopback --host without a tokens file (everyone may read and write).")
     ] = False,
+    certfile: Annotated[
+        Optional[str], typer.Option(
+            "--certfile", show_default=False,
+            help="Serve TLS (wss:// and https://, same port) with this PEM certificate chain, leaf first.",
+        )
+    ] = None,
+    keyfile: Annotated[
+        Optional[str], typer.Option(
+            "--keyfile", show_default=False, help="The certificate's private key (PEM, unencrypted). Default: in --certfile.",
+        )
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run the hub: ingest logs, persist them to PostgreSQL, stream them live, serve history.
@@ -78,6 +89,7 @@ def serve(
         logctl serve                                   # loopback, no tokens
         logctl token create ops --scope read,write
         logctl serve --host 0.0.0.0 --tokens-file ~/.local/share/logctl/tokens.json
+        logctl serve --host 0.0.0.0 --tokens-file tokens.json --certfile hub.pem --keyfile hub.key
     """
     import logging
 
@@ -93,6 +105,7 @@ def serve(
         max_subscriptions=max_subscriptions, max_outgoing_bytes=max_outgoing_bytes,
         tokens_file=tokens_file or os.environ.get("LOGCTL_TOKENS_FILE") or None,
         allow_origins=tuple(allow_origin or ()), metrics_open=metrics_open, insecure_no_auth=insecure_no_auth,
+        certfile=certfile, keyfile=keyfile,
     )
     if not run(resolve_database(database_url), config, announce=typer.echo, migrate=not no_migrate, demo=demo):
         raise typer.Exit(1)

@@ -9,6 +9,7 @@ from logctl.config import DatabaseTarget
 from logctl.core.routes import bind_refusal
 from logctl.errors import ConfigError, SchemaOutdated
 from logctl.hub.server import HubConfig, run_hub
+from logctl.hub.tls import server_context
 from logctl.store import LogStore
 from logctl.store.connect import connect
 from logctl.store.embedded import dsn_for
@@ -44,13 +45,15 @@ def serve(
     refusal = bind_refusal(config.host, has_tokens=config.tokens_file is not None, insecure_no_auth=config.insecure_no_auth)
     if refusal is not None:  # before starting any database
         raise ConfigError(refusal)
+    server_context(config.certfile, config.keyfile)  # an unusable certificate or key: one line, before the database too
     dsn = dsn_for(target)
     prepare_schema(dsn, migrate=migrate)
 
     def listening(host: str, port: int) -> None:
         base = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        ws, http = ("wss", "https") if config.secure else ("ws", "http")
         announce(
-            f"logctl hub: ws://{base}/ws  web: http://{base}/  history: http://{base}/admin/runs/<thread_id>/logs"
+            f"logctl hub: {ws}://{base}/ws  web: {http}://{base}/  history: {http}://{base}/admin/runs/<thread_id>/logs"
             f"  database: {target.describe()}" + ("  (demo threads: demo-build, demo-etl, demo-agent)" if demo else "")
         )
 

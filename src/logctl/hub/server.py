@@ -46,6 +46,7 @@ from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, Row
 from logctl.core.fanout import MAX_OUTGOING_BYTES, MAX_SUBSCRIPTIONS, ConnId, FanOut
 from logctl.errors import ConfigError, DatabaseError, InvalidRecord, ProtocolError
 from logctl.hub.access import AccessGate
+from logctl.hub.tls import server_context
 from logctl.hub.replies import json_reply as _json_reply, login_reply, refusal_reply as _refusal_reply, text_reply as _text_reply
 from logctl.hub.feed import Feed, Outlet
 from logctl.hub.web import load_web_files, with_security_headers
@@ -64,6 +65,8 @@ logger = logging.getLogger("logctl.hub.server")
 #: frame being read).
 MAX_QUEUED_FRAMES: Final = 2
 MIB: Final = 1024 * 1024
+#: Seconds a client has to finish the TLS handshake (the WebSocket handshake's own timeout is websockets' 10 s).
+TLS_HANDSHAKE_TIMEOUT: Final = 10.0
 
 
 def frame_limit(max_message_bytes: int) -> int:
@@ -96,6 +99,13 @@ class HubConfig:
     allow_origins: tuple[str, ...] = ()
     metrics_open: bool = False
     insecure_no_auth: bool = False
+    #: TLS (``wss://`` and ``https://`` on the one port): a PEM certificate chain and its key (None: in ``certfile``).
+    certfile: str | None = None
+    keyfile: str | None = None
+
+    @property
+    def secure(self) -> bool:
+        return self.certfile is not None
 
 
 class Hub:
@@ -130,6 +140,7 @@ class Hub:
         self._slow: set[ServerConnection] = set()
         #: The web viewer's files, read from the package once.
         self.web = load_web_files()
+        self.ssl = server_context(config.certfile, config.keyfile)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -151,6 +162,9 @@ class Hub:
                 compression=None,
                 logger=logging.getLogger("logctl.hub.websockets"),
                 start_serving=False,
+                ssl=self.ssl,
+                # a TLS handshake that does not finish in time is dropped (asyncio's default waits 60 s)
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if self.ssl is not None else None,
             )
         except OverflowError as exc:  # a port outside 0-65535
             raise ConfigError(f"cannot listen on {address}: {exc}") from None
