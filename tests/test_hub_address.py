@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from helpers import HubProcess, query, run_cli
@@ -51,8 +52,26 @@ def test_tls_and_the_token_have_their_slots() -> None:
     secret = HubAddress.parse("ws://h:1", token="s3cret")
     assert secret.headers() == {"Authorization": "Bearer s3cret"}
     assert "s3cret" not in repr(secret)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ConfigError, match=r"cannot load the CA certificates in /nonexistent/ca.pem \(LOGCTL_CACERT\)"):
         HubAddress.parse("wss://h", cafile="/nonexistent/ca.pem").ssl_context()
+
+
+def test_logctl_cacert_is_the_ca_file_of_a_tls_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """resolve_hub takes LOGCTL_CACERT as the CA file; one that does not hold a certificate is a ConfigError at once, for wss only."""
+    import trustme
+
+    from logctl.config import resolve_hub
+
+    ca = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(ca))
+    monkeypatch.setenv("LOGCTL_CACERT", str(ca))
+    address = resolve_hub("wss://hub.example/ws")
+    assert address.cafile == str(ca) and address.ssl_context() is not None
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    monkeypatch.setenv("LOGCTL_CACERT", str(tmp_path / "junk.pem"))
+    with pytest.raises(ConfigError, match="junk.pem"):
+        resolve_hub("wss://hub.example/ws")
+    assert resolve_hub("ws://127.0.0.1:1").ssl_context() is None  # a plain hub never reads it
 
 
 def test_the_tail_client_puts_history_behind_the_prefix() -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "HubAddress",
     "data_dir",
     "redact_dsn",
+    "resolve_cacert",
     "resolve_database",
     "resolve_hub",
     "resolve_server",
@@ -63,8 +64,8 @@ class HubAddress:
     Parsed by :meth:`parse` from what users give: ``ws://h:p``, ``ws://h:p/ws``,
     ``http://h:p``, ``wss://host/prefix/ws``. A path before the final ``/ws`` is the prefix
     of a proxy in front of the hub; it is kept for the stream *and* for HTTP (history).
-    ``cafile`` (a CA bundle for ``wss``) and ``token`` (sent by :meth:`headers`) are the
-    slots for private CAs and access control; nothing sets them yet from the environment.
+    ``cafile`` (a PEM file of the CAs to trust for ``wss``/``https`` instead of the system's,
+    ``LOGCTL_CACERT``) and ``token`` (sent by :meth:`headers`) are set by :func:`resolve_hub`.
     """
 
     url: str           #: as the user gave it, without a trailing ``/`` (for messages)
@@ -113,20 +114,35 @@ class HubAddress:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def ssl_context(self) -> ssl.SSLContext | None:
-        """TLS settings for ``wss``/``https`` (the system CAs, or ``cafile``); None for plain ones."""
+        """TLS settings for ``wss``/``https``: certificate and host name verified against the system CAs,
+        or only those of ``cafile``; None for plain ones. ConfigError if ``cafile`` cannot be loaded."""
         if not self.secure:
             return None
         import ssl
 
-        return ssl.create_default_context(cafile=self.cafile)
+        try:
+            return ssl.create_default_context(cafile=self.cafile)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            why = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+            raise ConfigError(f"cannot load the CA certificates in {self.cafile} (LOGCTL_CACERT): {why}") from None
 
     def __str__(self) -> str:
         return self.url
 
 
 def resolve_hub(option: str | None) -> HubAddress:
-    """The hub's address: ``--server``, then ``LOGCTL_SERVER``, then :data:`DEFAULT_SERVER`; the token of :func:`resolve_token`."""
-    return HubAddress.parse(option or os.environ.get("LOGCTL_SERVER") or DEFAULT_SERVER, token=resolve_token())
+    """The hub's address: ``--server``, then ``LOGCTL_SERVER``, then :data:`DEFAULT_SERVER`; the token of
+    :func:`resolve_token`; the CAs of ``LOGCTL_CACERT``, checked now for a ``wss``/``https`` URL."""
+    address = HubAddress.parse(
+        option or os.environ.get("LOGCTL_SERVER") or DEFAULT_SERVER, cafile=resolve_cacert(), token=resolve_token(),
+    )
+    address.ssl_context()  # an unreadable LOGCTL_CACERT is a ConfigError now, not a retried failure later
+    return address
+
+
+def resolve_cacert() -> str | None:
+    """``LOGCTL_CACERT``: a PEM file of the CA certificates to trust for a ``wss``/``https`` hub, instead of the system's."""
+    return os.environ.get("LOGCTL_CACERT", "").strip() or None
 
 
 def resolve_token() -> str | None:

@@ -16,7 +16,8 @@ into one sentence on stderr and an exit code, in one place (``logctl.cli``)::
     ├── InvalidRecord                exit 1   a log record failed validation (has a ``code``)
     ├── ProtocolError                exit 1   a malformed frame or request (has a ``code``)
     ├── HubUnavailable               exit 4   no logctl hub answers at the URL
-    └── HubRefused                   exit 5   the hub refused the token (401/403, forbidden)
+    ├── HubRefused                   exit 5   the hub refused the token (401/403, forbidden)
+    └── HubUntrusted                 exit 6   the hub's TLS certificate failed verification
 
 Messages name the object involved and never contain a DSN password. A hub never sends a
 :class:`DatabaseError`'s message to its clients, since it names the database, user and host:
@@ -33,6 +34,7 @@ __all__ = [
     "DatabaseUnavailable",
     "HubRefused",
     "HubUnavailable",
+    "HubUntrusted",
     "InvalidRecord",
     "LogctlError",
     "MigrationEdited",
@@ -134,3 +136,9 @@ class HubRefused(LogctlError):
     """The hub refused this client's token: missing, unknown, revoked, or without the scope. Not retried."""
 
     exit_code = 5
+
+
+class HubUntrusted(LogctlError):
+    """The hub's TLS certificate failed verification (unknown CA, wrong name, expired). Not retried."""
+
+    exit_code = 6

@@ -27,7 +27,7 @@ from logctl.core.delivery import Delivered, Delivery, Failed, Reconnect, Reply
 from logctl.core.records import LogRecord
 from logctl.core.retry import Attempt, RetryPolicy
 from logctl.core.wording import plural
-from logctl.errors import HubRefused, HubUnavailable, LogctlError
+from logctl.errors import HubRefused, HubUnavailable, HubUntrusted, LogctlError
 
 __all__ = ["Journal", "ProducerStats", "Shipper", "on_shipper_thread"]
 
@@ -112,8 +112,8 @@ class Shipper:
         self.rejected = 0
         self.reconnects = 0
         self.last_error: str | None = None
-        #: Set when the hub refused the token: the thread stopped, nothing more is sent.
-        self.refused: HubRefused | None = None
+        #: Set when the hub refused the token, or its certificate is not trusted: the thread stopped, nothing more is sent.
+        self.refused: HubRefused | HubUntrusted | None = None
         self._warn_refused = warn_refused  # False when the caller raises ``refused`` itself (send)
         self._failing = False
         self._drops_reported = 0
@@ -300,7 +300,7 @@ class Shipper:
                 progressed = self._exchange()
                 if progressed:
                     attempt = attempt.reset()
-            except HubRefused as exc:  # retrying cannot help: say it once and stop
+            except (HubRefused, HubUntrusted) as exc:  # retrying cannot help: say it once and stop
                 self._refuse(exc)
                 return
             except LogctlError as exc:
@@ -400,7 +400,7 @@ class Shipper:
             logger.warning("logctl: buffer full (%s): dropped %s, %s in all",
                            plural(self.limits.capacity, "record"), plural(dropped, "log record"), total)
 
-    def _refuse(self, exc: HubRefused) -> None:
+    def _refuse(self, exc: HubRefused | HubUntrusted) -> None:
         with self._lock:
             self.refused, self.last_error = exc, str(exc)
             self._stop = True

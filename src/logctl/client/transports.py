@@ -24,7 +24,7 @@ from logctl.config import DatabaseTarget, HubAddress
 from logctl.core.delivery import Acked, Frame, Reply
 from logctl.core.protocol.producer import decode_reply, encode_publish
 from logctl.core.records import LogRecord, Row, escape_nul
-from logctl.client.refusals import refused_by_hub
+from logctl.client.refusals import plain_to_tls_hint, refused_by_hub, untrusted_hub
 from logctl.errors import HubUnavailable
 
 if TYPE_CHECKING:  # websockets and psycopg load on first use, not at import
@@ -95,7 +95,11 @@ class HubTransport:
                 raise refused from None
             raise HubUnavailable(f"no logctl hub answers at {self.url}: {exc}") from exc
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-            raise HubUnavailable(f"no logctl hub answers at {self.url}: {exc or type(exc).__name__}") from exc
+            untrusted = untrusted_hub(exc, self.url, self.address.cafile)
+            if untrusted is not None:  # retrying cannot fix a certificate: said once, like a refused token
+                raise untrusted from None
+            hint = plain_to_tls_hint(exc, self.address.secure)
+            raise HubUnavailable(f"no logctl hub answers at {self.url}: {exc or type(exc).__name__}{hint}") from exc
         except ConnectionClosed as exc:  # the hub went away during the opening handshake
             raise HubUnavailable(f"the logctl hub at {self.url} closed the connection while it opened: {exc}") from exc
 

@@ -24,7 +24,7 @@ from typing import Any, Final, Literal, Union
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from logctl.client.refusals import refused_by_hub
+from logctl.client.refusals import plain_to_tls_hint, refused_by_hub, untrusted_hub
 from logctl.config import HubAddress, resolve_hub
 from logctl.core.cursor import ORIGIN, Cursor
 from logctl.core.routes import MAX_LIMIT
@@ -114,8 +114,12 @@ class TailClient:
         except urllib.error.HTTPError as err:
             raise self._http_error(err) from None
         except (urllib.error.URLError, OSError) as exc:
+            untrusted = untrusted_hub(exc, self.http_base, self.address.cafile)
+            if untrusted is not None:
+                raise untrusted from None
             reason = getattr(exc, "reason", exc)
-            raise HubUnavailable(f"no logctl hub answers at {self.http_base}: {reason}") from None
+            hint = plain_to_tls_hint(exc, self.address.secure)
+            raise HubUnavailable(f"no logctl hub answers at {self.http_base}: {reason}{hint}") from None
         try:
             body = json.loads(raw)
         except ValueError:
@@ -217,7 +221,10 @@ class TailClient:
                 reason = _describe(exc, self.server)
             except (ConnectionClosed, OSError, InvalidHandshake, InvalidURI, HubUnavailable, DatabaseUnavailable,
                     asyncio.TimeoutError, _NotJson) as exc:
-                reason = _describe(exc, self.server)
+                untrusted = untrusted_hub(exc, self.server, self.address.cafile)
+                if untrusted is not None:  # a certificate no retry can fix: one line, like a refused token
+                    raise untrusted from None
+                reason = _describe(exc, self.server) + plain_to_tls_hint(exc, self.address.secure)
             except (LogctlError, _SinkFailed):
                 raise
             except Exception as exc:
