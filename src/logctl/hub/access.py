@@ -3,6 +3,8 @@
 The decisions are pure (``logctl.core.routes.route`` and ``frame_refusal``); this module
 holds the current :class:`~logctl.core.routes.Access`, rereads the tokens file when its
 mtime changes (polled every ``interval`` seconds) or on SIGHUP, and never logs a token.
+Every refusal is counted in ``/metrics``; which ones are logged is decided by the pure
+:class:`~logctl.core.refusal_log.RefusalLog` (a few per peer a minute, then one summary).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import dataclasses
 import logging
 import os
 import secrets
+import time
 from pathlib import Path
 
 from logctl.core import routes
 from logctl.core.metrics import HubMetrics
 from logctl.core.protocol import Publish, Subscribe
+from logctl.core.refusal_log import RefusalLog, Suppressed
 from logctl.errors import ConfigError, LogctlError
 from logctl.config import data_dir
 from logctl.tokens_file import load_session_key, load_tokens
@@ -47,6 +51,7 @@ class AccessGate:
         if self.path is not None:
             self.access = dataclasses.replace(self.access, session_key=_session_key())
             self._load()
+        self.refusal_log = RefusalLog()
 
     def _mtime(self) -> tuple[int, int] | None:
         assert self.path is not None
@@ -77,9 +82,10 @@ class AccessGate:
         logger.warning("reloaded %d tokens from %s", len(self.access.tokens.entries), self.path)
 
     async def watch(self, interval: float = 2.0) -> None:
-        """Poll the tokens file's mtime every ``interval`` seconds, until cancelled."""
+        """Poll the tokens file's mtime every ``interval`` seconds, and log the refusal summaries due, until cancelled."""
         while True:
             await asyncio.sleep(interval)
+            self._summaries(self.refusal_log.due(time.monotonic()))
             await asyncio.to_thread(self.reload)
 
     def frame_refusal(self, grant: routes.Upgrade, frame: object, peer: object) -> str | None:
@@ -97,9 +103,25 @@ class AccessGate:
         return asyncio.ensure_future(self.watch())
 
     def refused(self, reason: str, peer: object, what: str, token_name: str | None) -> None:
-        """Count a refusal by ``reason`` and log it with the peer address and the token's name (never the token)."""
+        """Count a refusal by ``reason``; log it with the peer address and the token's name (never the token),
+        unless that peer has had its lines for this minute (then it is summed up later)."""
         self.metrics.refused(reason)
-        logger.warning("refused %s from %s: %s (token name: %s)", what, _peer(peer), reason, token_name or "-")
+        verdict = self.refusal_log.refused(_peer_host(peer), time.monotonic())
+        if verdict.summary is not None:
+            self._summaries([verdict.summary])
+        if verdict.log:
+            logger.warning("refused %s from %s: %s (token name: %s)", what, _peer(peer), reason, token_name or "-")
+
+    def close(self) -> None:
+        """Log the refusal summaries still pending (the hub is stopping)."""
+        self._summaries(self.refusal_log.close(time.monotonic()))
+
+    def _summaries(self, summaries: list[Suppressed]) -> None:
+        for s in summaries:
+            logger.warning(
+                "suppressed %s more refusal%s from %s in the last %.0f s (all counted in logctl_auth_refused_total)",
+                f"{s.count:,}", "" if s.count == 1 else "s", s.peer, s.seconds,
+            )
 
 
 def _session_key() -> bytes:
@@ -115,4 +137,11 @@ def _session_key() -> bytes:
 def _peer(peer: object) -> str:
     if isinstance(peer, tuple) and len(peer) >= 2:
         return f"{peer[0]}:{peer[1]}"
+    return str(peer)
+
+
+def _peer_host(peer: object) -> str:
+    """The address part of a peer (its budget is per address, whatever the port)."""
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
     return str(peer)

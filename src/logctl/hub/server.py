@@ -200,6 +200,7 @@ class Hub:
             closing = [ws.close(CloseCode.GOING_AWAY) for ws in self.server.connections]
             await asyncio.gather(*closing, return_exceptions=True)
             await self.server.wait_closed()
+        self.gate.close()
         return flushed
 
     # -- writer callbacks (on the loop) -------------------------------------------------
