@@ -30,13 +30,16 @@ from logctl.core.cursor import ORIGIN, Cursor
 from logctl.core.routes import MAX_LIMIT
 from logctl.core.merge import Entry, StreamMerge
 from logctl.core.protocol import (
-    HistoryPage, HubStatus, LiveRecords, StreamError, Subscribed, parse_history, subscribe_frame, subscriber_event,
+    HistoryPage, HubStatus, LiveRecords, StreamError, Subscribed, ThreadStarted, parse_history, selection_frame,
+    subscribe_frame, subscriber_event,
 )
+from logctl.core.protocol.history import history_threads
 from logctl.core.records import LogRecord
+from logctl.core.selection import Selection
 from logctl.core.retry import Attempt, RetryPolicy
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError, ProtocolError
 
-__all__ = ["PAGE_LIMIT", "DbStatus", "Event", "Shown", "State", "TailClient"]
+__all__ = ["PAGE_LIMIT", "SUB", "DbStatus", "Event", "Shown", "State", "TailClient", "ThreadsKnown"]
 
 #: The hub refuses larger pages.
 PAGE_LIMIT: Final = MAX_LIMIT
@@ -44,6 +47,8 @@ HTTP_TIMEOUT: Final = 10.0
 CONNECT_TIMEOUT: Final = 5.0
 #: Waits between reconnects: 0.25 s doubling to 10 s; jitter shortens each by up to a fifth.
 RECONNECT: Final = RetryPolicy(base=0.25, cap=10.0, spread=0.2)
+#: The id this client gives its selection subscription (one per connection).
+SUB: Final = "tail"
 
 StateKind = Literal["loading", "live", "reconnecting", "unreachable", "failed"]
 
@@ -73,7 +78,15 @@ class DbStatus:
     backlog: int
 
 
-Event = Union[State, Shown, DbStatus]
+@dataclasses.dataclass(frozen=True, slots=True)
+class ThreadsKnown:
+    """The threads a selection follows, as far as the hub has said: the named ones, then those its
+    glob matched (when it subscribed, and each one that started since, in order)."""
+
+    threads: tuple[str, ...]
+
+
+Event = Union[State, Shown, DbStatus, ThreadsKnown]
 Sink = Callable[[Event], None]
 
 
@@ -82,15 +95,33 @@ def _now() -> dt.datetime:
 
 
 class TailClient:
-    """Talks to one hub about one thread."""
+    """Talks to one hub about one thread, or about a :class:`~logctl.core.selection.Selection` of threads.
 
-    def __init__(self, server: HubAddress | str, thread_id: str) -> None:
+    One thread (a ``str``, or a selection of exactly one thread and no glob) uses the thread's
+    own history route and subscription. A selection of several threads or a glob uses
+    ``GET /admin/logs`` and one selection subscription: the hub merges its threads into one
+    stream in global ``(txid, id)`` order, so the merge and the resume cursor work as for one
+    thread (docs/protocol.md, "Selections").
+    """
+
+    def __init__(self, server: HubAddress | str, target: str | Selection) -> None:
         self.address = server if isinstance(server, HubAddress) else resolve_hub(server)
         self.server = self.address.url
-        self.thread_id = thread_id
+        self.selection = target if isinstance(target, Selection) else Selection.one(target)
+        #: The thread followed, or None when following several (a selection).
+        self.thread_id: str | None = self.selection.single
+        #: The threads the hub last named for the selection (the named ones until it has answered).
+        self.threads: tuple[str, ...] = self.selection.threads
         self.http_base = self.address.http_base  # the proxy's path prefix kept, as for the stream
         self.ws_url = self.address.ws_url
-        self.history_url = self.address.http_url(f"/admin/runs/{urllib.parse.quote(thread_id, safe='')}/logs")
+        if self.thread_id is not None:
+            self.history_url = self.address.http_url(f"/admin/runs/{urllib.parse.quote(self.thread_id, safe='')}/logs")
+            self._selection_query: list[tuple[str, str]] = []
+        else:
+            self.history_url = self.address.http_url("/admin/logs")
+            self._selection_query = [("thread", t) for t in self.selection.threads]
+            if self.selection.match is not None:
+                self._selection_query.append(("match", self.selection.match))
 
     # -- history (HTTP) -------------------------------------------------------------------
 
@@ -101,9 +132,18 @@ class TailClient:
             query["before"] = str(before)
         if after is not None:
             query["after"] = str(after)
-        url = f"{self.history_url}?{urllib.parse.urlencode(query)}"
+        url = f"{self.history_url}?{urllib.parse.urlencode([*self._selection_query, *query.items()])}"
         body = await asyncio.to_thread(self.get_json, url)
-        return parse_history(body)
+        page = parse_history(body)
+        if self.thread_id is None:
+            self._known(history_threads(body))
+        return page
+
+    def _known(self, threads: Sequence[str]) -> bool:
+        """Add ``threads`` to :attr:`threads`; whether any was new."""
+        known = tuple(dict.fromkeys([*self.threads, *threads]))
+        changed, self.threads = known != self.threads, known
+        return changed
 
     def get_json(self, url: str) -> dict[str, Any]:
         """GET one of the hub's JSON endpoints (with the token and TLS of its address); errors as LogctlError."""
@@ -166,14 +206,17 @@ class TailClient:
         return HistoryPage(tuple(records), resume, before)
 
     async def first_time(self) -> dt.datetime | None:
-        """When the thread's first record was made (for relative times), or None if it has none."""
+        """When the thread's (the selection's) first record was made (for relative times), or None if it has none."""
         page = await self.history(limit=1, after=ORIGIN)
         return page.records[0].created_at if page.records else None
 
     # -- live (WebSocket) -----------------------------------------------------------------
 
     async def follow(self, merge: StreamMerge, sink: Sink, *, rng: random.Random | None = None) -> None:
-        """Follow the thread forever from ``merge.cursor``, reconnecting with backoff.
+        """Follow the thread (the selection) forever from ``merge.cursor``, reconnecting with backoff.
+
+        For a selection, ``sink`` also gets :class:`ThreadsKnown` whenever the hub names a thread
+        it had not named before (at each subscribe, and when a thread matching the glob starts).
 
         Raises only for errors that a retry cannot fix (a refused subscribe), and re-raises
         whatever ``sink`` raises as it is: the sink's own errors (a closed stdout's
@@ -198,10 +241,12 @@ class TailClient:
                     ssl=self.address.ssl_context(), additional_headers=self.address.headers(),
                     ping_interval=10, ping_timeout=10, close_timeout=2,
                 ) as ws:
-                    await ws.send(subscribe_frame(self.thread_id, merge.cursor))
+                    await ws.send(self._subscribe_frame(merge.cursor))
                     async for raw in ws:
                         event = subscriber_event(_decode(raw))
                         if isinstance(event, Subscribed):
+                            if self.thread_id is None and (self._known(event.threads) or not was_live):
+                                sink(ThreadsKnown(self.threads))
                             if catching_up:
                                 sink(Shown([merge.end_catch_up(_now())]))
                                 catching_up = False
@@ -209,6 +254,9 @@ class TailClient:
                             sink(State("live"))
                         elif isinstance(event, LiveRecords):
                             self._records(event, merge, sink)
+                        elif isinstance(event, ThreadStarted):
+                            if self._known((event.thread_id,)):
+                                sink(ThreadsKnown(self.threads))
                         elif isinstance(event, HubStatus):
                             sink(DbStatus(event.database_up, event.backlog))
                         elif isinstance(event, StreamError):
@@ -239,6 +287,11 @@ class TailClient:
             kind_: StateKind = "reconnecting" if was_live and attempt.failures == 1 else "unreachable"
             sink(State(kind_, reason, attempt.retry_at(now)))
             await asyncio.sleep(attempt.delay)
+
+    def _subscribe_frame(self, cursor: Cursor | None) -> str:
+        if self.thread_id is not None:
+            return subscribe_frame(self.thread_id, cursor)
+        return selection_frame(SUB, self.selection, cursor)
 
     async def _catch_up(self, merge: StreamMerge, sink: Sink) -> None:
         """Read what was committed since the cursor over HTTP, in pages."""

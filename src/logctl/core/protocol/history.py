@@ -8,14 +8,14 @@ See docs/protocol.md, "History". ``{"logs": [record, …], "count": n, "cursor":
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from logctl.core.cursor import Cursor
 from logctl.core.records import LogRecord, normalise_level, parse_timestamp
 from logctl.errors import InvalidRecord, ProtocolError
 
-__all__ = ["HistoryPage", "history_body", "parse_history", "parse_record"]
+__all__ = ["HistoryPage", "history_body", "history_threads", "parse_history", "parse_record"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -72,11 +72,23 @@ def parse_history(body: Mapping[str, Any]) -> HistoryPage:
     )
 
 
-def history_body(page: HistoryPage) -> dict[str, Any]:
-    """The JSON body the hub answers a history request with (the inverse of :func:`parse_history`)."""
-    return {
+def history_body(page: HistoryPage, *, threads: Sequence[str] | None = None) -> dict[str, Any]:
+    """The JSON body the hub answers a history request with (the inverse of :func:`parse_history`).
+
+    A selection's history (``GET /admin/logs``) also names the ``threads`` it was read from.
+    """
+    body: dict[str, Any] = {
         "logs": [r.to_json() for r in page.records],
         "count": len(page.records),
         "cursor": str(page.resume) if page.resume is not None else None,
         "before": str(page.before) if page.before is not None else None,
     }
+    if threads is not None:
+        body["threads"] = list(threads)
+    return body
+
+
+def history_threads(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """The ``threads`` a selection's history body names (none for one thread's history)."""
+    threads = body.get("threads")
+    return tuple(t for t in threads if isinstance(t, str)) if isinstance(threads, list) else ()

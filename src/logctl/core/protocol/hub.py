@@ -20,6 +20,7 @@ from logctl.core.records import (
     row_from_wire,
     validate_thread_id,
 )
+from logctl.core.selection import Selection
 from logctl.core.wording import plural
 from logctl.errors import InvalidRecord, ProtocolError
 
@@ -27,6 +28,8 @@ __all__ = [
     "Ping",
     "Publish",
     "RecordError",
+    "SelectionSubscribe",
+    "SelectionUnsubscribe",
     "Subscribe",
     "Unsubscribe",
     "DEFAULT_MAX_ERRORS_PER_FRAME",
@@ -42,11 +45,16 @@ __all__ = [
 
 FRAME_FIELDS: Final = {
     "publish": frozenset({"type", "producer", "ref", "records"}),
-    "subscribe": frozenset({"type", "thread_id", "cursor"}),
-    "unsubscribe": frozenset({"type", "thread_id"}),
+    "subscribe": frozenset({"type", "thread_id", "cursor", "sub", "threads", "match"}),
+    "unsubscribe": frozenset({"type", "thread_id", "sub"}),  # threads/match: unknown_field
     "ping": frozenset({"type", "ref"}),
 }
 MAX_PRODUCER_LENGTH: Final = 128
+#: A selection's id (``sub``), chosen by the client: 1 to this many characters.
+MAX_SUB_LENGTH: Final = 64
+#: Thread ids one selection frame may name before any hub limit is looked at (the hub's own
+#: limit, ``serve --max-selection-threads``, is lower): a frame is refused before it is read through.
+MAX_FRAME_THREADS: Final = 10_000
 #: Records one publish frame may hold (``serve --max-records-per-frame``); a producer
 #: sends at most 2,000 (docs/producers.md).
 DEFAULT_MAX_RECORDS_PER_FRAME: Final = 10_000
@@ -76,11 +84,26 @@ class Unsubscribe:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class SelectionSubscribe:
+    """Follow a selection (several threads and/or a glob) as one stream, under the client's id ``sub``."""
+
+    sub: str
+    selection: Selection
+    cursor: Cursor | None
+    now: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SelectionUnsubscribe:
+    sub: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Ping:
     ref: Any = None
 
 
-Frame = Publish | Subscribe | Unsubscribe | Ping
+Frame = Publish | Subscribe | Unsubscribe | SelectionSubscribe | SelectionUnsubscribe | Ping
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -138,20 +161,50 @@ def parse_frame(data: str | bytes) -> Frame:
         return Publish(producer, _check_ref(obj.get("ref")), records)
     if kind == "ping":
         return Ping(_check_ref(obj.get("ref")))
+    if "sub" in obj or "threads" in obj or "match" in obj:
+        return _selection_frame(kind, obj)
     try:
         thread_id = validate_thread_id(obj.get("thread_id"))
     except InvalidRecord as exc:
         raise ProtocolError(exc.code, f"{kind}: {exc}") from None
     if kind == "unsubscribe":
         return Unsubscribe(thread_id)
-    cursor = obj.get("cursor")
+    cursor, now = _subscribe_cursor(obj.get("cursor"))
+    return Subscribe(thread_id, cursor, now)
+
+
+def _subscribe_cursor(cursor: object) -> tuple[Cursor | None, bool]:
+    """A subscribe frame's cursor: (cursor, now); None and not now is the start of the stream."""
     if cursor is None:
-        return Subscribe(thread_id, None)
+        return None, False
     if cursor == "now":
-        return Subscribe(thread_id, None, now=True)
+        return None, True
     if not isinstance(cursor, str):
         raise ProtocolError("bad_cursor", "cursor must be a string such as \"1234-56\", \"now\" or null")
-    return Subscribe(thread_id, Cursor.parse(cursor))
+    return Cursor.parse(cursor), False
+
+
+def _selection_frame(kind: str, obj: dict[str, Any]) -> SelectionSubscribe | SelectionUnsubscribe:
+    """A selection's ``subscribe`` or ``unsubscribe`` frame (it has a ``sub``, and no ``thread_id``)."""
+    if "thread_id" in obj:
+        raise ProtocolError("bad_frame", f"a {kind} frame names one thread_id or a selection (sub, threads, match), not both")
+    sub = obj.get("sub")
+    if not isinstance(sub, str) or not sub or len(sub) > MAX_SUB_LENGTH:
+        raise ProtocolError("bad_sub", f"a selection's {kind} frame needs \"sub\": its id, a string of 1 to {MAX_SUB_LENGTH} characters")
+    _check_utf8(sub, "sub")
+    if kind == "unsubscribe":
+        return SelectionUnsubscribe(sub)
+    threads = obj.get("threads", [])
+    if not isinstance(threads, list):
+        raise ProtocolError("bad_selection", "threads must be a list of thread ids")
+    if len(threads) > MAX_FRAME_THREADS:
+        raise ProtocolError("too_many_threads", f"the selection names {len(threads)} threads; a frame may name at most {MAX_FRAME_THREADS}")
+    try:
+        selection = Selection(tuple(threads), obj.get("match"))
+    except ProtocolError as exc:
+        raise ProtocolError(exc.code, f"selection {sub[:64]!r}: {exc}") from None
+    cursor, now = _subscribe_cursor(obj.get("cursor"))
+    return SelectionSubscribe(sub, selection, cursor, now)
 
 
 def _check_utf8(value: str, field: str) -> None:
@@ -247,9 +300,12 @@ def publish_error_frames(frame: Publish, errors: Sequence[RecordError], limit: i
     return frames
 
 
-def records_frame(thread_id: str, records: Sequence[LogRecord], *, pending: bool = False) -> str:
-    """One ``records`` frame; encoded once and sent to every subscriber of the thread."""
-    frame: dict[str, Any] = {"type": "records", "thread_id": thread_id}
+def records_frame(thread_id: str, records: Sequence[LogRecord], *, pending: bool = False, sub: str | None = None) -> str:
+    """One ``records`` frame; encoded once and sent to every subscriber of the thread.
+
+    A selection's frame carries its ``sub`` instead of a thread id (its records name their threads).
+    """
+    frame: dict[str, Any] = {"type": "records", "sub": sub} if sub is not None else {"type": "records", "thread_id": thread_id}
     if pending:
         frame["pending"] = True
     frame["records"] = [r.to_json() for r in records]

@@ -14,11 +14,12 @@ from typing import Final, Union
 from logctl.core.cursor import Cursor
 from logctl.core.protocol.history import parse_record
 from logctl.core.records import LogRecord
+from logctl.core.selection import Selection
 from logctl.errors import ProtocolError
 
 __all__ = [
-    "STREAM_RETRY_CODES", "HubStatus", "LiveRecords", "StreamError", "SubscriberEvent", "Subscribed",
-    "subscribe_frame", "subscriber_event",
+    "STREAM_RETRY_CODES", "HubStatus", "LiveRecords", "StreamError", "SubscriberEvent", "Subscribed", "ThreadStarted",
+    "selection_frame", "subscribe_frame", "subscriber_event",
 ]
 
 #: Error codes that refuse a subscription only for now (reconnect later).
@@ -27,15 +28,30 @@ STREAM_RETRY_CODES: Final = frozenset({"database_unavailable", "shutting_down"})
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Subscribed:
-    """The hub took the subscription: live records follow."""
+    """The hub took the subscription: live records follow.
+
+    For a selection: its id ``sub`` and the ``threads`` it resolved to when it was taken.
+    """
+
+    sub: str | None = None
+    threads: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class LiveRecords:
-    """Records of the thread: committed (with cursors), or ``pending`` (not yet stored)."""
+    """Records of the thread (or of selection ``sub``): committed (with cursors), or ``pending`` (not yet stored)."""
 
     records: tuple[LogRecord, ...]
     pending: bool = False
+    sub: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ThreadStarted:
+    """A thread joined selection ``sub`` after it was taken (it matched the glob); its records follow."""
+
+    sub: str
+    thread_id: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,15 +74,29 @@ class StreamError:
         return self.code in STREAM_RETRY_CODES
 
 
-SubscriberEvent = Union[Subscribed, LiveRecords, HubStatus, StreamError]
+SubscriberEvent = Union[Subscribed, LiveRecords, ThreadStarted, HubStatus, StreamError]
 
 
 def subscribe_frame(thread_id: str, cursor: Cursor | None) -> str:
-    """The ``subscribe`` frame: follow ``thread_id`` after ``cursor`` (None: from now on)."""
+    """The ``subscribe`` frame: follow ``thread_id`` after ``cursor`` (None: from the start)."""
     return json.dumps(
         {"type": "subscribe", "thread_id": thread_id, "cursor": str(cursor) if cursor is not None else None},
         ensure_ascii=False, separators=(",", ":"),
     )
+
+
+def selection_frame(sub: str, selection: Selection, cursor: Cursor | None) -> str:
+    """The ``subscribe`` frame of a selection: follow its threads as one stream after ``cursor`` (None: from the start)."""
+    frame: dict[str, object] = {"type": "subscribe", "sub": sub, "threads": list(selection.threads)}
+    if selection.match is not None:
+        frame["match"] = selection.match
+    frame["cursor"] = str(cursor) if cursor is not None else None
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def _sub(frame: dict[str, object]) -> str | None:
+    sub = frame.get("sub")
+    return sub if isinstance(sub, str) else None
 
 
 def subscriber_event(frame: object) -> SubscriberEvent | None:
@@ -80,12 +110,19 @@ def subscriber_event(frame: object) -> SubscriberEvent | None:
         return None
     kind = frame.get("type")
     if kind == "subscribed":
-        return Subscribed()
+        threads = frame.get("threads")
+        names = tuple(t for t in threads if isinstance(t, str)) if isinstance(threads, list) else ()
+        return Subscribed(_sub(frame), names)
     if kind == "records":
         raw = frame.get("records")
         if not isinstance(raw, list):
             raise ProtocolError("bad_frame", "records frame without a records list")
-        return LiveRecords(tuple(parse_record(r) for r in raw), pending=bool(frame.get("pending")))
+        return LiveRecords(tuple(parse_record(r) for r in raw), pending=bool(frame.get("pending")), sub=_sub(frame))
+    if kind == "thread_started":
+        sub, thread_id = _sub(frame), frame.get("thread_id")
+        if sub is None or not isinstance(thread_id, str):
+            raise ProtocolError("bad_frame", "thread_started frame without a sub and a thread_id string")
+        return ThreadStarted(sub, thread_id)
     if kind == "status":  # a backlog that is not a number raises (ValueError, TypeError), as tail always has
         return HubStatus(frame.get("database") != "down", int(frame.get("backlog") or 0))
     if kind == "error":
