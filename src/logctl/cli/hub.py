@@ -11,6 +11,7 @@ import typer
 from logctl.cli.app import DatabaseUrl, app
 from logctl.config import DEFAULT_HOST, DEFAULT_PORT, resolve_database
 from logctl.core.fanout import MAX_OUTGOING_BYTES, MAX_SUBSCRIPTIONS
+from logctl.core.selection import MAX_MATCH_THREADS, MAX_SELECTION_THREADS
 from logctl.core.protocol import DEFAULT_MAX_ERRORS_PER_FRAME, DEFAULT_MAX_RECORDS_PER_FRAME
 from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES
 
@@ -47,6 +48,12 @@ def serve(
     max_subscriptions: Annotated[
         int, typer.Option("--max-subscriptions", help="Threads one connection may subscribe to at once; more get too_many_subscriptions.")
     ] = MAX_SUBSCRIPTIONS,
+    max_selection_threads: Annotated[
+        int, typer.Option("--max-selection-threads", help="Thread ids one selection (tail A B C, GET /admin/logs) may name; more get too_many_threads.")
+    ] = MAX_SELECTION_THREADS,
+    max_match_threads: Annotated[
+        int, typer.Option("--max-match-threads", help="Threads one selection's glob (tail --match) may match; more get too_many_matches.")
+    ] = MAX_MATCH_THREADS,
     max_outgoing_bytes: Annotated[
         int, typer.Option(
             "--max-outgoing-bytes",
@@ -103,6 +110,7 @@ def serve(
         max_records_per_frame=max_records_per_frame, max_errors_per_frame=max_errors_per_frame,
         max_write_wait=max_write_wait, max_frame_bytes=max_frame_bytes,
         max_subscriptions=max_subscriptions, max_outgoing_bytes=max_outgoing_bytes,
+        max_selection_threads=max_selection_threads, max_match_threads=max_match_threads,
         tokens_file=tokens_file or os.environ.get("LOGCTL_TOKENS_FILE") or None,
         allow_origins=tuple(allow_origin or ()), metrics_open=metrics_open, insecure_no_auth=insecure_no_auth,
         certfile=certfile, keyfile=keyfile,

@@ -35,6 +35,8 @@ class HubMetrics:
     limit_frame_bytes: int = 0
     threads_unreadable: int = 0
     limit_subscriptions: int = 0
+    limit_selection_threads: int = 0
+    limit_match_threads: int = 0
     limit_catch_up_hold: int = 0
     limit_outgoing_bytes: int = 0
     #: Requests, handshakes and frames refused by the access rules, by reason (docs/security.md).
@@ -106,6 +108,8 @@ def render_prometheus(
     counter("limit_frame_bytes_total", "Connections closed (1009) for a frame over --max-frame-bytes.", m.limit_frame_bytes)
     counter("threads_unreadable_total", "Times a subscribed thread's rows could not be read and its subscribers were told (the others went on).", m.threads_unreadable)
     counter("limit_subscriptions_total", "Subscribe frames refused for passing --max-subscriptions on one connection.", m.limit_subscriptions)
+    counter("limit_selection_threads_total", "Selections (subscribe frames and GET /admin/logs) refused for naming more than --max-selection-threads threads.", m.limit_selection_threads)
+    counter("limit_match_threads_total", "Selections refused because their glob matched more than --max-match-threads threads.", m.limit_match_threads)
     counter("limit_catch_up_hold_total", "Catching-up subscribers closed (1013) because the live rows held for them passed --max-outgoing-bytes.", m.limit_catch_up_hold)
     counter("limit_outgoing_bytes_total", "Connections closed (1013) for having more than --max-outgoing-bytes unsent.", m.limit_outgoing_bytes)
     lines += ["# HELP logctl_auth_refused_total Requests, handshakes and frames refused by the access rules, by reason.",

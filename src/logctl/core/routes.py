@@ -24,6 +24,7 @@ from logctl.core.cursor import Cursor
 from logctl.core.protocol.runs import RunsCursor, glob_to_like
 from logctl.core.records import validate_thread_id
 from logctl.core import web
+from logctl.core.selection import Selection
 from logctl.core.tokens import READ, SCOPES, WRITE, TokenTable, bearer_token, session_value
 from logctl.core.times import parse_since_spec
 from logctl.core.web import is_static_name
@@ -46,6 +47,7 @@ __all__ = [
     "Route",
     "Runs",
     "Static",
+    "SelectionHistory",
     "Upgrade",
     "bind_refusal",
     "frame_refusal",
@@ -60,6 +62,9 @@ RUNS_DEFAULT_LIMIT: Final = 100
 RUNS_MAX_LIMIT: Final = 1000
 RUNS_PARAMS: Final = frozenset({"limit", "since", "match", "before"})
 MAX_MATCH: Final = 256
+SELECTION_PARAMS: Final = frozenset({"thread", "match", "limit", "before", "after"})
+#: ``thread=`` parameters one request may give before any hub limit is looked at.
+MAX_QUERY_THREADS: Final = 10_000
 #: Every route is read-only; HEAD gets GET's headers without the body.
 ALLOWED_METHODS: Final = ("GET", "HEAD")
 
@@ -100,6 +105,16 @@ class Runs:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class SelectionHistory:
+    """The latest ``limit`` records across a selection (or those before/after a cursor), merged."""
+
+    selection: Selection
+    limit: int
+    before: Cursor | None
+    after: Cursor | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Health:
     pass
 
@@ -131,7 +146,7 @@ class Static:
     name: str
 
 
-Route = History | Runs | Health | Metrics | Upgrade | Page | Static
+Route = History | SelectionHistory | Runs | Health | Metrics | Upgrade | Page | Static
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -396,6 +411,8 @@ def _route_path(path: str, query: str, *, websocket: bool) -> Route:
         return Metrics()
     if path == "/admin/runs":
         return _runs(query)
+    if path == "/admin/logs":
+        return _selection_history(query)
     parts = path.split("/")
     if len(parts) == 3 and parts[1] == "runs" and parts[2]:  # /runs/<thread_id>: the page reads its id from the URL
         _thread_id(parts[2])
@@ -416,8 +433,8 @@ def _thread_id(segment: str) -> str:
         raise HttpError(400, exc.code, str(exc)) from None
 
 
-def _params(query: str, allowed: frozenset[str]) -> dict[str, list[str]]:
-    """The query's parameters, each given once and all of them in ``allowed``, or HttpError 400."""
+def _params(query: str, allowed: frozenset[str], repeatable: frozenset[str] = frozenset()) -> dict[str, list[str]]:
+    """The query's parameters, all of them in ``allowed`` and each given once (but ``repeatable`` ones), or HttpError 400."""
     try:
         params = parse_qs(query, keep_blank_values=True, strict_parsing=False, errors="strict")
     except (UnicodeDecodeError, ValueError):
@@ -429,7 +446,7 @@ def _params(query: str, allowed: frozenset[str]) -> dict[str, list[str]]:
             f"unknown query parameter(s): {', '.join(sorted(unknown))[:200]}; expected {', '.join(sorted(allowed))}",
         )
     for name, values in params.items():
-        if len(values) > 1:
+        if len(values) > 1 and name not in repeatable:
             raise HttpError(400, "bad_query", f"query parameter {name!r} is given {len(values)} times")
     return params
 
@@ -470,6 +487,26 @@ def _runs(query: str) -> Runs:
         except ProtocolError as exc:
             raise HttpError(400, "bad_cursor", str(exc)) from None
     return Runs(limit, since, like, before)
+
+
+def _selection_history(query: str) -> SelectionHistory:
+    params = _params(query, SELECTION_PARAMS, frozenset({"thread"}))
+    threads = params.get("thread", [])
+    if len(threads) > MAX_QUERY_THREADS:
+        raise HttpError(400, "too_many_threads", f"{len(threads)} thread= parameters; a request may give at most {MAX_QUERY_THREADS}")
+    match = params["match"][0] if "match" in params else None
+    if not threads and match is None:
+        raise HttpError(400, "bad_selection", "give one or more thread= parameters and/or match=<glob>")
+    try:
+        selection = Selection(tuple(threads), match)
+    except ProtocolError as exc:
+        raise HttpError(400, exc.code, str(exc)) from None
+    limit = _limit(params, DEFAULT_LIMIT, MAX_LIMIT)
+    before = _cursor(params, "before")
+    after = _cursor(params, "after")
+    if before is not None and after is not None:
+        raise HttpError(400, "bad_query", "give before= or after=, not both")
+    return SelectionHistory(selection, limit, before, after)
 
 
 def _history(thread_id: str, query: str) -> History:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from logctl.core import routes
 from logctl.core.metrics import HubMetrics
-from logctl.core.protocol import Publish, Subscribe
+from logctl.core.protocol import Publish, SelectionSubscribe, Subscribe
 from logctl.core.refusal_log import RefusalLog, Suppressed
 from logctl.errors import ConfigError, LogctlError
 from logctl.config import data_dir
@@ -90,7 +90,7 @@ class AccessGate:
 
     def frame_refusal(self, grant: routes.Upgrade, frame: object, peer: object) -> str | None:
         """Why a connection granted ``grant`` may not send ``frame`` (counted and logged), or None."""
-        kind = "publish" if isinstance(frame, Publish) else "subscribe" if isinstance(frame, Subscribe) else ""
+        kind = "publish" if isinstance(frame, Publish) else "subscribe" if isinstance(frame, Subscribe | SelectionSubscribe) else ""
         why = routes.frame_refusal(grant, kind)
         if why is not None:
             self.refused("scope", peer, f"a {kind} frame", grant.token_name)

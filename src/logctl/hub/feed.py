@@ -28,16 +28,20 @@ from logctl.core.fanout import (
     GoLive,
     ReadFeed,
     ReadPage,
+    ReadSelectionPage,
     Send,
+    ThreadStarted,
     ThreadUnreadable,
     Wake,
 )
 from logctl.core.metrics import HubMetrics
-from logctl.core.protocol import error_frame, records_frame
+from logctl.core.protocol import encode, error_frame, records_frame
 from logctl.core.records import LogRecord, Row
+from logctl.core.selection import Selection
 from logctl.errors import AuthenticationFailed, DatabaseUnavailable, PrivilegeError, SchemaMissing, SchemaOutdated
 from logctl.store import LogStore
 from logctl.store.listen import Listener
+from logctl.store.selection import discover_threads, selection_history
 
 __all__ = ["Feed", "Outlet"]
 
@@ -64,9 +68,11 @@ class Feed:
     """Reads committed rows for subscribed threads and carries out the fan-out's actions."""
 
     def __init__(
-        self, store: LogStore, loop: asyncio.AbstractEventLoop, metrics: HubMetrics, fanout: FanOut | None = None
+        self, store: LogStore, loop: asyncio.AbstractEventLoop, metrics: HubMetrics, fanout: FanOut | None = None,
+        *, max_match_threads: int = 1000,
     ) -> None:
         self._store = store
+        self._max_match_threads = max_match_threads
         self._loop = loop
         self._metrics = metrics
         self.fanout = fanout if fanout is not None else FanOut()
@@ -136,6 +142,46 @@ class Feed:
             self.fanout.cancel(sub)
             raise
 
+    async def subscribe_selection(
+        self, conn: ConnId, name: str, selection: Selection, cursor: Cursor, threads: tuple[str, ...], horizon: Cursor
+    ) -> None:
+        """Subscribe ``conn`` to ``selection`` (its threads resolved below ``horizon``), catch it up, let it go live.
+
+        Raises :class:`~logctl.store.selection.TooManyMatches` when a catch-up page finds more
+        matching threads than allowed (the subscription is dropped).
+        """
+        sub, actions = self.fanout.subscribe_selection(conn, name, selection, cursor, threads, horizon)
+        await self._catch_up(conn, sub, actions, selection)
+
+    async def _catch_up(self, conn: ConnId, sub: int, actions: list[Action], selection: Selection | None = None) -> None:
+        try:
+            while actions:
+                follow: list[Action] = []
+                for action in actions:
+                    if isinstance(action, ReadSelectionPage) and selection is not None:
+                        got = await asyncio.to_thread(
+                            selection_history, self._store, selection, after=action.after, limit=self.fanout.page,
+                            max_matches=self._max_match_threads,
+                        )
+                        follow += self.fanout.selection_page_read(sub, got.page.records, got.threads, got.horizon)
+                    elif isinstance(action, GoLive):
+                        self._report_buffers()
+                        follow += self.fanout.caught_up(sub)
+                    elif isinstance(action, Send) and action.paced:
+                        outlet = self._outlets.get(conn)
+                        if outlet is not None:
+                            await outlet.send_paced(records_frame(action.thread_id, action.records, sub=action.sub))
+                            self._metrics.records_broadcast += len(action.records)
+                    else:
+                        self._carry_out(action)
+                actions = follow
+        except BaseException:
+            self.fanout.cancel(sub)
+            raise
+
+    def unsubscribe_selection(self, conn: ConnId, name: str) -> bool:
+        return self.fanout.unsubscribe_selection(conn, name)
+
     def unsubscribe(self, conn: ConnId, thread_id: str) -> None:
         self.fanout.unsubscribe(conn, thread_id)
 
@@ -153,7 +199,7 @@ class Feed:
 
     def _carry_out(self, action: Action) -> None:
         if isinstance(action, Send):
-            frame = records_frame(action.thread_id, action.records, pending=action.pending)
+            frame = records_frame(action.thread_id, action.records, pending=action.pending, sub=action.sub)
             for conn in action.to:
                 outlet = self._outlets.get(conn)
                 if outlet is not None:
@@ -178,6 +224,10 @@ class Feed:
                 outlet = self._outlets.get(conn)
                 if outlet is not None:
                     outlet.send(frame)
+        elif isinstance(action, ThreadStarted):
+            outlet = self._outlets.get(action.conn)
+            if outlet is not None:
+                outlet.send(encode({"type": "thread_started", "sub": action.sub, "thread_id": action.thread_id}))
         elif isinstance(action, Wake):
             self._wake.set()
 
@@ -199,6 +249,8 @@ class Feed:
             read = reads.pop(0)
             try:
                 xmin, rows = await asyncio.to_thread(self._store.feed, read.positions, limit=self.fanout.page)
+                # after the read: it finds every matching thread with a row below that horizon
+                discovered = await asyncio.to_thread(discover_threads, self._store, read.patterns) if read.patterns else []
             except _NOT_DATA as exc:
                 logger.warning("feed read failed (will retry on the next wake-up): %s", exc)
                 return
@@ -210,7 +262,7 @@ class Feed:
                                        action.thread_id, exc)
             else:
                 self._report_buffers()
-                actions = self.fanout.rows_read(read, xmin, rows)
+                actions = self.fanout.rows_read(read, xmin, rows, discovered)
             for action in actions:
                 if isinstance(action, ReadFeed):
                     reads.append(action)

@@ -24,7 +24,7 @@ from websockets.http11 import Request, Response
 
 from logctl.config import DEFAULT_HOST, DEFAULT_PORT
 from logctl.core import routes
-from logctl.core.cursor import ORIGIN
+from logctl.core.cursor import ORIGIN, Cursor
 from logctl.core.metrics import HubMetrics, health_writes, render_prometheus
 from logctl.core.protocol import (
     DEFAULT_MAX_ERRORS_PER_FRAME,
@@ -32,6 +32,8 @@ from logctl.core.protocol import (
     Ping,
     Publish,
     RecordError,
+    SelectionSubscribe,
+    SelectionUnsubscribe,
     Subscribe,
     Unsubscribe,
     encode,
@@ -44,6 +46,7 @@ from logctl.core.protocol import (
 )
 from logctl.core.records import DEFAULT_MAX_MESSAGE_BYTES, Row
 from logctl.core.fanout import MAX_OUTGOING_BYTES, MAX_SUBSCRIPTIONS, ConnId, FanOut
+from logctl.core.selection import MAX_MATCH_THREADS, MAX_SELECTION_THREADS, too_many_matches, too_many_threads
 from logctl.errors import ConfigError, DatabaseError, InvalidRecord, ProtocolError
 from logctl.hub.access import AccessGate
 from logctl.hub.tls import server_context
@@ -54,6 +57,7 @@ from logctl.hub.writer import Failure, GroupWriter
 from logctl.core.protocol.runs import runs_body
 from logctl.store import LogStore
 from logctl.store.runs import list_runs
+from logctl.store.selection import TooManyMatches, selection_history, selection_threads
 
 __all__ = ["Hub", "HubConfig", "run_hub"]
 
@@ -94,6 +98,9 @@ class HubConfig:
     #: Unsent bytes a connection may have (and live rows held for one catching-up subscriber).
     max_outgoing_bytes: int = MAX_OUTGOING_BYTES
     max_subscriptions: int = MAX_SUBSCRIPTIONS
+    #: Thread ids one selection may name, and threads its glob may match (docs/protocol.md, "Selections").
+    max_selection_threads: int = MAX_SELECTION_THREADS
+    max_match_threads: int = MAX_MATCH_THREADS
     #: Access (docs/security.md): the tokens file, extra allowed origins, an open /metrics, no auth off loopback.
     tokens_file: str | None = None
     allow_origins: tuple[str, ...] = ()
@@ -119,7 +126,7 @@ class Hub:
         self.feed = Feed(store, self.loop, self.metrics, FanOut(
             max_outgoing_bytes=config.max_outgoing_bytes, max_hold_bytes=config.max_outgoing_bytes,
             max_subscriptions=config.max_subscriptions,
-        ))
+        ), max_match_threads=config.max_match_threads)
         self.writer = GroupWriter(
             store, self.loop, self.metrics,
             max_backlog=config.max_backlog, on_down=self._database_down, on_up=self._database_up,
@@ -245,6 +252,11 @@ class Hub:
                     elif isinstance(frame, Unsubscribe):
                         self.feed.unsubscribe(conn, frame.thread_id)
                         self._send(ws, encode({"type": "unsubscribed", "thread_id": frame.thread_id}))
+                    elif isinstance(frame, SelectionSubscribe):
+                        await self._subscribe_selection(ws, conn, frame)
+                    elif isinstance(frame, SelectionUnsubscribe):
+                        self.feed.unsubscribe_selection(conn, frame.sub)
+                        self._send(ws, encode({"type": "unsubscribed", "sub": frame.sub}))
                     elif isinstance(frame, Ping):
                         self._send(ws, encode({"type": "pong", "ref": frame.ref}))
                 except ProtocolError as exc:
@@ -370,6 +382,39 @@ class Hub:
                           "cursor": None if frame.now else str(frame.cursor or ORIGIN)}))
         await self.feed.subscribe(conn, frame.thread_id, None if frame.now else frame.cursor or ORIGIN)
 
+    async def _subscribe_selection(self, ws: ServerConnection, conn: ConnId, frame: SelectionSubscribe) -> None:
+        """Check the selection's limits, resolve its threads, answer ``subscribed``, then catch it up and follow it."""
+        name, selection = frame.sub, frame.selection
+        try:
+            refused = too_many_threads(selection, self.config.max_selection_threads)
+            if refused is not None:
+                self.metrics.limit_selection_threads += 1
+                raise refused
+            try:
+                self.feed.fanout.check_subscribe_selection(conn, name)
+            except ProtocolError:
+                self.metrics.limit_subscriptions += 1
+                raise
+            try:
+                threads, xmin = await asyncio.to_thread(
+                    selection_threads, self.store, selection, max_matches=self.config.max_match_threads
+                )
+                horizon = Cursor.horizon(xmin)
+                cursor = horizon if frame.now else frame.cursor or ORIGIN
+                self._send(ws, encode({"type": "subscribed", "sub": name, "threads": list(threads),
+                                       "cursor": None if frame.now else str(cursor)}))
+                await self.feed.subscribe_selection(conn, name, selection, cursor, threads, horizon)
+            except TooManyMatches:
+                self.metrics.limit_match_threads += 1
+                raise too_many_matches(selection.match or "", self.config.max_match_threads) from None
+        except ProtocolError as exc:
+            self.metrics.frame_errors += 1
+            self._send(ws, error_frame(exc.code, str(exc), sub=name))
+        except DatabaseError as exc:
+            self.metrics.frame_errors += 1
+            logger.warning("a selection's subscribe failed on the database: %s", exc)  # details stay in the hub's log
+            self._send(ws, error_frame(_database_code(exc), exc.public_message, sub=name))
+
     # -- HTTP ------------------------------------------------------------------------------
 
     async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
@@ -402,6 +447,8 @@ class Hub:
             response = self.web.reply(ws, decision.name, request.headers)
         elif isinstance(decision, routes.Static):
             response = self.web.reply(ws, decision.name, request.headers)
+        elif isinstance(decision, routes.SelectionHistory):
+            response = await self._selection_history(ws, decision)
         else:
             response = await self._history(ws, decision)
         hosts = request.headers.get_all("Host")
@@ -448,6 +495,26 @@ class Hub:
             logger.warning("history of thread %r failed: %s", req.thread_id, exc)  # details stay in the hub's log
             return _refusal_reply(ws, routes.Refusal(503 if exc.unavailable else 500, _database_code(exc), exc.public_message))
         return _json_reply(ws, 200, history_body(page))
+
+    async def _selection_history(self, ws: ServerConnection, req: routes.SelectionHistory) -> Response:
+        selection = req.selection
+        refused = too_many_threads(selection, self.config.max_selection_threads)
+        if refused is not None:
+            self.metrics.limit_selection_threads += 1
+            return _refusal_reply(ws, routes.Refusal(400, refused.code, str(refused)))
+        try:
+            got = await asyncio.to_thread(
+                selection_history, self.store, selection, limit=req.limit, before=req.before, after=req.after,
+                max_matches=self.config.max_match_threads,
+            )
+        except TooManyMatches:
+            self.metrics.limit_match_threads += 1
+            error = too_many_matches(selection.match or "", self.config.max_match_threads)
+            return _refusal_reply(ws, routes.Refusal(400, error.code, str(error)))
+        except DatabaseError as exc:
+            logger.warning("history of selection %r failed: %s", selection.label()[:200], exc)  # details stay in the hub's log
+            return _refusal_reply(ws, routes.Refusal(503 if exc.unavailable else 500, _database_code(exc), exc.public_message))
+        return _json_reply(ws, 200, history_body(got.page, threads=got.threads))
 
     async def _runs(self, ws: ServerConnection, req: routes.Runs) -> Response:
         since = req.since

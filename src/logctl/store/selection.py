@@ -1,0 +1,181 @@
+"""A selection's history (``GET /admin/logs``, a selection's catch-up): several threads as one page.
+
+Everything is read in one ``REPEATABLE READ`` snapshot: its xmin horizon, the threads a glob
+matches (from ``thread_log_summary`` and its pending deltas, migration 005, so a thread whose
+first row is below the horizon is always among them), and the rows, as one ordered index scan
+per thread (``idx_thread_logs_thread_cursor``), LIMITed, merged by
+:class:`~logctl.core.kmerge.KWayMerge`. So a page holds every row of every matching thread in its
+range, in global ``(txid, id)`` order, and reads about as many rows as it returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, Final
+
+import psycopg
+
+from logctl.core.cursor import ORIGIN, Cursor
+from logctl.core.kmerge import MIN_PAGE, KWayMerge
+from logctl.core.merge import HistoryPage
+from logctl.core.protocol.runs import glob_to_like
+from logctl.core.records import LogRecord
+from logctl.core.selection import Selection
+from logctl.store.connect import translating
+from logctl.store.logs import _COLUMNS, LogStore, _record, _xmin
+
+__all__ = ["SelectionPage", "TooManyMatches", "discover_threads", "selection_history", "selection_threads"]
+
+_L_COLUMNS: Final = "l." + _COLUMNS.replace(", ", ", l.")
+
+
+def _read(direction: str, order: str) -> str:
+    return (
+        f"SELECT {_L_COLUMNS}"
+        " FROM unnest(%s::text[], %s::text[], %s::int8[], %s::int8[]) AS p(thread_id, ctx, cid, lim)"
+        " CROSS JOIN LATERAL ("
+        "   SELECT * FROM thread_logs t"
+        f"  WHERE t.thread_id = p.thread_id AND (t.txid, t.id) {direction} (p.ctx::xid8, p.cid) AND t.txid < %s::text::xid8"
+        f"  ORDER BY t.txid {order}, t.id {order} LIMIT p.lim) l"
+    )
+
+
+_AFTER: Final = _read(">", "ASC")
+_BEFORE: Final = _read("<", "DESC")
+# The threads whose ids match a LIKE pattern and that hold rows in this snapshot: the folded
+# summary plus the deltas not folded yet (a thread's first row and its delta commit together).
+_MATCHING: Final = (
+    "SELECT thread_id FROM ("
+    "  SELECT thread_id, count FROM thread_log_summary WHERE thread_id LIKE %s ESCAPE '\\'"
+    "  UNION ALL SELECT thread_id, count FROM thread_log_summary_delta WHERE thread_id LIKE %s ESCAPE '\\'"
+    ") s GROUP BY thread_id HAVING sum(count) > 0 ORDER BY thread_id LIMIT %s"
+)
+
+
+_DISCOVER: Final = (
+    "SELECT thread_id FROM ("
+    "  SELECT thread_id, count FROM thread_log_summary WHERE thread_id LIKE ANY(%s::text[])"
+    "  UNION ALL SELECT thread_id, count FROM thread_log_summary_delta WHERE thread_id LIKE ANY(%s::text[])"
+    ") s GROUP BY thread_id HAVING sum(count) > 0"
+)
+
+
+class TooManyMatches(Exception):
+    """A selection's glob matched more threads than allowed (``count`` is at least ``limit + 1``)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} threads match")
+        self.limit = limit
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SelectionPage:
+    """A page of a selection's history and the threads it was read from (named ones and matched ones)."""
+
+    page: HistoryPage
+    threads: tuple[str, ...]
+    horizon: Cursor
+
+
+def matching_threads(conn: psycopg.Connection[tuple[Any, ...]], selection: Selection, max_matches: int) -> tuple[str, ...]:
+    """The selection's threads in the connection's current snapshot: named ones, then the glob's (sorted).
+
+    Raises :class:`TooManyMatches` when the glob matches more than ``max_matches`` threads.
+    """
+    matched: list[str] = []
+    if selection.match is not None:
+        like = glob_to_like(selection.match)
+        matched = [str(r[0]) for r in conn.execute(_MATCHING, (like, like, max_matches + 1)).fetchall()]
+        if len(matched) > max_matches:
+            raise TooManyMatches(max_matches)
+    return tuple(dict.fromkeys([*selection.threads, *matched]))
+
+
+def _fill(conn: psycopg.Connection[tuple[Any, ...]], merge: KWayMerge, xmin: int) -> None:
+    wanted = merge.wanted()
+    if not wanted:
+        return
+    threads = list(wanted)
+    rows = conn.execute(
+        _BEFORE if merge.descending else _AFTER,
+        (threads, [str(wanted[t][0].txid) for t in threads], [wanted[t][0].id for t in threads],
+         [wanted[t][1] for t in threads], str(xmin)),
+    ).fetchall()
+    by_thread: dict[str, list[LogRecord]] = {t: [] for t in threads}
+    for row in rows:
+        record = _record(row)
+        by_thread[record.thread_id].append(record)
+    for thread, got in by_thread.items():
+        got.sort(key=lambda r: r.cursor or ORIGIN, reverse=merge.descending)
+        merge.add(thread, got, wanted[thread][1])
+
+
+def merged(conn: psycopg.Connection[tuple[Any, ...]], merge: KWayMerge, xmin: int, limit: int) -> list[LogRecord]:
+    """Up to ``limit`` rows of ``merge``, reading its threads as it asks."""
+    out: list[LogRecord] = []
+    while len(out) < limit and not merge.done:
+        _fill(conn, merge, xmin)
+        out.extend(merge.take(limit - len(out)))
+    return out
+
+
+def _first_page(threads: Sequence[str], limit: int) -> int:
+    return max(MIN_PAGE, min(limit, limit // max(1, len(threads)) + 1))
+
+
+def selection_history(
+    store: LogStore,
+    selection: Selection,
+    *,
+    limit: int = 1000,
+    before: Cursor | None = None,
+    after: Cursor | None = None,
+    max_matches: int = 1000,
+) -> SelectionPage:
+    """The latest ``limit`` stable rows across the selection (or those before/after a cursor), oldest first.
+
+    The same page shape as :meth:`LogStore.history`: ``resume`` is the horizon (or, after a
+    cursor, the last row of a full page), and ``before`` the cursor to page back from.
+    """
+    with translating(store.dsn), store.pool.connection() as conn, conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        xmin = _xmin(conn)
+        threads = matching_threads(conn, selection, max_matches)
+        horizon = Cursor.horizon(xmin)
+        if after is not None:
+            merge = KWayMerge(threads, after, page=_first_page(threads, limit), max_page=limit)
+            records = tuple(merged(conn, merge, xmin, limit))
+            full = len(records) == limit and limit > 0
+            resume = records[-1].cursor if full and records else horizon
+            assert resume is not None
+            return SelectionPage(HistoryPage(records, max(resume, after), records[0].cursor if records else after), threads, horizon)
+        start = before if before is not None and before < horizon else horizon
+        merge = KWayMerge(threads, start, descending=True, page=_first_page(threads, limit + 1), max_page=limit + 1)
+        latest = merged(conn, merge, xmin, limit + 1)
+    more = len(latest) > limit
+    records = tuple(reversed(latest[:limit]))
+    older = records[0].cursor if more and records else None
+    return SelectionPage(HistoryPage(records, horizon, older), threads, horizon)
+
+
+def selection_threads(store: LogStore, selection: Selection, *, max_matches: int) -> tuple[tuple[str, ...], int]:
+    """The selection's threads, and a horizon below which each matching thread's rows are among them.
+
+    The horizon is read first: the threads, read after it, include every thread with a row
+    below it. Raises :class:`TooManyMatches`.
+    """
+    with translating(store.dsn), store.pool.connection() as conn:
+        xmin = _xmin(conn)
+        return matching_threads(conn, selection, max_matches), xmin
+
+
+def discover_threads(store: LogStore, globs: Sequence[str]) -> list[str]:
+    """Every thread matching one of ``globs`` that holds a row now.
+
+    Called after a feed read, it finds at least every such thread with a row below that
+    read's horizon (those rows committed before the horizon was read).
+    """
+    likes = [glob_to_like(g) for g in globs]
+    with translating(store.dsn), store.pool.connection() as conn:
+        return [str(r[0]) for r in conn.execute(_DISCOVER, (likes, likes)).fetchall()]

@@ -1,0 +1,274 @@
+"""The fan-out's selections: several threads and a glob as one stream, each row once, in global order."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Sequence
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import examples
+from logctl.core.cursor import ORIGIN, Cursor
+from logctl.core.fanout import (
+    Action,
+    CloseSlow,
+    FanOut,
+    GoLive,
+    Phase,
+    ReadFeed,
+    ReadSelectionPage,
+    Send,
+    ThreadStarted,
+    ThreadUnreadable,
+    Wake,
+    held_size,
+)
+from logctl.core.records import LogRecord
+from logctl.core.selection import Selection
+from test_fanout import Table, row
+
+THREADS = ("a", "b", "x1", "x2", "x3")
+SELECTIONS = (Selection(("a", "b")), Selection((), "x*"), Selection(("a",), "x?"), Selection(("b", "zz"), "x1"))
+
+
+def wanted(table: Table, selection: Selection) -> list[str]:
+    """What the store resolves: the named threads, and the glob's threads that hold a committed row (any, here)."""
+    matched = sorted({r.thread_id for r in table.rows if selection.match is not None and selection.matches(r.thread_id)})
+    return list(dict.fromkeys([*selection.threads, *matched]))
+
+
+def expected(table: Table, selection: Selection, after: Cursor) -> list[Cursor]:
+    return sorted(r.cursor for r in table.rows if r.cursor is not None and selection.matches(r.thread_id) and r.cursor > after)
+
+
+class Client:
+    """A viewer of one selection: it reconnects from the last cursor it got, as TailClient does."""
+
+    def __init__(self, slot: int, selection: Selection, start: Cursor) -> None:
+        self.slot, self.selection, self.start = slot, selection, start
+        self.got: list[LogRecord] = []
+        self.sub: int | None = None
+        self.known: set[str] = set()
+
+    @property
+    def cursor(self) -> Cursor:
+        return self.got[-1].cursor or ORIGIN if self.got else self.start
+
+
+class Shell:
+    """Carries out the fan-out's actions as hub/feed.py does, one await at a time."""
+
+    def __init__(self, fanout: FanOut, table: Table) -> None:
+        self.f, self.t = fanout, table
+        self.slots: list[int] = [fanout.connect() for _ in range(3)]
+        self.clients: dict[int, Client] = {}  # by subscription
+        self.queue: dict[int, collections.deque[Action]] = {}
+        self.closed: set[int] = set()
+        self.woken = False
+
+    def client(self, conn: int, name: str) -> Client:
+        for sub, client in self.clients.items():
+            if self.slots[client.slot] == conn and f"c{id(client)}" == name and self.f.phase(sub) is not None:
+                return client
+        raise AssertionError(f"a send to a selection that is gone: {conn} {name}")
+
+    def send(self, action: Send) -> None:
+        for conn in action.to:
+            assert conn not in self.closed, "sent to a connection after closing it"
+            if action.sub is None:
+                continue  # a single thread's rows: test_fanout checks those
+            client = self.client(conn, action.sub)
+            for r in action.records:
+                assert r.thread_id in client.known, f"{r.thread_id} sent before it was announced"
+            client.got.extend(action.records)
+
+    def carry_out(self, actions: Sequence[Action]) -> None:
+        for a in actions:
+            if isinstance(a, Send):
+                assert not a.paced
+                self.send(a)
+            elif isinstance(a, ThreadStarted):
+                self.client(a.conn, a.sub).known.add(a.thread_id)
+            elif isinstance(a, CloseSlow):
+                assert a.conn not in self.closed, "closed twice"
+                self.closed.add(a.conn)
+            elif isinstance(a, Wake):
+                self.woken = True
+            elif isinstance(a, ThreadUnreadable):
+                pass
+            else:
+                raise AssertionError(f"unexpected action {a}")
+
+    def subscribe(self, client: Client) -> None:
+        conn = self.slots[client.slot]
+        threads = wanted(self.t, client.selection)
+        client.known |= set(threads)
+        sub, actions = self.f.subscribe_selection(
+            conn, f"c{id(client)}", client.selection, client.cursor, threads, Cursor.horizon(self.t.xmin)
+        )
+        client.sub = sub
+        self.clients[sub] = client
+        self.queue[sub] = collections.deque(actions)
+        self.step(sub)
+
+    def step(self, sub: int) -> None:
+        q = self.queue.get(sub)
+        if q and self.f.phase(sub) is None:  # dropped (its connection went): the hub's loop finds no outlet
+            q.clear()
+        while q:
+            a = q.popleft()
+            if isinstance(a, ReadSelectionPage):
+                client = self.clients[sub]
+                page = [r for r in self.t.rows if r.cursor is not None and r.cursor > a.after and r.cursor.txid < self.t.xmin
+                        and r.thread_id in wanted(self.t, client.selection)]
+                page.sort(key=lambda r: r.cursor or ORIGIN)
+                q.extend(self.f.selection_page_read(sub, page[: self.f.page], wanted(self.t, client.selection),
+                                                    Cursor.horizon(self.t.xmin)))
+                while q and isinstance(q[0], (ThreadStarted, Wake)):
+                    self.carry_out([q.popleft()])
+                if q and isinstance(q[0], Send):  # the page's send starts as soon as it is read
+                    first = q.popleft()
+                    assert isinstance(first, Send)
+                    self.send(first)
+                return
+            if isinstance(a, Send) and a.paced:
+                self.send(a)
+                return
+            if isinstance(a, GoLive):
+                self.carry_out(self.f.caught_up(sub))
+            else:
+                self.carry_out([a])
+
+    def read_feed(self) -> None:
+        """One wake-up of the feed, and the ones its Wake actions ask for (a full page, a new thread)."""
+        for _ in range(1000):
+            self.woken = False
+            reads = collections.deque(self.f.reads())
+            while reads:
+                r = reads.popleft()
+                found = sorted({t.thread_id for t in self.t.rows if any(Selection((), p).matches(t.thread_id) for p in r.patterns)})
+                for a in self.f.rows_read(r, self.t.xmin, self.t.feed(r, self.f.page), found):
+                    if isinstance(a, ReadFeed):
+                        reads.append(a)
+                    else:
+                        self.carry_out([a])
+            if not self.woken:
+                return
+        raise AssertionError("the feed kept waking itself")
+
+    def settle(self) -> None:
+        """Every catch-up runs to its end (no feed read meanwhile)."""
+        for _ in range(10_000):
+            waiting = [s for s, q in self.queue.items() if q]
+            if not waiting:
+                return
+            for s in waiting:
+                self.step(s)
+        raise AssertionError("a catch-up never ended")
+
+    def reconnect(self, i: int) -> None:
+        """Connection ``i`` went (closed as slow, or dropped): its clients reconnect and resubscribe from their cursors."""
+        self.f.disconnect(self.slots[i])
+        self.closed.discard(self.slots[i])
+        self.slots[i] = self.f.connect()
+        for c in self.clients.values():  # every client of that connection reconnects
+            if c.slot == i and c.sub is not None:
+                c.sub = None
+        for c in list(dict.fromkeys(self.clients.values())):
+            if c.slot == i and c.sub is None:
+                self.subscribe(c)
+
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("insert"), st.sampled_from(THREADS), st.integers(0, 3)),
+        st.tuples(st.just("burst"), st.integers(2, 9), st.integers(0, 2)),
+        st.tuples(st.just("settle"),),
+        st.tuples(st.just("horizon"), st.integers(1, 3)),
+        st.tuples(st.just("select"), st.integers(0, 2), st.integers(0, len(SELECTIONS) - 1), st.integers(0, 30)),
+        st.tuples(st.just("single"), st.integers(0, 2), st.sampled_from(THREADS), st.integers(0, 30)),
+        st.tuples(st.just("feed"),),
+        st.tuples(st.just("catch_up"), st.integers(0, 10)),
+        st.tuples(st.just("slow"), st.integers(0, 2), st.booleans()),
+        st.tuples(st.just("reconnect"), st.integers(0, 2)),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=examples(400), deadline=None)
+@given(plan=ops, page=st.integers(1, 4), hold=st.integers(3, 40))
+def test_every_selection_gets_every_row_of_its_threads_once_in_global_order(
+    plan: list[tuple[object, ...]], page: int, hold: int
+) -> None:
+    """Any interleaving of rows (late threads included), reads, catch-up steps, slow sockets and reconnects."""
+    table = Table()
+    fanout = FanOut(page=page, max_outgoing_bytes=1000, max_hold_bytes=hold * held_size([row("a", 1, 1, "m10")]))
+    shell = Shell(fanout, table)
+    clients: list[Client] = []
+    for op in plan:
+        kind = op[0]
+        if kind == "insert":
+            table.insert(str(op[1]), int(op[2]))  # type: ignore[call-overload]
+        elif kind == "horizon":
+            table.xmin += int(op[1])  # type: ignore[call-overload]
+        elif kind == "burst":  # rows of every thread, interleaved, several transactions
+            for i in range(int(op[1])):  # type: ignore[call-overload]
+                table.insert(THREADS[i % len(THREADS)], (i + int(op[2])) % 3)  # type: ignore[call-overload]
+        elif kind == "settle":
+            shell.settle()
+        elif kind == "select":
+            slot, which, pick = int(op[1]), int(op[2]), int(op[3])  # type: ignore[call-overload]
+            if shell.slots[slot] in shell.closed or len(clients) >= 6:
+                continue
+            choices = [ORIGIN, Cursor.horizon(table.xmin),
+                       *(r.cursor for r in table.rows if r.cursor is not None and r.cursor.txid < table.xmin)]
+            client = Client(slot, SELECTIONS[which], choices[pick % len(choices)])
+            clients.append(client)
+            shell.subscribe(client)
+        elif kind == "single":
+            conn = shell.slots[int(op[1])]  # type: ignore[call-overload]
+            if conn in shell.closed:
+                continue
+            cursor = [ORIGIN, Cursor.horizon(table.xmin)][int(op[3]) % 2]  # type: ignore[call-overload]
+            _, actions = fanout.subscribe(conn, str(op[2]), cursor)
+            for a in actions:  # a single thread's catch-up and sends are checked by test_fanout; here it only shares feeds
+                if isinstance(a, ThreadStarted):
+                    shell.carry_out([a])
+        elif kind == "feed":
+            shell.read_feed()
+        elif kind == "catch_up":
+            waiting = [s for s, q in shell.queue.items() if q]
+            if waiting:
+                shell.step(waiting[int(op[1]) % len(waiting)])  # type: ignore[call-overload]
+        elif kind == "slow":
+            fanout.buffered(shell.slots[int(op[1])], 5000 if op[2] else 0)  # type: ignore[call-overload]
+        elif kind == "reconnect":
+            shell.reconnect(int(op[1]))  # type: ignore[call-overload]
+
+    # Catch-ups finish first, so that the last rows reach live selections page by page through the feed.
+    shell.settle()
+    # Everything commits, sockets drain, closed clients reconnect, and the hub runs until quiet.
+    table.xmin = max((r.cursor.txid for r in table.rows if r.cursor), default=table.xmin) + 1
+    for _ in range(10_000):
+        for slot in range(3):
+            fanout.buffered(shell.slots[slot], 0)
+            if shell.slots[slot] in shell.closed:
+                shell.reconnect(slot)
+        waiting = [s for s, q in shell.queue.items() if q]
+        before = sum(len(c.got) for c in clients)
+        shell.read_feed()
+        for s in waiting:
+            shell.step(s)
+        if not waiting and not shell.closed and sum(len(c.got) for c in clients) == before:
+            break
+    else:
+        raise AssertionError("the fan-out never went quiet")
+
+    for client in clients:
+        assert client.sub is not None and fanout.phase(client.sub) is Phase.LIVE, "a selection never went live"
+        got = [r.cursor for r in client.got]
+        assert got == expected(table, client.selection, client.start), (
+            f"{client.selection}: got {got}, table {expected(table, client.selection, client.start)}"
+        )
