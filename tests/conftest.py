@@ -124,8 +124,9 @@ def browser() -> Iterator["Browser"]:
 def page(browser: "Browser") -> Iterator["Page"]:
     """A fresh page in its own browser context (no cookies shared between tests), light theme.
 
-    Every action waits at most ``BROWSER_TIMEOUT_MS``. An uncaught script error on the page
-    fails the test at teardown (``page_errors(page)`` lists them).
+    Every action waits at most ``BROWSER_TIMEOUT_MS``. An uncaught script error or a
+    Content-Security-Policy violation on the page fails the test at teardown (``page_errors(page)``
+    lists them).
     """
     from helpers import BROWSER_TIMEOUT_MS, page_errors
 
@@ -134,6 +135,8 @@ def page(browser: "Browser") -> Iterator["Page"]:
     opened = context.new_page()
     errors = page_errors(opened)
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    # A Content-Security-Policy violation (an inline script or style, a foreign URL) is an error too.
+    opened.on("console", lambda message: errors.append(message.text) if "Content Security Policy" in message.text else None)
     yield opened
     context.close()
     assert not errors, f"uncaught script errors on the page: {errors}"

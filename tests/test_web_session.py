@@ -179,3 +179,24 @@ def test_another_origin_cannot_use_the_cookie(
     # The hub itself refused each (not only the browser's CORS rules): two by Origin (fetch, WebSocket), one by Sec-Fetch-Site.
     assert _refused(secure_hub, reader, "origin") == origin_before + 2
     assert _refused(secure_hub, reader, "cross_site_session") == session_before + 1
+
+
+@pytest.mark.timeout(90)
+def test_the_session_outlives_a_hub_restart(
+    secure_hub: HubProcess, tokens: tuple[Path, str, str], page: Page, cli_env: dict[str, str],
+) -> None:
+    """The session key is kept (0600) in LOGCTL_DATA_DIR, so the cookie still opens the page after the hub restarts."""
+    _path, reader, _writer = tokens
+    open_page(page, secure_hub, f"/?token={reader}")
+    expect(page.locator("#summary")).to_have_text("0 threads")
+    key = Path(cli_env["LOGCTL_DATA_DIR"]) / "session.key"
+    assert key.stat().st_mode & 0o777 == 0o600 and reader not in key.read_text()
+    assert secure_hub.stop() == 0
+    secure_hub.start()  # the same port
+    page.reload()
+    expect(page.locator("#summary")).to_have_text("0 threads")
+    key.unlink()  # a new key (after a restart) ends every session
+    assert secure_hub.stop() == 0
+    secure_hub.start()
+    page.reload()
+    expect(page.locator("#refusal")).to_contain_text("no longer valid")
