@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -17,8 +18,11 @@ from psycopg_pool import ConnectionPool
 
 from logctl.core.cursor import Cursor
 from logctl.core.merge import HistoryPage
+from logctl.core.partitions import Partition, Period, periods_ahead, periods_of
 from logctl.core.records import LogRecord, Row, check_created_at, escape_nul
 from logctl.store.connect import CONNECT_TIMEOUT, connect, translating
+from logctl.store.partitioned_write import write_partitioned
+from logctl.store.partitions import create_partitions, is_no_partition, read_layout
 from logctl.store.scope import ALL_THREADS, ThreadSelector, thread_filter
 
 __all__ = ["LogStore", "WriteResult"]
@@ -28,7 +32,7 @@ _COLUMNS: Final = "id, thread_id, message, created_at, level, producer_id, seq, 
 _INSERT: Final = (
     "INSERT INTO thread_logs (thread_id, message, level, created_at, producer_id, seq)"
     " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::int8[])"
-    " ON CONFLICT (producer_id, seq) DO NOTHING"
+    " ON CONFLICT DO NOTHING"  # no target: the unique key differs by layout (it holds created_at when partitioned)
 )
 _INSERT_RETURNING: Final = _INSERT + " RETURNING producer_id, seq"
 _STORED_BY_KEY: Final = (
@@ -40,6 +44,9 @@ _STORED_BY_KEY: Final = (
 # text (a timestamptz as text alone costs about 1 µs), and PostgreSQL reads it no slower.
 _COPY: Final = "COPY thread_logs (thread_id, message, level, created_at, producer_id, seq) FROM STDIN (FORMAT BINARY)"
 _COPY_TYPES: Final = ("text", "text", "text", "timestamptz", "text", "int8")
+
+#: How often a store reads the layout of thread_logs again (a conversion while it runs).
+_LAYOUT_TTL: Final = 30.0
 
 _HORIZON: Final = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8"
 
@@ -125,13 +132,30 @@ class LogStore:
             timeout=timeout,  # how long a caller waits for a connection before DatabaseUnavailable
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
         )
+        #: The partition period of thread_logs (None: the plain layout), read at open() and every 30 s.
+        self.period: Period | None = None
+        self._layout_read = -_LAYOUT_TTL
 
     def open(self, timeout: float = 10.0) -> LogStore:
         """Connect once directly (for a precise error), then open the pool."""
         connect(self.dsn).close()
         with translating(self.dsn):
             self.pool.open(wait=True, timeout=timeout)
+            with self.pool.connection() as conn:
+                self._read_layout(conn)
         return self
+
+    def _read_layout(self, conn: psycopg.Connection[tuple[Any, ...]]) -> Period | None:
+        self.period, self._layout_read = read_layout(conn), time.monotonic()
+        return self.period
+
+    def maintain_partitions(self, now: dt.datetime | None = None) -> list[Partition]:
+        """Create the partitions from now's period to ``now + AHEAD``'s, if partitioned; return those made."""
+        with translating(self.dsn), self.pool.connection() as conn:
+            period = self._read_layout(conn)
+            if period is None:
+                return []
+            return create_partitions(conn, periods_ahead(now or dt.datetime.now(dt.timezone.utc), period))
 
     def close(self) -> None:
         self.pool.close()
@@ -187,18 +211,38 @@ class LogStore:
         if not rows:
             return WriteResult(0)
         with translating(self.dsn), self.pool.connection() as conn:
-            try:
-                with conn.transaction(), conn.cursor().copy(_COPY) as copy:
-                    copy.set_types(_COPY_TYPES)
-                    write = copy.write_row
-                    for row in rows:
-                        write(row)
-                return WriteResult(len(rows))
-            except psycopg.errors.UniqueViolation:
-                pass
-            with conn.transaction():
-                written = conn.execute(_INSERT_RETURNING, [list(column) for column in zip(*rows)]).fetchall()
-                return _with_conflicts(conn, rows, {(str(p), int(q)) for p, q in written})
+            if time.monotonic() - self._layout_read > _LAYOUT_TTL:
+                self._read_layout(conn)
+            for attempt in range(3):
+                try:
+                    return self._write(conn, rows)
+                except psycopg.errors.CheckViolation as exc:
+                    # A row whose created_at has no partition: make the partitions the batch
+                    # needs, then write it again. Nothing is lost, nothing is refused.
+                    if not is_no_partition(exc) or attempt == 2:
+                        raise
+                    period = self._read_layout(conn)
+                    if period is None:
+                        raise
+                    create_partitions(conn, periods_of((row[3] for row in rows), period))
+            raise AssertionError("unreachable")
+
+    def _write(self, conn: psycopg.Connection[tuple[Any, ...]], rows: Sequence[Row]) -> WriteResult:
+        if self.period is not None:
+            inserted, conflicts = write_partitioned(conn, rows, _COPY, _COPY_TYPES)
+            return WriteResult(inserted, conflicts)
+        try:
+            with conn.transaction(), conn.cursor().copy(_COPY) as copy:
+                copy.set_types(_COPY_TYPES)
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+            return WriteResult(len(rows))
+        except psycopg.errors.UniqueViolation:
+            pass
+        with conn.transaction():
+            written = conn.execute(_INSERT_RETURNING, [list(column) for column in zip(*rows)]).fetchall()
+            return _with_conflicts(conn, rows, {(str(p), int(q)) for p, q in written})
 
     # -- reads ----------------------------------------------------------------------
 
