@@ -69,12 +69,27 @@ def fresh_dsn(server_dsn: str) -> Iterator[str]:
         yield dsn
 
 
+LAYOUTS = ("plain", "partitioned")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``both_layouts`` that uses the database runs on each layout of thread_logs."""
+    if "layout" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_layouts"):
+        metafunc.parametrize("layout", LAYOUTS, indirect=True)
+
+
 @pytest.fixture
-def dsn(fresh_dsn: str) -> str:
-    """A DSN for an isolated schema with logctl's migrations applied."""
+def layout(request: pytest.FixtureRequest) -> str:
+    """The layout of thread_logs: "plain", unless the test is marked ``both_layouts`` (then each in turn)."""
+    return str(getattr(request, "param", "plain"))
+
+
+@pytest.fixture
+def dsn(fresh_dsn: str, layout: str) -> str:
+    """A DSN for an isolated schema with logctl's migrations applied, in the test's layout."""
     from helpers import migrate
 
-    migrate(fresh_dsn)
+    migrate(fresh_dsn, layout)
     return fresh_dsn
 
 

@@ -187,12 +187,15 @@ def isolated_schema(server_dsn: str) -> Iterator[str]:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
-def migrate(dsn: str) -> None:
-    """Apply logctl's migrations to ``dsn``'s schema."""
+def migrate(dsn: str, layout: str = "plain") -> None:
+    """Apply logctl's migrations to ``dsn``'s schema; ``layout`` "partitioned" then partitions it by day."""
+    from logctl.store.layout import apply_layout
     from logctl.store.migrate import apply_migrations
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         apply_migrations(conn)
+        if layout != "plain":
+            apply_layout(conn, "daily")
 
 
 def cli_environment(data_dir: Path) -> dict[str, str]:
@@ -234,9 +237,25 @@ def records(thread_id: str, n: int, *, producer: str | None = None, start: int =
 
 
 def sql_insert(dsn: str, rows: Sequence[tuple[str | None, str, dt.datetime | None]]) -> None:
-    """Insert ``(thread_id, message, created_at)`` rows with plain SQL, as the seed's code did."""
-    with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
-        cur.executemany("INSERT INTO thread_logs (thread_id, message, created_at) VALUES (%s, %s, %s)", rows)
+    """Insert ``(thread_id, message, created_at)`` rows with plain SQL, as the seed's code did.
+
+    On the partitioned layout the partitions for these times are made first, as an operator's
+    ``apply-schema`` or a hub would have (plain SQL into a missing partition is an error).
+    """
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        ensure_partitions(conn, [at for _, _, at in rows if at is not None])
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO thread_logs (thread_id, message, created_at) VALUES (%s, %s, %s)", rows)
+
+
+def ensure_partitions(conn: psycopg.Connection[Any], times: Sequence[dt.datetime]) -> None:
+    """On the partitioned layout, create the partitions rows with these ``created_at`` need."""
+    from logctl.core.partitions import periods_of
+    from logctl.store.partitions import create_partitions, read_layout
+
+    period = read_layout(conn)
+    if period is not None and times:
+        create_partitions(conn, periods_of(times, period))
 
 
 def query(dsn: str, statement: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:

@@ -17,6 +17,7 @@ from helpers import HubProcess, collect, get_json, publish, recv_json, recv_unti
 from logctl.store import LogStore
 
 
+@pytest.mark.both_layouts
 def test_publish_is_acked_after_commit_and_history_has_the_seed_shape(hub: HubProcess, store: LogStore) -> None:
     """An ack arrives once rows are in PostgreSQL; the history API returns the seed's JSON, latest N oldest first."""
     with ws(hub) as c:
@@ -48,6 +49,7 @@ def test_history_paging_with_before_cursor(hub: HubProcess, store: LogStore) -> 
     assert [r["message"] for r in page2["logs"]] + [r["message"] for r in page1["logs"]] == [str(i) for i in range(5, 25)]
 
 
+@pytest.mark.both_layouts
 def test_subscribe_reconnect_with_cursor_has_no_gap_and_no_duplicate(hub: HubProcess, store: LogStore) -> None:
     """A subscriber that disconnects mid-stream and resumes from its last cursor sees every row once, in order."""
     total = 3000
@@ -86,6 +88,7 @@ def test_subscribe_reconnect_with_cursor_has_no_gap_and_no_duplicate(hub: HubPro
     assert [r["id"] for r in seen] == db
 
 
+@pytest.mark.both_layouts
 def test_late_committing_row_is_not_skipped(hub: HubProcess, dsn: str) -> None:
     """Two plain-SQL writers committing out of id order both reach a subscriber, the earlier transaction first."""
     with ws(hub) as c:
@@ -113,6 +116,7 @@ def test_late_committing_row_is_not_skipped(hub: HubProcess, dsn: str) -> None:
         assert [r["message"] for r in collect(c, 1)] == ["B: higher id, commits first"]
 
 
+@pytest.mark.both_layouts
 def test_plain_sql_inserts_reach_subscribers(hub: HubProcess, dsn: str) -> None:
     """Rows another program INSERTs straight into thread_logs stream live."""
     with ws(hub) as c:
@@ -140,6 +144,7 @@ def test_two_hubs_share_one_database(dsn: str, cli_env: dict[str, str]) -> None:
         two.kill()
 
 
+@pytest.mark.both_layouts
 def test_resent_records_make_no_duplicate_rows(hub: HubProcess, store: LogStore) -> None:
     """Sending the same (producer, seq) again, on a new connection, is acked and stored once."""
     records = [{"seq": i, "thread_id": "dup", "message": f"r{i}"} for i in range(10)]

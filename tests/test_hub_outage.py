@@ -85,6 +85,7 @@ def test_database_restart_mid_stream_loses_nothing(restartable_db: tuple[str, di
         hub.kill()
 
 
+@pytest.mark.both_layouts
 def test_killed_hub_loses_no_acked_record_and_resends_make_no_duplicates(dsn: str, cli_env: dict[str, str]) -> None:
     """SIGKILL the hub mid-stream: a producer that resends its unacked records to the restarted hub ends with every record stored exactly once."""
     hub = HubProcess(dsn, cli_env)

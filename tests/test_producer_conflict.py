@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+
+import pytest
 from typing import Any
 
 from helpers import HubProcess, publish, query, recv_json, records, wait_for_horizon, wire_records, ws
 
 from logctl.core.records import LogRecord, Row
 from logctl.store import LogStore
+
+pytestmark = pytest.mark.both_layouts  # each test runs on the plain and the partitioned thread_logs
 
 
 AT = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)

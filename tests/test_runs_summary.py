@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 
 import psycopg
+import pytest
 from helpers import query, records, run_cli, sql_insert
 
 from logctl.core.records import LogRecord
@@ -82,6 +83,7 @@ def test_concurrent_writers_on_the_same_and_different_threads_stay_exact(dsn: st
     assert dict((row[0], row[3]) for row in truth)["hot"] == 4 * 20 * 25 + 4 * 40
 
 
+@pytest.mark.both_layouts
 def test_prune_lowers_counts_moves_first_at_and_drops_emptied_threads(dsn: str, cli_env: dict[str, str]) -> None:
     """After `logctl prune --days`, counts drop, first_at is the oldest kept row, and a thread left empty disappears."""
     now = dt.datetime.now(UTC)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from helpers import HOSTILE_THREAD_ID, query, records, wait_for_horizon
 
 from logctl.core.cursor import ORIGIN
 from logctl.core.records import LogRecord, record_from_wire
 from logctl.store import LogStore
+
+pytestmark = pytest.mark.both_layouts  # each test runs on the plain and the partitioned thread_logs
 
 
 def _messages(page_records: tuple[LogRecord, ...]) -> list[str]:

@@ -15,15 +15,35 @@ from logctl.config import resolve_database
 def apply_schema(
     database_url: DatabaseUrl = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the SQL that would run; change nothing.")] = False,
+    partitioned: Annotated[
+        Optional[str], typer.Option(
+            "--partitioned", metavar="daily|weekly", show_default=False,
+            help="Range-partition thread_logs by created_at, one partition per day or week (converts a plain table; never back).",
+        )
+    ] = None,
 ) -> None:
-    """Create or upgrade the thread_logs schema, idempotently, then verify it."""
-    from logctl.cli.render import render_migration_report
+    """Create or upgrade the thread_logs schema, idempotently, then verify it.
+
+    \b
+    Example:
+        logctl apply-schema                         # plain table, or keep the layout it has
+        logctl apply-schema --partitioned daily     # partitioned by day (converts a plain table)
+    """
+    from logctl.cli.render import render_layout_report, render_migration_report
+    from logctl.core.partitions import check_period
     from logctl.store.connect import connect
+    from logctl.store.layout import apply_layout, describe_conversion
     from logctl.store.migrate import apply_migrations
 
+    period = None if partitioned is None else check_period(partitioned)
     with connect(dsn(database_url)) as conn:
         report = apply_migrations(conn, dry_run=dry_run)
+        layout = None if dry_run else apply_layout(conn, period)
     typer.echo(render_migration_report(report))
+    if dry_run and period is not None:
+        typer.echo(describe_conversion(period))
+    if layout is not None:
+        typer.echo(render_layout_report(layout))
 
 
 @app.command("db-url")

@@ -10,10 +10,11 @@ import typer
 
 from logctl.core.prune_plan import PrunePlan
 from logctl.core.wording import plural
+from logctl.store.layout import LayoutReport
 from logctl.store.migrate import MigrationReport
 from logctl.store.prune import Progress, PruneResult
 
-__all__ = ["prune_progress", "render_migration_report", "render_prune_result"]
+__all__ = ["prune_progress", "render_layout_report", "render_migration_report", "render_prune_result"]
 
 
 def render_migration_report(report: MigrationReport) -> str:
@@ -36,6 +37,26 @@ def render_migration_report(report: MigrationReport) -> str:
         lines.append(f"verified table {state.schema}.thread_logs (~{plural(state.rows_estimate, 'row')})")
         lines.append("  columns: " + ", ".join(f"{c} {t}" for c, t in state.columns))
         lines.append("  indexes: " + ", ".join(state.indexes))
+    return "\n".join(lines)
+
+
+def render_layout_report(report: LayoutReport) -> str:
+    if report.period is None:
+        return "  layout: plain"
+    lines = []
+    if report.converted == "empty":
+        lines.append(f"converted thread_logs (empty) to the partitioned layout ({report.period})")
+    elif report.converted == "attached":
+        bound = report.legacy_bound.isoformat(timespec="seconds") if report.legacy_bound else "?"
+        lines.append(
+            f"converted thread_logs to the partitioned layout ({report.period}):"
+            f" its rows are partition thread_logs_legacy, up to {bound}"
+        )
+    for part in report.created:
+        lines.append(f"created partition {part.describe()}")
+    parts = report.partitions
+    span = f": {parts[0].describe()} … {parts[-1].describe()}" if parts else ""
+    lines.append(f"  layout: partitioned {report.period}, {plural(len(parts), 'partition')}{span}")
     return "\n".join(lines)
 
 
@@ -69,6 +90,8 @@ def prune_progress(plan: PrunePlan) -> Iterator[Progress]:
 def render_prune_result(plan: PrunePlan, result: PruneResult) -> str:
     if result.skipped_locked:
         return "another logctl prune holds the lock on this database; skipped"
+    verb = "would drop" if result.dry_run else "dropped"
+    parts = [f"  {verb} partition {p.describe()}: {plural(n, 'row')}" for p, n in result.partitions]
     if result.dry_run:
-        return f"dry run: would delete {plural(result.planned, 'row')} ({plan.describe()})"
-    return f"deleted {plural(result.deleted, 'row')} in {result.seconds:.2f}s ({plan.describe()})"
+        return "\n".join([f"dry run: would delete {plural(result.planned, 'row')} ({plan.describe()})", *parts])
+    return "\n".join([f"deleted {plural(result.deleted, 'row')} in {result.seconds:.2f}s ({plan.describe()})", *parts])

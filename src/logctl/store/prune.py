@@ -1,7 +1,10 @@
 """Running a prune plan against the store: short batched deletes under an advisory lock.
 
 The plan itself (what to delete, decided from options and ``now``) is pure:
-:mod:`logctl.core.prune_plan`. This module holds the SQL that carries it out.
+:mod:`logctl.core.prune_plan`. This module holds the SQL that carries it out. On the
+partitioned layout, ``--days`` (for every thread) first detaches and drops the partitions wholly
+before the cutoff (:func:`logctl.store.partitions.drop_partition`, which keeps
+thread_log_summary exact), then deletes the rest of the boundary partition in batches.
 """
 
 from __future__ import annotations
@@ -9,15 +12,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from logctl.core.cursor import Cursor
+from logctl.core.partitions import Partition, split_for_retention
 from logctl.core.prune_plan import PrunePlan
 from logctl.store.connect import connect, translating
 from logctl.store.logs import LogStore
+from logctl.store.partitions import drop_partition, finish_detached, read_layout, read_partitions
 from logctl.store.scope import ALL_THREADS, ThreadSelector, thread_filter
 
 __all__ = ["Progress", "PruneResult", "count_planned", "run_prune", "try_lock"]
@@ -35,6 +41,8 @@ class PruneResult:
     seconds: float
     dry_run: bool
     skipped_locked: bool = False
+    #: Partitions dropped whole (to be dropped, on a dry run), with their rows.
+    partitions: tuple[tuple[Partition, int], ...] = ()
 
 
 def _selector(plan: PrunePlan) -> ThreadSelector:
@@ -53,14 +61,53 @@ def count_older_than(store: LogStore, cutoff: dt.datetime, thread: ThreadSelecto
 
 def delete_older_than(store: LogStore, cutoff: dt.datetime, thread: ThreadSelector, batch: int) -> int:
     """Delete at most ``batch`` rows older than ``cutoff`` in one short transaction."""
+    # Partitioned: the outer condition on created_at limits the DELETE to the partitions that
+    # can hold such rows (after the drops, the boundary one), instead of probing every one by id.
+    outer = "created_at < %s AND " if store.period is not None else ""
     with store.connection() as conn:
         where, args = thread_filter(thread)
         cur = conn.execute(
-            "DELETE FROM thread_logs WHERE id IN (SELECT id FROM thread_logs"
+            f"DELETE FROM thread_logs WHERE {outer}id IN (SELECT id FROM thread_logs"
             f" WHERE created_at < %s AND {where} LIMIT %s)",
-            (cutoff, *args, batch),
+            ((cutoff,) if outer else ()) + (cutoff, *args, batch),
         )
         return max(cur.rowcount, 0)
+
+
+def partitions_before(store: LogStore, plan: PrunePlan) -> list[tuple[Partition, int]]:
+    """The partitions that ``plan`` drops whole, with their rows: those wholly before its cutoff.
+
+    None unless the layout is partitioned and the plan prunes every thread by age.
+    """
+    if plan.cutoff is None or plan.thread_id is not None:
+        return []
+    with store.connection() as conn:
+        if read_layout(conn) is None:
+            return []
+        drop, _ = split_for_retention(read_partitions(conn).partitions, plan.cutoff)
+        out = []
+        for part in drop:
+            row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(part.name))).fetchone()
+            out.append((part, int(row[0]) if row else 0))
+    return out
+
+
+def drop_partitions(
+    store: LogStore, plan: PrunePlan, whole: Sequence[tuple[Partition, int]], report: Callable[[int], None]
+) -> int:
+    """Finish what an interrupted prune left, then drop the partitions ``whole``; return rows dropped."""
+    assert plan.cutoff is not None
+    with store.connection() as conn:
+        done = finish_detached(conn, read_partitions(conn))
+        if done:
+            report(done)
+        for part, _ in whole:
+            n = drop_partition(conn, part.name)
+            done += n
+            report(n)
+        # The producers' ledger: producers with nothing left to resend against.
+        conn.execute("DELETE FROM thread_log_producers WHERE last_at < %s", (plan.cutoff,))
+    return done
 
 
 def threads_over(store: LogStore, keep: int, thread: ThreadSelector) -> list[tuple[str | None, int]]:
@@ -139,11 +186,20 @@ def run_prune(
         return PruneResult(0, 0, clock() - started, dry_run, skipped_locked=True)
     try:
         planned, over = count_planned(store, plan)
+        whole = tuple(partitions_before(store, plan))
         if dry_run:
-            return PruneResult(planned, 0, clock() - started, True)
+            return PruneResult(planned, 0, clock() - started, True, partitions=whole)
         done = 0
         report = progress or (lambda _done, _total: None)
         report(0, planned)
+        if store.period is not None and plan.cutoff is not None and plan.thread_id is None:
+
+            def dropped(n: int) -> None:
+                nonlocal done
+                done += n
+                report(done, max(planned, done))
+
+            drop_partitions(store, plan, whole, dropped)
         if plan.cutoff is not None:
             while n := delete_older_than(store, plan.cutoff, _selector(plan), plan.batch_size):
                 done += n
@@ -154,7 +210,7 @@ def run_prune(
                 while boundary is not None and (n := delete_before(store, thread_id, boundary, plan.batch_size)):
                     done += n
                     report(done, max(planned, done))
-        return PruneResult(planned, done, clock() - started, False)
+        return PruneResult(planned, done, clock() - started, False, partitions=whole)
     finally:
         if lock is not None:
             lock.close()
