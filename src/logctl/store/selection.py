@@ -61,6 +61,15 @@ _DISCOVER: Final = (
 )
 
 
+def _compact(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """Fold the thread list's committed deltas (as ``GET /admin/runs`` does), so that a glob reads few of them.
+
+    Without it the deltas of a hub whose thread list is never read would grow with every
+    batch, and each look-up of a glob's threads would read them all.
+    """
+    conn.execute("SELECT logctl_summary_compact()")
+
+
 class TooManyMatches(Exception):
     """A selection's glob matched more threads than allowed (``count`` is at least ``limit + 1``)."""
 
@@ -138,7 +147,17 @@ def selection_history(
     The same page shape as :meth:`LogStore.history`: ``resume`` is the horizon (or, after a
     cursor, the last row of a full page), and ``before`` the cursor to page back from.
     """
-    with translating(store.dsn), store.pool.connection() as conn, conn.transaction():
+    with translating(store.dsn), store.pool.connection() as conn:
+        if selection.match is not None:
+            _compact(conn)
+        return _selection_history(conn, selection, limit=limit, before=before, after=after, max_matches=max_matches)
+
+
+def _selection_history(
+    conn: psycopg.Connection[tuple[Any, ...]], selection: Selection, *, limit: int, before: Cursor | None,
+    after: Cursor | None, max_matches: int,
+) -> SelectionPage:
+    with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         xmin = _xmin(conn)
         threads = matching_threads(conn, selection, max_matches)
@@ -167,6 +186,8 @@ def selection_threads(store: LogStore, selection: Selection, *, max_matches: int
     """
     with translating(store.dsn), store.pool.connection() as conn:
         xmin = _xmin(conn)
+        if selection.match is not None:
+            _compact(conn)
         return matching_threads(conn, selection, max_matches), xmin
 
 
@@ -178,4 +199,5 @@ def discover_threads(store: LogStore, globs: Sequence[str]) -> list[str]:
     """
     likes = [glob_to_like(g) for g in globs]
     with translating(store.dsn), store.pool.connection() as conn:
+        _compact(conn)
         return [str(r[0]) for r in conn.execute(_DISCOVER, (likes, likes)).fetchall()]
