@@ -23,9 +23,15 @@ def test_every_thread_has_the_same_thread_page() -> None:
     for target in ("/runs/" + "x" * 300, "/runs/%00", "/runs/%FF"):
         decision = route(HttpRequest("GET", target))
         assert isinstance(decision, Refusal) and decision.status == 400, target
-    for target in ("/runs/", "/runs/a/b", "/runs"):
+    for target in ("/runs/", "/runs/a/b"):
         decision = route(HttpRequest("GET", target))
         assert isinstance(decision, Refusal) and decision.status == 404, target
+
+
+def test_a_selection_of_threads_has_the_thread_page_too() -> None:
+    """/runs?match=build-* (several threads as one stream) is thread.html; the page reads the selection from the query."""
+    for target in ("/runs?match=build-*", "/runs?thread=a&thread=b", "/runs"):
+        assert route(HttpRequest("GET", target)) == Page("thread.html"), target
 
 
 @pytest.mark.parametrize("name", ["style.css", "runs.js", "a/b.svg", "favicon.svg", "x-1_2.json"])

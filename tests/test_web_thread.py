@@ -23,7 +23,8 @@ LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
 #: The page's records and markers, in order, from its model (the list is virtualised).
 MODEL_JS = """() => window.logctlThread.view.entries.map((e) => e.message === undefined
   ? {marker: e.text}
-  : {message: e.message, cursor: e.cursor ?? null, seq: e.seq === undefined || e.seq === null ? null : Number(e.seq), level: e.level})"""
+  : {message: e.message, cursor: e.cursor ?? null, seq: e.seq === undefined || e.seq === null ? null : Number(e.seq), level: e.level,
+     thread: e.thread_id})"""
 
 #: Scroll the list from top to bottom and read each row the DOM draws (by its position).
 SCROLL_JS = """async () => {
@@ -57,7 +58,9 @@ def table(dsn: str, thread: str) -> list[tuple[str, str]]:
     return [(str(c), str(m)) for c, m in rows]
 
 
-def wait_js(page: Any, expression: str, timeout: float = 20_000) -> None:
+def wait_js(page: Any, expression: str, timeout: float = 60_000) -> None:
+    """Wait for a condition on the page; live records may wait for the xmin horizon, which any long writing
+    transaction on the shared server holds back (test_feed.py waits 30 s for the same reason)."""
     page.wait_for_function(expression, timeout=timeout)
 
 
@@ -98,7 +101,7 @@ def visible_text(text: str) -> str:
 # -- history, live, restarts ----------------------------------------------------------------
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(180)
 def test_history_then_live_across_a_hub_restart(page: Any, hub: HubProcess, store: LogStore, dsn: str) -> None:
     """The latest 1,000, then live, then a hub restart with rows written meanwhile: the page holds the table's rows in order, none missing or doubled, and says how many it caught up."""
     history(store, "restart", 1500)
@@ -275,7 +278,7 @@ def test_deep_link_filters_search_and_keys(page: Any, hub: HubProcess, store: Lo
     assert page.locator("#wrap").is_checked() and page.locator("#time").input_value() == "relative"
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(180)
 def test_follow_new_badge_older_pages_cap_download_and_copy(page: Any, hub: HubProcess, store: LogStore, dsn: str) -> None:
     """Scrolled up, live records count in an "N new" badge; f follows; past the cap the oldest unload and scrolling up loads them again; JSONL and copy give the records."""
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
@@ -387,3 +390,104 @@ def test_the_pages_keys_are_tails_keys_and_documented() -> None:
     assert [(" ".join(re.findall(r"`([^`]+)`", k)), what) for k, what in rows] == [
         (" ".join(k.replace("  ", " ").split(" ")), what) for k, what in keys
     ]
+
+
+# -- several threads as one stream ----------------------------------------------------------------
+
+
+@pytest.mark.timeout(180)
+def test_a_selection_shows_its_threads_merged_in_stream_order_and_tagged(page: Any, hub: HubProcess, store: LogStore, dsn: str) -> None:
+    """/runs?match=build-* shows build-1 and build-2 merged in (txid, id) order, then live records of a build-3 that starts later, each tagged with its thread's colour; deploy stays out."""
+    import zlib
+
+    for round_ in range(4):  # interleaved transactions: the merge is by cursor, not by thread
+        for thread in ("build-1", "build-2", "deploy"):
+            history(store, thread, 5, producer=f"{thread}-p", start=round_ * 5, text=thread + " {i}")
+    open_page(page, hub, "/runs?match=build-*")
+    loaded(page, 40)
+    live(page)
+    rows = query(dsn, "SELECT txid::text || '-' || id, message, thread_id FROM thread_logs WHERE thread_id LIKE 'build-%%'"
+                      " ORDER BY txid::text::int8, id")
+    assert [(e["cursor"], e["message"], e["thread"]) for e in records_of(page)] == [tuple(map(str, r)) for r in rows]
+    with ws(hub) as conn:
+        publish(conn, [{"seq": i, "thread_id": t, "message": f"{t} live {i}"} for i in range(3) for t in ("build-3", "deploy")],
+                producer="later")
+        loaded(page, 43)
+    page.wait_for_function("() => window.logctlThread.threads.has('build-3')")
+    assert [e["thread"] for e in records_of(page)[-3:]] == ["build-3"] * 3
+    assert all(e["thread"] != "deploy" for e in records_of(page))
+    assert page.locator("#thread").text_content() == "build-*: 3 threads (build-1, build-2, build-3)"
+    tag = page.locator("#log .row .th").last
+    assert tag.text_content() == "build-3"
+    assert f"tag-{zlib.crc32(b'build-3') % 12}" in (tag.get_attribute("class") or "")
+    page.locator("#search").fill("live")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => location.search.includes('q=live') && location.search.includes('match=build-')")
+
+
+# -- screenshots for docs/web.md ----------------------------------------------------------------
+
+SCREENSHOTS = {
+    "light": Path(__file__).resolve().parents[1] / "docs" / "images" / "web-thread-light.png",
+    "dark": Path(__file__).resolve().parents[1] / "docs" / "images" / "web-thread-dark.png",
+}
+
+
+def demo_history(store: LogStore, thread: str, n: int) -> None:
+    """``n`` records in the manner of ``serve --demo`` over the last minutes (seeded: the same every run)."""
+    import random
+
+    from logctl.hub.demo import _STEPS, _TRACEBACK
+
+    rng = random.Random(7)
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = []
+    for i in range(n):
+        roll = rng.random()
+        level = "ERROR" if roll < 0.03 else "WARN" if roll < 0.1 else "DEBUG" if roll < 0.3 else "INFO"
+        number = rng.randint(1, 999)
+        message = _TRACEBACK.format(n=number) if level == "ERROR" else rng.choice(_STEPS[thread]).format(n=number)
+        rows.append(LogRecord(thread, message, level, now - dt.timedelta(seconds=(n - i) * 0.2), "demo-history", i))
+    store.insert(rows)
+
+
+@pytest.mark.timeout(120)
+def test_screenshots_of_a_demo_thread(browser: Any, dsn: str, cli_env: dict[str, str], store: LogStore, tmp_path: Path) -> None:
+    """The light and dark screenshots of docs/web.md: a demo thread, live, searched, with a record open (rewritten with LOGCTL_UPDATE_SCREENSHOTS=1)."""
+    import os
+
+    from helpers import BROWSER_TIMEOUT_MS
+
+    demo_history(store, "demo-build", 600)
+    hub = HubProcess(dsn, cli_env, "--demo")
+    update = os.environ.get("LOGCTL_UPDATE_SCREENSHOTS") == "1"
+    try:
+        for scheme, committed in SCREENSHOTS.items():
+            context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 640}, device_scale_factor=1)
+            context.set_default_timeout(BROWSER_TIMEOUT_MS)
+            try:
+                page = context.new_page()
+                open_page(page, hub, "/runs/demo-build?q=module%20%5Cd%2B")
+                wait_js(page, "() => window.logctlThread && window.logctlThread.view.records >= 600")
+                live(page)
+                wait_js(page, "() => window.logctlThread.view.records >= 603")  # the demo's own live records
+                page.wait_for_function("() => document.querySelectorAll('#log mark').length > 0")
+                page.locator("#log").focus()
+                if scheme == "dark":
+                    page.keyboard.press("E")  # the newest ERROR record, opened in full
+                    page.keyboard.press("Enter")
+                    assert page.locator("#detail").is_visible()
+                    assert "Traceback" in (page.locator("#detail-message").text_content() or "")
+                background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+                assert background == ("rgb(13, 17, 23)" if scheme == "dark" else "rgb(255, 255, 255)")
+                page.wait_for_timeout(200)
+                shot = page.screenshot(animations="disabled", caret="hide")
+                (tmp_path / committed.name).write_bytes(shot)
+                if update:
+                    committed.parent.mkdir(parents=True, exist_ok=True)
+                    committed.write_bytes(shot)
+                assert committed.exists(), f"{committed} is missing: run this test with LOGCTL_UPDATE_SCREENSHOTS=1 and commit it"
+            finally:
+                context.close()
+    finally:
+        hub.kill()

@@ -134,7 +134,8 @@ class Upgrade:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Page:
-    """A web page: ``index.html`` (the runs page, ``/``) or ``thread.html`` (every ``/runs/{thread_id}``)."""
+    """A web page: ``index.html`` (the runs page, ``/``) or ``thread.html`` (every ``/runs/{thread_id}``, and
+    ``/runs?match=…&thread=…``, several threads as one stream)."""
 
     name: str
 
@@ -316,14 +317,16 @@ def _credential(request: HttpRequest, access: Access, tokens: TokenTable) -> tup
 
 
 def _own_page(request: HttpRequest) -> bool:
-    """Whether a request carrying the session cookie comes from a page of the hub's own origin (or is a top-level visit).
+    """Whether a request carrying the session cookie comes from this hub's own pages (or is a top-level visit).
 
-    Its ``Origin`` has passed the Origin check already (the hub's own, or one of ``--allow-origin``,
-    which is how a proxy's public origin is named). The browser's ``Sec-Fetch-Site`` must say
-    the request comes from the very origin it goes to: not another site, and not another origin
-    of this site (another port of the same host is "same-site"); a navigation to a page (a
-    followed link) is the exception.
+    Its ``Origin``, if any, must be the hub's own (not merely ``--allow-origin``), and the
+    browser's ``Sec-Fetch-Site`` must not say another site or another origin of this site
+    (another port of the same host is "same-site"), unless it is a navigation to a page.
     """
+    host = _single_host(request)
+    origin = request.header("Origin")
+    if origin is not None and (host is None or origin.lower() not in (f"http://{host.lower()}", f"https://{host.lower()}")):
+        return False
     site = request.header("Sec-Fetch-Site")
     return site in (None, "same-origin", "none") or request.header("Sec-Fetch-Mode") == "navigate"
 
@@ -411,6 +414,8 @@ def _route_path(path: str, query: str, *, websocket: bool) -> Route:
         return _runs(query)
     if path == "/admin/logs":
         return _selection_history(query)
+    if path == "/runs":  # several threads: the page reads its selection (match, thread) from the query
+        return Page("thread.html")
     parts = path.split("/")
     if len(parts) == 3 and parts[1] == "runs" and parts[2]:  # /runs/<thread_id>: the page reads its id from the URL
         _thread_id(parts[2])

@@ -31,13 +31,7 @@ from logctl.core.partitions import Partition, Period, period_start, periods_ahea
 from logctl.errors import ConfigError
 from logctl.store.connect import translating
 from logctl.store.migrate import LOCK_NAMESPACE
-from logctl.store.partitions import (
-    CREATE_PARTITION_FUNCTION,
-    PARTITION_COMMENT,
-    create_partitions,
-    read_layout,
-    read_partitions,
-)
+from logctl.store.partitions import PARTITION_COMMENT, create_partitions, read_layout, read_partitions
 
 __all__ = ["LayoutReport", "apply_layout", "conversion_bound", "describe_conversion"]
 
@@ -217,7 +211,6 @@ def _swap(conn: Conn, period: Period, bound: dt.datetime | None, filled: int) ->
             conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(sql.Identifier(LEGACY), sql.Literal(PARTITION_COMMENT)))
         conn.execute(_PARENT.encode())
         conn.execute(_LEDGER)
-        conn.execute(CREATE_PARTITION_FUNCTION.encode())
         for grant in grants:
             conn.execute(grant)
         conn.execute("INSERT INTO logctl_partitioning (period) VALUES (%s)", (period,))
@@ -239,24 +232,6 @@ def _convert(conn: Conn, period: Period, now: dt.datetime) -> tuple[str, dt.date
         bound = conversion_bound(None if newest is None else newest[0], now, period)
         filled = _prepare_legacy(conn, bound)
     raise AssertionError("thread_logs could not be locked for the conversion")  # _swap attaches once prepared
-
-
-def _install_function(conn: Conn) -> None:
-    """(Re)create logctl_create_partition() if it is missing or differs, under the migrations' lock."""
-    body = CREATE_PARTITION_FUNCTION.split("$$")[1]
-    same = conn.execute(
-        "SELECT prosrc = %s FROM pg_proc WHERE proname = 'logctl_create_partition'"
-        " AND pronamespace = current_schema()::regnamespace",
-        (body,),
-    ).fetchone()
-    if same is not None and same[0]:
-        return
-    key = (LOCK_NAMESPACE,)
-    conn.execute("SELECT pg_advisory_lock(%s, hashtext(current_schema() || ':migrate'))", key)
-    try:
-        conn.execute(CREATE_PARTITION_FUNCTION.encode())
-    finally:
-        conn.execute("SELECT pg_advisory_unlock(%s, hashtext(current_schema() || ':migrate'))", key)
 
 
 def apply_layout(conn: Conn, want: Period | None, *, now: dt.datetime | None = None) -> LayoutReport:
@@ -285,7 +260,6 @@ def apply_layout(conn: Conn, want: Period | None, *, now: dt.datetime | None = N
             period = want
         if period is None:
             return LayoutReport(None)
-        _install_function(conn)
         created = create_partitions(conn, periods_ahead(now, period))
         partitions = read_partitions(conn).partitions
     return LayoutReport(period, converted, tuple(created), partitions, bound)

@@ -29,13 +29,21 @@ export function basePath(pathname = location.pathname) {
   return at > 0 ? pathname.slice(0, at) : "";
 }
 
+/** The selection's id on the connection (a page has one). */
+const SUB = "page";
+
 export class ThreadFeed {
-  constructor(threadId, merge, sink, { base = basePath() } = {}) {
-    this.threadId = threadId;
+  /**
+   * @param {string|{threads: string[], match: string|null}} target one thread id, or a selection
+   *   of threads and/or a glob (GET /admin/logs and a selection subscription, docs/protocol.md)
+   */
+  constructor(target, merge, sink, { base = basePath() } = {}) {
+    this.selection = typeof target === "string" ? null : target;
+    this.threadId = typeof target === "string" ? target : null;
     this.merge = merge;
     this.sink = sink;
     this.base = base;
-    this.historyUrl = `${base}/admin/runs/${encodeURIComponent(threadId)}/logs`;
+    this.historyUrl = this.selection === null ? `${base}/admin/runs/${encodeURIComponent(target)}/logs` : `${base}/admin/logs`;
     this.socket = null;
     this.failures = 0;
     this.catchingUp = false;
@@ -47,9 +55,24 @@ export class ThreadFeed {
   /** GET one history page ({limit, before, after}); the body, parsed exactly. */
   async page(params) {
     const query = new URLSearchParams();
+    if (this.selection !== null) {
+      for (const thread of this.selection.threads) query.append("thread", thread);
+      if (this.selection.match) query.set("match", this.selection.match);
+    }
     for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined) query.set(k, String(v));
-    const response = await fetch(`${this.historyUrl}?${query}`, { credentials: "same-origin", cache: "no-store" });
-    const text = await response.text();
+    const url = `${this.historyUrl}?${query}`;
+    let response = null;
+    const early = window.logctlFirstHistory;
+    if (early !== undefined) { // thread-boot.js asked for the first page already
+      window.logctlFirstHistory = undefined;
+      response = await early.catch(() => null);
+      if (response !== null && new URL(response.url).search !== `?${query}`) response = null;
+    }
+    if (response === null) {
+      const answer = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+      response = { ok: answer.ok, status: answer.status, text: await answer.text() };
+    }
+    const text = response.text;
     let body = null;
     try {
       body = parseJSON(text);
@@ -66,14 +89,20 @@ export class ThreadFeed {
   /** The latest ``limit`` records, then follow for good. */
   async start(limit = 1000) {
     this.sink.state("loading", "loading history");
-    this.refreshDatabase();
     let body;
     try {
       body = await this.page({ limit });
     } catch (error) {
-      this._retry(describe(error)); // and start again
+      if (error instanceof HubAnswer && error.status >= 400 && error.status < 500) {
+        this.stopped = true; // a bad selection or a refused token: asking again will not help
+        this.sink.state("failed", describe(error));
+      } else {
+        this._retry(describe(error)); // and start again
+      }
       return;
     }
+    this.refreshDatabase();
+    if (Array.isArray(body.threads)) this.sink.threads(body.threads);
     this.sink.shown(this.merge.history(body), { history: true, empty: body.logs.length === 0 });
     this._connect();
   }
@@ -124,7 +153,14 @@ export class ThreadFeed {
     let reason = null;
     socket.onopen = () => {
       const cursor = this.merge.cursor === null ? null : this.merge.cursor.toString();
-      socket.send(JSON.stringify({ type: "subscribe", thread_id: this.threadId, cursor }));
+      if (this.selection === null) {
+        socket.send(JSON.stringify({ type: "subscribe", thread_id: this.threadId, cursor }));
+      } else {
+        const frame = { type: "subscribe", sub: SUB, cursor };
+        if (this.selection.threads.length) frame.threads = this.selection.threads;
+        if (this.selection.match) frame.match = this.selection.match;
+        socket.send(JSON.stringify(frame));
+      }
     };
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
@@ -136,7 +172,10 @@ export class ThreadFeed {
         socket.close();
         return;
       }
+      const mine = this.selection === null ? frame.sub === undefined && (frame.thread_id === undefined || frame.thread_id === this.threadId) : frame.sub === SUB;
+      if (!mine && frame.type !== "status") return;
       if (frame.type === "subscribed") {
+        if (Array.isArray(frame.threads)) this.sink.threads(frame.threads);
         if (this.catchingUp) {
           this.sink.shown([this.merge.endCatchUp(new Date().toISOString())], {});
           this.catchingUp = false;
@@ -145,7 +184,9 @@ export class ThreadFeed {
         this.wasLive = true;
         this.sink.state("live", "");
         this.refreshDatabase();
-      } else if (frame.type === "records" && frame.thread_id === this.threadId) {
+      } else if (frame.type === "thread_started") {
+        this.sink.threads([frame.thread_id]);
+      } else if (frame.type === "records") {
         const shown = this.merge.live(frame.records, frame.pending === true);
         if (shown.length) this.sink.shown(shown, {});
       } else if (frame.type === "status") {

@@ -80,3 +80,32 @@ export function recordJSON(record, indent) {
   }
   return toJSON(out, indent);
 }
+
+// -- thread tags (a page of several threads), as logctl.core.thread_tags ------------------------
+
+/** The palette's size (thread.css: .tag-0 … .tag-11, tail's xterm-256 colours). */
+export const TAG_COLOURS = 12;
+/** The thread column is never wider than this (characters); longer ids end in an ellipsis. */
+export const MAX_TAG_WIDTH = 24;
+
+let table = null;
+
+/** CRC-32 of ``text``'s UTF-8, as zlib.crc32: the same colour for a thread as in tail. */
+export function crc32(text) {
+  if (table === null) {
+    table = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      table[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (const byte of new TextEncoder().encode(text)) crc = table[(crc ^ byte) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** The palette index of a thread (tail's thread_colour picks THREAD_PALETTE[crc32 % 12] the same way). */
+export function tagColour(threadId) {
+  return crc32(threadId) % TAG_COLOURS;
+}

@@ -5,7 +5,7 @@
 
 import { visible } from "/static/common.js";
 import { Marker } from "/static/merge.js";
-import { formatTime } from "/static/thread-format.js";
+import { formatTime, MAX_TAG_WIDTH, tagColour } from "/static/thread-format.js";
 import { entryText } from "/static/thread-view.js";
 
 /** Pixels of one line; the CSS (thread.css, .log) says the same. */
@@ -24,6 +24,8 @@ export class LogList {
     this.onSelect = onSelect;
     this.timeMode = "local";
     this.origin = null;
+    /** Characters of the thread column (0: one thread, no column). */
+    this.tagColumns = 0;
     this.space = document.createElement("div");
     this.space.className = "log-space";
     this.rows = document.createElement("div");
@@ -86,7 +88,8 @@ export class LogList {
     const view = this.view;
     const c = this.container;
     const prefix = this._prefixChars();
-    c.style.setProperty("--time-columns", String(prefix - 8));
+    c.style.setProperty("--time-columns", String(prefix - 8 - this._tagSpace()));
+    c.style.setProperty("--tag-columns", String(this.tagColumns));
     c.classList.toggle("wrap", view.wrap);
     this.space.style.height = `${view.totalLines * LINE_HEIGHT + 8}px`;
     this.space.style.width = view.wrap ? "1px" : `${(prefix + Math.min(view.widest, DRAW_LIMIT)) * this.charWidth + 24}px`;
@@ -137,13 +140,22 @@ export class LogList {
     const time = document.createElement("span");
     time.className = "t";
     time.textContent = formatTime(entry.created_at, this.timeMode, this.origin);
+    row.append(time);
+    if (this.tagColumns) {
+      const tag = document.createElement("span");
+      const thread = marker ? "" : entry.thread_id;
+      tag.className = `th tag-${tagColour(thread)}`;
+      tag.textContent = visible(thread);
+      tag.title = tag.textContent;
+      row.append(tag);
+    }
     const level = document.createElement("span");
     level.className = "l";
     level.textContent = marker ? "" : entry.level + (pending ? "~" : "");
     const message = document.createElement("span");
     message.className = "m";
     this._text(message, entryText(entry), marker);
-    row.append(time, level, message);
+    row.append(level, message);
     return row;
   }
 
@@ -180,7 +192,11 @@ export class LogList {
   }
 
   _prefixChars() {
-    return (this.timeMode === "relative" ? 14 : 23) + 1 + 7;
+    return (this.timeMode === "relative" ? 14 : 23) + 1 + 7 + this._tagSpace();
+  }
+
+  _tagSpace() {
+    return this.tagColumns ? Math.min(this.tagColumns, MAX_TAG_WIDTH) + 1 : 0;
   }
 
   _scrolled() {

@@ -38,8 +38,14 @@ export const KEYS = [
 
 const $ = (id) => document.getElementById(id);
 const prefix = basePath();
-const threadId = decodeURIComponent(location.pathname.slice(location.pathname.lastIndexOf("/runs/") + "/runs/".length));
 const params = new URLSearchParams(location.search);
+/** /runs?match=build-*&thread=deploy: several threads as one stream (a selection); /runs/{id}: one. */
+const selection = location.pathname.endsWith("/runs")
+  ? { threads: params.getAll("thread"), match: params.get("match") || null }
+  : null;
+const threadId = selection !== null ? null : decodeURIComponent(location.pathname.slice(location.pathname.lastIndexOf("/runs/") + "/runs/".length));
+/** The threads of the selection so far, in the order the hub named them. */
+const threads = new Set();
 const cap = Math.max(100, Number.parseInt(params.get("cap") || "", 10) || DEFAULT_CAP);
 /** Records per older page: at most half the cap, so that a page just loaded is never unloaded. */
 const olderPage = Math.min(OLDER_PAGE, Math.floor(cap / 2));
@@ -62,8 +68,17 @@ const ui = {
   origin: null,
 };
 
-$("thread").textContent = visible(threadId);
-document.title = `logctl: ${visible(threadId)}`;
+function showTitle() {
+  let title = visible(threadId ?? "");
+  if (selection !== null) {
+    const named = [selection.match, ...selection.threads].filter(Boolean).map(visible).join(", ");
+    const some = [...threads].slice(0, 5).map(visible).join(", ");
+    title = `${named}: ${threads.size} thread${threads.size === 1 ? "" : "s"}${some ? " (" + some + (threads.size > 5 ? ", …" : "") + ")" : ""}`;
+  }
+  $("thread").textContent = title;
+  document.title = `logctl: ${title}`;
+}
+showTitle();
 
 const list = new LogList($("log"), view, {
   onUserScroll(atBottom, top) {
@@ -83,7 +98,18 @@ const list = new LogList($("log"), view, {
   },
 });
 
-const feed = new ThreadFeed(threadId, merge, {
+const feed = new ThreadFeed(selection ?? threadId, merge, {
+  threads(ids) {
+    for (const id of ids) threads.add(id);
+    if (selection !== null) {
+      const widest = Math.max(0, ...[...threads].map((id) => visible(id).length));
+      if (widest !== list.tagColumns) {
+        list.tagColumns = Math.max(1, widest);
+        list.relayout();
+      }
+      showTitle();
+    }
+  },
   shown(entries, { history = false, empty = false } = {}) {
     for (const entry of entries) {
       if (!(entry instanceof Marker) && !entry.cursor) {
@@ -94,7 +120,11 @@ const feed = new ThreadFeed(threadId, merge, {
     }
     view.append(entries);
     if (history) $("notice").hidden = !empty;
-    if (history && empty) $("notice").textContent = `thread '${visible(threadId)}' has no records yet; waiting`;
+    if (history && empty) {
+      $("notice").textContent = selection === null
+        ? `thread '${visible(threadId)}' has no records yet; waiting`
+        : "no thread of this selection has records yet; waiting";
+    }
     else if (entries.length) $("notice").hidden = true;
     unloadPastCap();
     list.invalidate();
@@ -130,6 +160,10 @@ function writeUrl() {
   }
   if ($("wrap").checked) out.set("wrap", "1");
   if ($("time").value !== "local") out.set("time", $("time").value);
+  if (selection !== null) {
+    for (const thread of selection.threads) out.append("thread", thread);
+    if (selection.match) out.set("match", selection.match);
+  }
   if (params.has("cap")) out.set("cap", params.get("cap"));
   const query = out.toString();
   history.replaceState(null, "", location.pathname + (query ? "?" + query : ""));
@@ -278,7 +312,13 @@ function unloadPastCap() {
   list.invalidate();
 }
 
-async function loadOrigin() {
+let originLoad = null;
+function loadOrigin() {
+  if (originLoad === null) originLoad = fetchOrigin().finally(() => { originLoad = null; });
+  return originLoad;
+}
+
+async function fetchOrigin() {
   try {
     const first = await feed.firstTime();
     ui.origin = parseTime(first);
@@ -294,7 +334,11 @@ async function loadOrigin() {
 
 function openDetail(entry) {
   if (!entry || entry instanceof Marker) return;
-  if (ui.origin === null) loadOrigin();
+  if (ui.origin === null) {
+    loadOrigin().then(() => {
+      if ($("detail").entry === entry && ui.origin !== null) openDetail(entry);
+    });
+  }
   const fields = $("fields");
   fields.replaceChildren();
   const rows = [
@@ -356,7 +400,7 @@ function download() {
   const url = URL.createObjectURL(new Blob(lines, { type: "application/x-ndjson" }));
   const link = document.createElement("a");
   link.href = url;
-  link.download = `${threadId.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 100) || "thread"}.jsonl`;
+  link.download = `${(threadId ?? selection.match ?? "threads").replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 100) || "thread"}.jsonl`;
   document.body.append(link);
   link.click();
   link.remove();
@@ -501,5 +545,11 @@ list.relayout();
 updateStatus();
 $("log").focus();
 /** The page's model, for tests and the benchmark (read-only by convention). */
-window.logctlThread = { view, merge, feed, list, prefix, cap };
-feed.start(HISTORY);
+window.logctlThread = { view, merge, feed, list, prefix, cap, threads };
+if (selection !== null && !selection.threads.length && !selection.match) {
+  $("notice").hidden = false;
+  $("notice").textContent = "name the threads to show: /runs?match=build-* or /runs?thread=a&thread=b";
+  feed.sink.state("failed", "no threads named");
+} else {
+  feed.start(HISTORY);
+}
