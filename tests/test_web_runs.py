@@ -56,6 +56,23 @@ def test_new_threads_appear_and_counts_move_without_a_reload(hub: HubProcess, pa
 
 
 @pytest.mark.timeout(90)
+def test_the_page_says_when_the_hub_is_gone_and_recovers_by_itself(hub: HubProcess, page: Page) -> None:
+    """When the hub stops the page says it is disconnected and keeps its rows; when it is back the page goes on updating."""
+    _send(hub, [{"thread_id": "before", "message": "x"}])
+    open_page(page, hub, "/")
+    expect(page.locator("#summary")).to_have_text("1 thread")
+    assert hub.stop() == 0
+    expect(page.locator("#summary")).to_have_text("disconnected")
+    expect(page.locator("#notice")).to_contain_text("cannot reach the hub")
+    expect(page.locator("#runs tbody tr")).to_have_count(1)
+    hub.start()  # the same port
+    _send(hub, [{"thread_id": "after", "message": "y"}])
+    expect(page.locator("#summary")).to_have_text("2 threads", timeout=BROWSER_TIMEOUT_MS)
+    assert _ids(page) == ["after", "before"]
+    expect(page.locator("#notice")).to_be_hidden()
+
+
+@pytest.mark.timeout(90)
 def test_the_filter_is_a_glob_kept_in_the_url(hub: HubProcess, page: Page) -> None:
     """Typing filters the threads (a word matches anywhere, * and ? are a glob); the URL keeps it, and a link with it opens filtered."""
     _send(hub, [{"thread_id": t, "message": "x"} for t in ("build-1", "build-2", "etl-1", "x%_y")])
@@ -73,6 +90,8 @@ def test_the_filter_is_a_glob_kept_in_the_url(hub: HubProcess, page: Page) -> No
     expect(page.locator("#notice")).to_contain_text("no thread matches")
     open_page(page, hub, "/?match=etl")
     expect(page.locator("#filter")).to_have_value("etl")
+    page.locator("body").press("/")  # the key that focuses the filter, as in tail
+    expect(page.locator("#filter")).to_be_focused()
     expect(page.locator("#runs tbody tr")).to_have_count(1)
     page.locator("#filter").fill("")
     expect(page.locator("#runs tbody tr")).to_have_count(4)
