@@ -355,12 +355,13 @@ def chromium_path() -> str:
 
     Never ``playwright install``: the tests use the distribution's browser, not a downloaded build.
     """
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+    path = os.environ.get("LOGCTL_CHROMIUM", CHROMIUM)
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         raise AssertionError(
-            f"the browser tests need Chromium at {CHROMIUM}, and there is none: install Debian's package"
+            f"the browser tests need Chromium at {path}, and there is none: install Debian's package"
             " (apt-get install -y chromium; .ci/run does it) or point LOGCTL_CHROMIUM at a Chromium binary"
         )
-    return CHROMIUM
+    return path
 
 
 def open_page(page: Page, hub: HubProcess, path: str = "/", *, host: str = "127.0.0.1") -> Page:

@@ -1,4 +1,4 @@
-"""The web viewer's files ship in the wheel: built for real with hatchling, as pip would."""
+"""The web viewer ships: its files are in the wheel (built for real with hatchling), and its tests need a real Chromium."""
 
 from __future__ import annotations
 
@@ -27,3 +27,14 @@ def test_the_wheel_holds_every_static_file(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         shipped = {name: archive.read(name) for name in archive.namelist() if name.startswith("logctl/web/static/")}
     assert shipped == expected
+
+
+def test_without_chromium_the_browser_tests_fail_saying_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A missing Chromium is a failure (AssertionError naming apt-get install -y chromium), never a skip."""
+    from helpers import CHROMIUM, chromium_path
+
+    monkeypatch.setenv("LOGCTL_CHROMIUM", str(tmp_path / "no-chromium"))
+    with pytest.raises(AssertionError, match=r"apt-get install -y chromium"):
+        chromium_path()
+    monkeypatch.delenv("LOGCTL_CHROMIUM")
+    assert chromium_path() == CHROMIUM  # (and with it missing, this fails too)
