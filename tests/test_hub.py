@@ -128,6 +128,7 @@ def test_plain_sql_inserts_reach_subscribers(hub: HubProcess, dsn: str) -> None:
     assert rec["message"] == "from psql" and rec["level"] == "ERROR" and rec["created_at"]
 
 
+@pytest.mark.both_layouts
 def test_two_hubs_share_one_database(dsn: str, cli_env: dict[str, str]) -> None:
     """A record sent to one hub reaches a subscriber of another hub on the same database."""
     one, two = HubProcess(dsn, cli_env), HubProcess(dsn, cli_env)

@@ -101,6 +101,7 @@ def produce(dsn: str, thread: str, n: int, stop: threading.Event) -> None:
             time.sleep(0.005)
 
 
+@pytest.mark.both_layouts
 def test_a_glob_follows_three_producers_a_late_thread_and_a_hub_restart_in_global_order(
     dsn: str, hub: HubProcess, follower_stop: list[Follower]
 ) -> None:

@@ -34,7 +34,10 @@ def _summary(store: LogStore) -> dict[str, tuple[int, dt.datetime | None]]:
 def test_apply_schema_partitioned_creates_the_layout_once_and_refuses_another_period(
     fresh_dsn: str, cli_env: dict[str, str]
 ) -> None:
-    """--partitioned daily makes thread_logs partitioned with partitions 7 days ahead; a rerun changes nothing; weekly is refused."""
+    """--partitioned daily (after a --dry-run that changes nothing) makes thread_logs partitioned 7 days ahead; a rerun changes nothing; weekly is refused."""
+    dry = _cli(fresh_dsn, cli_env, "apply-schema", "--partitioned", "daily", "--dry-run")
+    assert "-- convert thread_logs to the partitioned layout (daily)" in dry, dry
+    assert query(fresh_dsn, "SELECT to_regclass('thread_logs') IS NULL") == [(True,)]
     out = _cli(fresh_dsn, cli_env, "apply-schema", "--partitioned", "daily")
     assert "converted thread_logs (empty) to the partitioned layout (daily)" in out, out
     assert query(fresh_dsn, "SELECT relkind::text FROM pg_class WHERE oid = 'thread_logs'::regclass") == [("p",)]
@@ -43,6 +46,8 @@ def test_apply_schema_partitioned_creates_the_layout_once_and_refuses_another_pe
     assert "layout: partitioned daily" in out
     again = _cli(fresh_dsn, cli_env, "apply-schema", "--partitioned", "daily")
     assert "schema is up to date; nothing changed" in again and "converted" not in again, again
+    assert "already partitioned daily: nothing to convert" in _cli(
+        fresh_dsn, cli_env, "apply-schema", "--partitioned", "daily", "--dry-run")
     plain = _cli(fresh_dsn, cli_env, "apply-schema")  # without the option: the layout is kept, and verified
     assert "layout: partitioned daily" in plain
     refused = run_cli(["apply-schema", "--partitioned", "weekly", "--database-url", fresh_dsn], cli_env)

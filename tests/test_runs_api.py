@@ -23,6 +23,7 @@ def _runs(hub: HubProcess, **params: str) -> tuple[int, dict[str, object]]:
     return status, body
 
 
+@pytest.mark.both_layouts
 def test_runs_lists_threads_newest_activity_first_with_levels(dsn: str, hub: HubProcess) -> None:
     """The body has each thread's times, count and per-level counts, newest last_at first, NULL threads left out."""
     sql_insert(dsn, [("old", "a", NOW - dt.timedelta(days=1)), ("new", "b", NOW), (None, "c", NOW)])

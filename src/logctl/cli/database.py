@@ -39,9 +39,10 @@ def apply_schema(
     with connect(dsn(database_url)) as conn:
         report = apply_migrations(conn, dry_run=dry_run)
         layout = None if dry_run else apply_layout(conn, period)
+        plan = describe_conversion(conn, period) if dry_run and period is not None else None
     typer.echo(render_migration_report(report))
-    if dry_run and period is not None:
-        typer.echo(describe_conversion(period))
+    if plan is not None:
+        typer.echo(plan)
     if layout is not None:
         typer.echo(render_layout_report(layout))
 

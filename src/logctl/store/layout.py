@@ -128,8 +128,14 @@ def conversion_bound(newest: dt.datetime | None, now: dt.datetime, period: Perio
     return bound + length if bound - now < dt.timedelta(hours=1) else bound
 
 
-def describe_conversion(period: Period) -> str:
-    """The plan, as ``apply-schema --partitioned … --dry-run`` prints it."""
+def describe_conversion(conn: Conn, period: Period) -> str:
+    """What ``apply-schema --partitioned … --dry-run`` prints: the plan, or why there is none."""
+    with translating(conn.info.dsn):
+        now = read_layout(conn)  # None for a plain table, or none yet
+    if now == period:
+        return f"-- thread_logs is already partitioned {period}: nothing to convert"
+    if now is not None:
+        return f"-- thread_logs is already partitioned {now}: apply-schema does not change the period"
     return "\n".join([
         f"-- convert thread_logs to the partitioned layout ({period})",
         "-- if empty: replace it with the partitioned table in one transaction;",
