@@ -5,7 +5,9 @@ Run:  .venv/bin/python bench/bench_auth.py [--tokens 1,10,100] [--requests 20000
 Times the pure routing decision for a history GET, CPU time per call (``time.process_time``):
 no access rules (as before issue 8), the loopback Host/Origin checks, and a bearer token
 checked against tables of N tokens (SHA-256 once, then ``hmac.compare_digest`` against every
-stored hash). Nothing here is asserted anywhere.
+stored hash), and the web viewer's session cookie instead of the token (the entry found by
+name, one HMAC-SHA256, one constant-time comparison; docs/security.md). Nothing here is
+asserted anywhere.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import datetime as dt
 import time
 
 from logctl.core.routes import Access, HttpRequest, route
-from logctl.core.tokens import TokenTable, new_token
+from logctl.core.tokens import TokenTable, new_token, session_value
 
 
 def per_call(request: HttpRequest, access: Access, n: int) -> float:
@@ -48,6 +50,11 @@ def main() -> None:
         request = HttpRequest("GET", target, (host, ("Authorization", f"Bearer {token}")))
         cost = per_call(request, Access(tokens=table, check_host=True), args.requests)
         print(f"Host + bearer token, {size:4d} tokens  {cost:6.2f} µs/request  (+{cost - base:.2f})")
+        key = b"k" * 32
+        cookie = ("Cookie", f"logctl-8765={session_value(key, table.entries[-1])}")
+        request = HttpRequest("GET", target, (host, ("Origin", "http://127.0.0.1:8765"), ("Sec-Fetch-Site", "same-origin"), cookie))
+        cost = per_call(request, Access(tokens=table, check_host=True, session_key=key), args.requests)
+        print(f"Host + session cookie, {size:4d} tokens {cost:6.2f} µs/request  (+{cost - base:.2f})")
 
 
 if __name__ == "__main__":
