@@ -246,3 +246,27 @@ def test_bad_and_huge_selections_get_precise_errors_while_a_canary_goes_on(dsn: 
         assert canary(hub) < 10
     finally:
         hub.stop()
+
+
+def test_the_tail_client_loads_a_selection_and_pages_back_across_all_its_threads(hub: HubProcess, dsn: str) -> None:
+    """TailClient with a Selection: the latest N merged, older pages with before=, and the threads the hub named."""
+    with ws(hub) as pub:
+        for batch in range(4):
+            publish(pub, [{"thread_id": t, "message": f"{t} {batch}.{i}"} for i in range(5) for t in ("job-a", "job-b", "x")])
+            recv_until(pub, "ack")
+    wait_for_horizon(dsn, WAIT)
+    expected = table_cursors(dsn, threads=("x",), like="job-_")
+    client = TailClient(hub.url, Selection(("x",), "job-?"))
+    assert client.thread_id is None
+
+    async def load() -> tuple[list[Cursor | None], list[Cursor | None]]:
+        first = await client.initial(25)
+        older = await client.history(limit=1000, before=first.before)
+        return [r.cursor for r in first.records], [r.cursor for r in older.records]
+
+    latest, older = asyncio.run(load())
+    assert latest == expected[-25:]
+    assert older == expected[:-25]
+    assert client.threads == ("x", "job-a", "job-b")
+    one = TailClient(hub.url, Selection(("x",)))
+    assert one.thread_id == "x" and one.history_url.endswith("/admin/runs/x/logs")

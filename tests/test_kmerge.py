@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from helpers import examples
 from logctl.core.cursor import ORIGIN, Cursor
-from logctl.core.kmerge import KWayMerge
+from logctl.core.kmerge import KWayMerge, record_position
 from logctl.core.records import LogRecord
 
 
@@ -42,7 +42,7 @@ def test_the_merge_gives_every_row_of_every_thread_once_in_order(
     rows = table(layout)
     threads = sorted({r.thread_id for r in rows} | {f"t{e}" for e in extra}) or ["t0"]
     origin = Cursor(start, 0)
-    merge = KWayMerge(threads, origin, descending=descending, page=page, max_page=page * 4)
+    merge = KWayMerge(threads, origin, record_position, descending=descending, page=page, max_page=page * 4)
     out: list[LogRecord] = []
     i = 0
     while not merge.done:
@@ -60,7 +60,7 @@ def test_a_thread_that_returned_a_full_page_holds_back_rows_beyond_its_last_one(
     """Rows of other threads past a full page's last row wait until that thread is read again."""
     a = [LogRecord(thread_id="a", message="", id=i, cursor=Cursor(1, i)) for i in (1, 2, 5)]
     b = [LogRecord(thread_id="b", message="", id=i, cursor=Cursor(1, i)) for i in (3, 4)]
-    merge = KWayMerge(["a", "b"], ORIGIN, page=2)
+    merge = KWayMerge(["a", "b"], ORIGIN, record_position, page=2)
     merge.add("a", a[:2], 2)  # full: a may have more after 1-2
     merge.add("b", b, 2)  # full too
     assert [r.id for r in merge.take(10)] == [1, 2]

@@ -16,11 +16,10 @@ from typing import Any, Final
 
 import psycopg
 
-from logctl.core.cursor import ORIGIN, Cursor
+from logctl.core.cursor import Cursor
 from logctl.core.kmerge import MIN_PAGE, KWayMerge
 from logctl.core.merge import HistoryPage
 from logctl.core.protocol.runs import glob_to_like
-from logctl.core.records import LogRecord
 from logctl.core.selection import Selection
 from logctl.store.connect import translating
 from logctl.store.logs import _COLUMNS, LogStore, _record, _xmin
@@ -101,7 +100,15 @@ def matching_threads(conn: psycopg.Connection[tuple[Any, ...]], selection: Selec
     return tuple(dict.fromkeys([*selection.threads, *matched]))
 
 
-def _fill(conn: psycopg.Connection[tuple[Any, ...]], merge: KWayMerge, xmin: int) -> None:
+#: A row as read (``_COLUMNS``: id first, txid last); merged raw, made a record only once taken.
+_Raw = tuple[Any, ...]
+
+
+def _position(row: _Raw) -> tuple[int, int]:
+    return row[7], row[0]
+
+
+def _fill(conn: psycopg.Connection[tuple[Any, ...]], merge: KWayMerge[_Raw], xmin: int) -> None:
     wanted = merge.wanted()
     if not wanted:
         return
@@ -111,18 +118,17 @@ def _fill(conn: psycopg.Connection[tuple[Any, ...]], merge: KWayMerge, xmin: int
         (threads, [str(wanted[t][0].txid) for t in threads], [wanted[t][0].id for t in threads],
          [wanted[t][1] for t in threads], str(xmin)),
     ).fetchall()
-    by_thread: dict[str, list[LogRecord]] = {t: [] for t in threads}
+    by_thread: dict[str, list[_Raw]] = {t: [] for t in threads}
     for row in rows:
-        record = _record(row)
-        by_thread[record.thread_id].append(record)
+        by_thread[row[1]].append(row)
     for thread, got in by_thread.items():
-        got.sort(key=lambda r: r.cursor or ORIGIN, reverse=merge.descending)
+        got.sort(key=_position, reverse=merge.descending)
         merge.add(thread, got, wanted[thread][1])
 
 
-def merged(conn: psycopg.Connection[tuple[Any, ...]], merge: KWayMerge, xmin: int, limit: int) -> list[LogRecord]:
+def merged(conn: psycopg.Connection[tuple[Any, ...]], merge: KWayMerge[_Raw], xmin: int, limit: int) -> list[_Raw]:
     """Up to ``limit`` rows of ``merge``, reading its threads as it asks."""
-    out: list[LogRecord] = []
+    out: list[_Raw] = []
     while len(out) < limit and not merge.done:
         _fill(conn, merge, xmin)
         out.extend(merge.take(limit - len(out)))
@@ -130,7 +136,8 @@ def merged(conn: psycopg.Connection[tuple[Any, ...]], merge: KWayMerge, xmin: in
 
 
 def _first_page(threads: Sequence[str], limit: int) -> int:
-    return max(MIN_PAGE, min(limit, limit // max(1, len(threads)) + 1))
+    """Rows to ask each thread for first: twice its share of the page, so that one round usually does."""
+    return max(MIN_PAGE, min(limit, 2 * limit // max(1, len(threads)) + MIN_PAGE))
 
 
 def selection_history(
@@ -163,17 +170,17 @@ def _selection_history(
         threads = matching_threads(conn, selection, max_matches)
         horizon = Cursor.horizon(xmin)
         if after is not None:
-            merge = KWayMerge(threads, after, page=_first_page(threads, limit), max_page=limit)
-            records = tuple(merged(conn, merge, xmin, limit))
+            merge = KWayMerge(threads, after, _position, page=_first_page(threads, limit), max_page=limit)
+            records = tuple(_record(row) for row in merged(conn, merge, xmin, limit))
             full = len(records) == limit and limit > 0
             resume = records[-1].cursor if full and records else horizon
             assert resume is not None
             return SelectionPage(HistoryPage(records, max(resume, after), records[0].cursor if records else after), threads, horizon)
         start = before if before is not None and before < horizon else horizon
-        merge = KWayMerge(threads, start, descending=True, page=_first_page(threads, limit + 1), max_page=limit + 1)
+        merge = KWayMerge(threads, start, _position, descending=True, page=_first_page(threads, limit + 1), max_page=limit + 1)
         latest = merged(conn, merge, xmin, limit + 1)
     more = len(latest) > limit
-    records = tuple(reversed(latest[:limit]))
+    records = tuple(_record(row) for row in reversed(latest[:limit]))
     older = records[0].cursor if more and records else None
     return SelectionPage(HistoryPage(records, horizon, older), threads, horizon)
 
