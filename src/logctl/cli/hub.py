@@ -87,6 +87,12 @@ def serve(
             "--keyfile", show_default=False, help="The certificate's private key (PEM, unencrypted). Default: in --certfile.",
         )
     ] = None,
+    summary_fold_interval: Annotated[
+        float, typer.Option(
+            "--summary-fold-interval", min=0.0,
+            help="Seconds between folds of the thread list's pending deltas into its summary (0: never; reads stay exact either way).",
+        )
+    ] = 1.0,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run the hub: ingest logs, persist them to PostgreSQL, stream them live, serve history.
@@ -114,6 +120,7 @@ def serve(
         tokens_file=tokens_file or os.environ.get("LOGCTL_TOKENS_FILE") or None,
         allow_origins=tuple(allow_origin or ()), metrics_open=metrics_open, insecure_no_auth=insecure_no_auth,
         certfile=certfile, keyfile=keyfile,
+        summary_fold_interval=summary_fold_interval,
     )
     if not run(resolve_database(database_url), config, announce=typer.echo, migrate=not no_migrate, demo=demo):
         raise typer.Exit(1)

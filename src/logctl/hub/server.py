@@ -58,6 +58,7 @@ from logctl.core.protocol.runs import runs_body
 from logctl.store import LogStore
 from logctl.store.runs import list_runs
 from logctl.store.selection import TooManyMatches, selection_history, selection_threads
+from logctl.hub.summary import SummaryFolder
 
 __all__ = ["Hub", "HubConfig", "run_hub"]
 
@@ -110,6 +111,9 @@ class HubConfig:
     certfile: str | None = None
     keyfile: str | None = None
 
+    #: Seconds between background folds of the thread summary's deltas (hub/summary.py); 0: never.
+    summary_fold_interval: float = 1.0
+
     @property
     def secure(self) -> bool:
         return self.certfile is not None
@@ -148,6 +152,7 @@ class Hub:
         #: The web viewer's files, read from the package once.
         self.web = load_web_files()
         self.ssl = server_context(config.certfile, config.keyfile)
+        self.summary = SummaryFolder(store, config.summary_fold_interval)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -179,6 +184,8 @@ class Hub:
             raise ConfigError(f"cannot listen on {address}: {exc.strerror or exc}") from None
         self.writer.start()
         self.feed.start()
+        if self.config.summary_fold_interval > 0:
+            self.summary.start()
         await self.server.start_serving()
         sock = next(iter(self.server.sockets))
         host, port = sock.getsockname()[:2]
@@ -203,6 +210,7 @@ class Hub:
                 self.writer.backlog, held,
             )
         await self.feed.stop()
+        await self.summary.stop()
         if self.server is not None:
             closing = [ws.close(CloseCode.GOING_AWAY) for ws in self.server.connections]
             await asyncio.gather(*closing, return_exceptions=True)

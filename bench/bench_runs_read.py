@@ -1,0 +1,300 @@
+"""Latency of the thread list (GET /admin/runs) on big tables: through `logctl serve`, and the store call alone.
+
+Run:  .venv/bin/python bench/bench_runs_read.py [--sizes 1000000,10000000] [--threads 10000]
+          [--samples 200] [--database-url URL] [--keep]
+
+Creates the database ``bench_runs`` on the server of ``--database-url`` (dropped at the end
+unless ``--keep``; a kept one is reused if it holds the rows asked for) and fills its
+``thread_logs``, through the summary's triggers, with rows spread over ``--threads`` threads
+(``build-00001``, ``etl-00002``, … across 30 days), growing it to each of ``--sizes`` in turn.
+At each size it times, ``--samples`` times each:
+
+  store   ``logctl.store.runs.list_runs`` alone (one pooled connection)
+  hub     ``GET /admin/runs`` from a running ``logctl serve`` (a new HTTP connection per request)
+
+for these requests: the first page (limit 100); ``limit=1000``; ``match=build-*`` (a quarter of
+the threads); ``match=*-0999?`` (ten threads, found far down the index); ``since=`` an hour
+before the newest row; and every page of the whole list by ``before=`` (10,000 threads: 100
+pages). Then the backlog cases: a burst of 100,000 single-row INSERT statements (100,000 deltas,
+the worst case: one delta row per statement) and 100 COPY batches of 1,000 rows over 100 threads,
+each followed by the first read and the time the hub's background folding takes to empty the
+delta table. Prints p50 and p99 in milliseconds; the issue's target is p50 < 50 ms at 10 M rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import Hub, arguments  # noqa: E402
+
+from logctl.core.protocol.runs import RunsCursor, glob_to_like  # noqa: E402
+from logctl.store import LogStore  # noqa: E402
+from logctl.store.runs import list_runs  # noqa: E402
+
+DATABASE = "bench_runs"
+#: The newest row's time; rows go back from it one STEP each (10 M rows: about 30 days).
+END = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+STEP = dt.timedelta(milliseconds=250)
+#: Rows per filling transaction: short, since a long one holds back every hub's live delivery on the server.
+FILL_CHUNK = 100_000
+
+#: The thread of number h: build-00000, etl-00001, agent-00002, deploy-00003, build-00004, …
+THREAD = "(ARRAY['build', 'etl', 'agent', 'deploy'])[1 + h % 4] || '-' || lpad(h::text, 5, '0')"
+_FILL = f"""
+INSERT INTO thread_logs (thread_id, message, level, created_at)
+SELECT {THREAD.replace("%", "%%")},
+       'step ' || g || ' of a benchmark run: some text of a typical length for a log line',
+       (ARRAY['DEBUG', 'INFO', 'INFO', 'INFO', 'INFO', 'INFO', 'WARN', 'ERROR'])[1 + g %% 8],
+       %(end)s::timestamptz - (%(total)s - g) * %(step)s::interval
+FROM generate_series(%(start)s::int8, %(stop)s::int8 - 1) g,
+     LATERAL (SELECT (hashint8(g) & 2147483647) %% %(threads)s AS h) x
+"""
+
+
+def percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return f"p50 {statistics.median(ordered) * 1000:7.2f} ms  p99 {p99 * 1000:7.2f} ms  (n={len(ordered)})"
+
+
+def database_dsn(server: str) -> str:
+    return make_conninfo(server, dbname=DATABASE)
+
+
+def create_database(server: str, keep: bool) -> bool:
+    """Create ``bench_runs`` (or keep an existing one when ``keep``); True if it is new."""
+    with psycopg.connect(server, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone() is not None
+        if exists and keep:
+            return False
+        if exists:
+            conn.execute(f"DROP DATABASE {DATABASE}")
+        conn.execute(f"CREATE DATABASE {DATABASE}")
+    return True
+
+
+def drop_database(server: str) -> None:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+
+
+def apply_schema(dsn: str) -> None:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "logctl", "apply-schema", "--database-url", dsn], check=True, capture_output=True)
+
+
+def grow(dsn: str, rows: int, total: int, threads: int) -> None:
+    """Fill thread_logs up to ``rows`` rows (of ``total`` planned), chunk by chunk, then fold and analyse."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM thread_logs WHERE message = 'burst' OR message LIKE 'copy %'")
+        conn.execute("SELECT logctl_summary_compact()")
+        have = int(conn.execute("SELECT coalesce(sum(count), 0) FROM thread_log_summary").fetchone()[0])  # type: ignore[index]
+        for start in range(have, rows, FILL_CHUNK):
+            t0 = time.perf_counter()
+            conn.execute(_FILL, {"end": END, "total": total, "step": STEP, "start": start,
+                                 "stop": min(rows, start + FILL_CHUNK), "threads": threads})
+            conn.execute("SELECT logctl_summary_compact()")
+            print(f"  filled {min(rows, start + FILL_CHUNK):,} rows ({time.perf_counter() - t0:.1f} s for the chunk)", flush=True)
+        conn.execute("VACUUM ANALYZE thread_logs")
+        conn.execute("VACUUM ANALYZE thread_log_summary")
+
+
+def newest(dsn: str) -> dt.datetime:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT max(last_at) FROM thread_log_summary").fetchone()[0]  # type: ignore[index,no-any-return]
+
+
+def time_calls(call: Callable[[], object], samples: int) -> list[float]:
+    call()  # warm: plans, caches, the connection
+    out = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        call()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def http_get(url: str) -> dict[str, object]:
+    import json
+
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        body = json.loads(resp.read())
+    assert isinstance(body, dict)
+    return body
+
+
+def cases(since: dt.datetime) -> list[tuple[str, dict[str, object]]]:
+    return [
+        ("first page", {}),
+        ("limit=1000", {"limit": 1000}),
+        ("match=build-*", {"match": "build-*"}),
+        ("match=*-0999?", {"match": "*-0999?"}),
+        ("since=1h", {"since": since}),
+    ]
+
+
+def store_call(store: LogStore, params: dict[str, object]) -> Callable[[], object]:
+    match = params.get("match")
+    since = params.get("since")
+    return lambda: list_runs(
+        store, limit=int(params.get("limit", 100)),  # type: ignore[call-overload]
+        like=None if match is None else glob_to_like(str(match)),
+        since=since if isinstance(since, dt.datetime) else None,
+    )
+
+
+def hub_call(hub: Hub, params: dict[str, object]) -> Callable[[], object]:
+    query = {k: (v.isoformat() if isinstance(v, dt.datetime) else str(v)) for k, v in params.items()}
+    url = f"http://127.0.0.1:{hub.port}/admin/runs?{urllib.parse.urlencode(query)}"
+    return lambda: http_get(url)
+
+
+def page_through_store(store: LogStore) -> tuple[list[float], int]:
+    times, seen, before = [], 0, None
+    while True:
+        t0 = time.perf_counter()
+        page = list_runs(store, limit=100, before=before)
+        times.append(time.perf_counter() - t0)
+        seen += len(page.runs)
+        if page.before is None:
+            return times, seen
+        before = page.before
+
+
+def page_through_hub(hub: Hub) -> tuple[list[float], int]:
+    times, seen, before = [], 0, None
+    while True:
+        query = {"limit": "100"} | ({} if before is None else {"before": before})
+        t0 = time.perf_counter()
+        body = http_get(f"http://127.0.0.1:{hub.port}/admin/runs?{urllib.parse.urlencode(query)}")
+        times.append(time.perf_counter() - t0)
+        seen += int(body["count"])  # type: ignore[call-overload]
+        before = body["before"]
+        if before is None:
+            return times, seen
+
+
+def deltas(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        return int(conn.execute("SELECT count(*) FROM thread_log_summary_delta").fetchone()[0])  # type: ignore[index]
+
+
+def backlog(dsn: str, hub: Hub, store: LogStore, threads: int) -> None:
+    """Bursts that leave deltas unfolded, then the first read: with the hub's folding paused, and running."""
+    burst = (
+        "DO $$ BEGIN FOR i IN 1..100000 LOOP"
+        f" IF i % 1000 = 0 THEN COMMIT; END IF;"
+        f" INSERT INTO thread_logs (thread_id, message, created_at) SELECT {THREAD}, 'burst', '{END.isoformat()}'"
+        f" FROM (SELECT i % {threads} AS h) x;"
+        " END LOOP; END $$"
+    )
+    url = f"http://127.0.0.1:{hub.port}/admin/runs"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        t0 = time.perf_counter()
+        conn.execute(burst)
+        took = time.perf_counter() - t0
+    left = deltas(dsn)
+    t0 = time.perf_counter()
+    http_get(url)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    list_runs(store)
+    second = time.perf_counter() - t0
+    print(f"  burst of 100,000 single-row INSERTs ({took:.1f} s): {left:,} deltas unfolded when it ended;"
+          f" first hub read {first * 1000:.1f} ms, then store call {second * 1000:.1f} ms")
+    wait_folded(dsn)
+    rows = [(f"build-{4 * (i % 100):05d}", f"copy {i}", "INFO", END, None, None) for i in range(1000)]
+    with LogStore(dsn, max_size=1) as writer:
+        t0 = time.perf_counter()
+        for _ in range(100):
+            writer.insert_rows(rows)
+        took = time.perf_counter() - t0
+    left = deltas(dsn)
+    t0 = time.perf_counter()
+    http_get(url)
+    first = time.perf_counter() - t0
+    print(f"  100 COPY batches of 1,000 rows over 100 threads ({took:.1f} s): {left:,} deltas unfolded;"
+          f" first hub read {first * 1000:.1f} ms")
+    wait_folded(dsn)
+
+
+def wait_folded(dsn: str) -> None:
+    t0 = time.perf_counter()
+    while deltas(dsn) and time.perf_counter() - t0 < 120:
+        time.sleep(0.05)
+    print(f"  delta table empty {time.perf_counter() - t0:.2f} s later (the hub's background folding)")
+
+
+def unfolded_read(dsn: str, store: LogStore, n: int) -> None:
+    """The worst case with nobody folding: ``n`` single-row statements' deltas, then one store read."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            f"DO $$ BEGIN FOR i IN 1..{n} LOOP IF i % 1000 = 0 THEN COMMIT; END IF; INSERT INTO thread_logs (thread_id, message, created_at)"
+            f" SELECT {THREAD}, 'burst', '{END.isoformat()}' FROM (SELECT i % 10000 AS h) x; END LOOP; END $$"
+        )
+    left = deltas(dsn)
+    t0 = time.perf_counter()
+    list_runs(store)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        folded = conn.execute("SELECT logctl_summary_compact()").fetchone()[0]  # type: ignore[index]
+    fold = time.perf_counter() - t0
+    print(f"  no hub folding: {left:,} unfolded deltas; store read {first * 1000:.1f} ms;"
+          f" folding them all at once ({folded:,}) {fold * 1000:.0f} ms")
+
+
+def measure(dsn: str, samples: int, threads: int) -> None:
+    since = newest(dsn) - dt.timedelta(hours=1)
+    with LogStore(dsn, max_size=1) as store:
+        for name, params in cases(since):
+            print(f"  store {name:<16} {percentiles(time_calls(store_call(store, params), samples))}", flush=True)
+        times, seen = page_through_store(store)
+        print(f"  store {'paging by before':<16} {percentiles(times)}  ({seen:,} threads)", flush=True)
+        unfolded_read(dsn, store, 100_000)
+        with Hub(dsn) as hub:
+            for name, params in cases(since):
+                print(f"  hub   {name:<16} {percentiles(time_calls(hub_call(hub, params), samples))}", flush=True)
+            times, seen = page_through_hub(hub)
+            print(f"  hub   {'paging by before':<16} {percentiles(times)}  ({seen:,} threads)", flush=True)
+            backlog(dsn, hub, store, threads)
+
+
+def main() -> None:
+    parser = arguments(__doc__)
+    parser.add_argument("--sizes", default="1000000,10000000", help="table sizes to measure, grown in turn")
+    parser.add_argument("--threads", type=int, default=10_000)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the database bench_runs")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    server = args.database_url
+    dsn = database_dsn(server)
+    print(f"database {conninfo_to_dict(dsn).get('dbname')} on {conninfo_to_dict(dsn).get('host')}")
+    create_database(server, args.keep)
+    try:
+        apply_schema(dsn)
+        for size in sizes:
+            print(f"{size:,} rows over {args.threads:,} threads", flush=True)
+            grow(dsn, size, max(sizes), args.threads)
+            measure(dsn, args.samples, args.threads)
+    finally:
+        if not args.keep:
+            drop_database(server)
+
+
+if __name__ == "__main__":
+    main()
