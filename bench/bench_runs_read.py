@@ -48,7 +48,7 @@ DATABASE = "bench_runs"
 END = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
 STEP = dt.timedelta(milliseconds=250)
 #: Rows per filling transaction: short, since a long one holds back every hub's live delivery on the server.
-FILL_CHUNK = 100_000
+FILL_CHUNK = 25_000
 
 #: The thread of number h: build-00000, etl-00001, agent-00002, deploy-00003, build-00004, …
 THREAD = "(ARRAY['build', 'etl', 'agent', 'deploy'])[1 + h % 4] || '-' || lpad(h::text, 5, '0')"
@@ -107,7 +107,9 @@ def grow(dsn: str, rows: int, total: int, threads: int) -> None:
             conn.execute(_FILL, {"end": END, "total": total, "step": STEP, "start": start,
                                  "stop": min(rows, start + FILL_CHUNK), "threads": threads})
             conn.execute("SELECT logctl_summary_compact()")
-            print(f"  filled {min(rows, start + FILL_CHUNK):,} rows ({time.perf_counter() - t0:.1f} s for the chunk)", flush=True)
+            stop = min(rows, start + FILL_CHUNK)
+            if stop % 1_000_000 == 0 or stop == rows:
+                print(f"  filled {stop:,} rows ({time.perf_counter() - t0:.1f} s for the last chunk)", flush=True)
         conn.execute("VACUUM ANALYZE thread_logs")
         conn.execute("VACUUM ANALYZE thread_log_summary")
 
