@@ -1,24 +1,41 @@
-"""What the thread summary's triggers (migration 005) cost the hub's write path, side by side.
+"""What the thread summary's triggers (migration 005) cost ingest, side by side, repeated.
 
-Run:  .venv/bin/python bench/bench_runs_ingest.py [--records 200000] [--database-url URL]
+Run:  .venv/bin/python bench/bench_runs_ingest.py [--threads 1,10,100] [--rounds 5] [--records 100000]
+          [--modes store,hub] [--database-url URL]
 
 Two schemas on the same server, both fully migrated; in one the summary triggers are dropped.
-The hub's write path (LogStore.insert_rows: one binary COPY per batch of 1,000 rows, spread over
-``--threads`` threads) writes alternately to each, batch by batch, so that the noise of a shared
-machine falls on both alike. Prints the median batch time of each and their ratio.
+
+  store  The hub's write path alone (LogStore.insert_rows: one binary COPY per batch of
+         ``--batch`` rows spread over the threads), alternating batch by batch between the two
+         schemas (which one goes first alternates too), so that the noise of a shared machine
+         falls on both alike. Per round: the ratio of median batch times and, when the server
+         runs on this machine, the ratio of the server backend's CPU time per batch
+         (/proc/<pid>/schedstat: time on a CPU, not time waiting for one).
+  hub    End to end: one ``logctl serve`` per schema (background folding on, as shipped), one
+         WebSocket producer sending ``--records`` records in frames of 1,000 (8 in flight),
+         counted at the last ack. Per round one run against each hub, in alternating order; the
+         ratio of their throughputs.
+
+Prints every round's cost and, per mode, the median over the rounds with the spread (min, max).
+The issue's target: at most 5 % of ingest throughput.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import statistics
 import sys
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+
+from websockets.sync.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import arguments, schema  # noqa: E402
+from common import Hub, arguments, schema  # noqa: E402
 
 from logctl.store import LogStore  # noqa: E402
 
@@ -29,31 +46,117 @@ DROP TRIGGER thread_logs_summary_update_1 ON thread_logs;
 DROP TRIGGER thread_logs_summary_update_2 ON thread_logs;
 DROP TRIGGER thread_logs_summary_truncate ON thread_logs;
 """
+LEVELS = ("DEBUG", "INFO", "INFO", "WARN", "ERROR")
+
+
+def backend_cpu(pid: int) -> Callable[[], int] | None:
+    """Nanoseconds the server backend ``pid`` has spent on a CPU, if its /proc entry is readable here."""
+    path = Path(f"/proc/{pid}/schedstat")
+    try:
+        path.read_text()
+    except OSError:
+        return None
+    return lambda: int(path.read_text().split()[0])
+
+
+def store_round(stores: dict[str, LogStore], rows: list[tuple[object, ...]], batches: int) -> dict[str, tuple[float, float | None]]:
+    """Median batch time and mean backend CPU per batch (None if unreadable), per schema."""
+    clocks = {}
+    for name, store in stores.items():
+        with store.connection() as conn:
+            clocks[name] = backend_cpu(conn.info.backend_pid)
+    times: dict[str, list[float]] = {name: [] for name in stores}
+    cpu: dict[str, list[int]] = {name: [] for name in stores}
+    names = list(stores)
+    for batch in range(batches):
+        for name in names if batch % 2 == 0 else names[::-1]:
+            clock = clocks[name]
+            c0 = clock() if clock else 0
+            t0 = time.perf_counter()
+            stores[name].insert_rows(rows)  # type: ignore[arg-type]
+            times[name].append(time.perf_counter() - t0)
+            if clock:
+                cpu[name].append(clock() - c0)
+    return {name: (statistics.median(times[name]), statistics.mean(cpu[name]) if cpu[name] else None) for name in stores}
+
+
+def hub_run(hub: Hub, frames: list[str]) -> float:
+    """Records per second of one producer sending ``frames`` (1,000 records each, 8 in flight) to ``hub``."""
+    with connect(hub.url + "/ws", max_size=None) as ws:
+        t0 = time.perf_counter()
+        sent = acked = 0
+        while acked < len(frames):
+            while sent < len(frames) and sent - acked < 8:
+                ws.send(frames[sent])
+                sent += 1
+            frame = json.loads(ws.recv(timeout=120))
+            if frame["type"] == "ack":
+                acked += 1
+            elif frame["type"] == "error":
+                raise RuntimeError(frame)
+        return 1000 * len(frames) / (time.perf_counter() - t0)
+
+
+def hub_frames(records: int, threads: int) -> list[str]:
+    producer = str(uuid.uuid4())
+    return [
+        json.dumps({"type": "publish", "producer": producer, "records": [
+            {"seq": i, "thread_id": f"bench-{i % threads}", "message": f"message {i}", "level": LEVELS[i % 5]}
+            for i in range(start, start + 1000)
+        ]})
+        for start in range(0, records, 1000)
+    ]
+
+
+def spread(costs: list[float]) -> str:
+    return f"median {statistics.median(costs):+.1f} %  (min {min(costs):+.1f} %, max {max(costs):+.1f} %, {len(costs)} rounds)"
 
 
 def main() -> None:
     parser = arguments(__doc__)
-    parser.add_argument("--threads", type=int, default=10, help="threads per batch (one upsert each)")
+    parser.add_argument("--threads", default="1,10,100", help="threads per batch, comma-separated")
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--modes", default="store,hub")
     args = parser.parse_args()
-    levels = ("DEBUG", "INFO", "INFO", "WARN", "ERROR")
+    modes = args.modes.split(",")
     now = dt.datetime.now(dt.timezone.utc)
-    rows = [(f"bench-{i % args.threads}", f"message {i}", levels[i % 5], now, None, None) for i in range(args.batch)]
-    times: dict[str, list[float]] = {"with triggers": [], "without": []}
     with schema(args.database_url) as with_dsn, schema(args.database_url) as without_dsn:
-        with LogStore(with_dsn, max_size=1) as with_store, LogStore(without_dsn, max_size=1) as without_store:
-            with without_store.connection() as conn:
+        with LogStore(without_dsn, max_size=1) as store:
+            with store.connection() as conn:
                 conn.execute(_DROP)
-            for _ in range(max(1, args.records // args.batch)):
-                for name, store in (("with triggers", with_store), ("without", without_store)):
-                    start = time.perf_counter()
-                    store.insert_rows(rows)
-                    times[name].append(time.perf_counter() - start)
-    for name, values in times.items():
-        print(f"{name:>14}: median {statistics.median(values) * 1000:.2f} ms per {args.batch} rows"
-              f" ({args.batch / statistics.median(values):,.0f} rows/s) over {len(values)} batches")
-    ratio = statistics.median(times["with triggers"]) / statistics.median(times["without"])
-    print(f"cost of the summary: {100 * (ratio - 1):+.1f} % per batch ({args.threads} threads per batch; target <= 5 %)")
+        for threads in [int(t) for t in args.threads.split(",")]:
+            print(f"{threads} thread(s) per batch", flush=True)
+            if "store" in modes:
+                rows = [(f"bench-{i % threads}", f"message {i}", LEVELS[i % 5], now, None, None) for i in range(args.batch)]
+                wall: list[float] = []
+                cpu: list[float] = []
+                with LogStore(with_dsn, max_size=1) as with_store, LogStore(without_dsn, max_size=1) as without_store:
+                    for n in range(args.rounds):
+                        got = store_round({"with": with_store, "without": without_store}, rows, max(1, args.records // args.batch))
+                        wall.append(100 * (got["with"][0] / got["without"][0] - 1))
+                        line = (f"  store round {n + 1}: batch {got['without'][0] * 1000:.2f} -> {got['with'][0] * 1000:.2f} ms"
+                                f" ({wall[-1]:+.1f} %)")
+                        with_cpu, without_cpu = got["with"][1], got["without"][1]
+                        if with_cpu is not None and without_cpu is not None:
+                            cpu.append(100 * (with_cpu / without_cpu - 1))
+                            line += f"; server CPU {without_cpu / 1e6:.2f} -> {with_cpu / 1e6:.2f} ms ({cpu[-1]:+.1f} %)"
+                        print(line, flush=True)
+                print(f"  store, batch time:      {spread(wall)}")
+                if cpu:
+                    print(f"  store, server CPU time: {spread(cpu)}")
+            if "hub" in modes:
+                costs: list[float] = []
+                with Hub(with_dsn) as with_hub, Hub(without_dsn) as without_hub:
+                    hub_run(with_hub, hub_frames(10_000, threads))  # warm both
+                    hub_run(without_hub, hub_frames(10_000, threads))
+                    for n in range(args.rounds):
+                        order = [("with", with_hub), ("without", without_hub)]
+                        rates = {name: hub_run(hub, hub_frames(args.records, threads)) for name, hub in (order if n % 2 == 0 else order[::-1])}
+                        costs.append(100 * (rates["without"] / rates["with"] - 1))
+                        print(f"  hub round {n + 1}: {rates['without']:,.0f} -> {rates['with']:,.0f} records/s"
+                              f" ({costs[-1]:+.1f} % time per record)", flush=True)
+                print(f"  hub, time per record:   {spread(costs)}")
 
 
 if __name__ == "__main__":

@@ -44,9 +44,12 @@ _READ: Final = (
     "         coalesce(s.error, 0) + p.error AS error"
     "  FROM pending p LEFT JOIN thread_log_summary s USING (thread_id)"
     ")"
-    f" (SELECT {_COLUMNS} FROM thread_log_summary"
-    "   WHERE {where} AND thread_id NOT IN (SELECT thread_id FROM pending)"  # a hashed subplan: once, not per row
-    f"  {_ORDER})"
+    # Nothing pending (the usual case, with hubs folding): the summary's index alone, as if the
+    # rest were not there (an uncorrelated EXISTS is a one-time filter, and leaves the plan as is).
+    f" (SELECT {_COLUMNS} FROM thread_log_summary WHERE {{where}} AND NOT EXISTS (SELECT FROM pending) {_ORDER})"
+    " UNION ALL"
+    f" (SELECT {_COLUMNS} FROM thread_log_summary WHERE {{where}} AND EXISTS (SELECT FROM pending)"
+    f"  AND thread_id NOT IN (SELECT thread_id FROM pending) {_ORDER})"  # a hashed subplan: once, not per row
     f" UNION ALL (SELECT {_COLUMNS} FROM merged WHERE count > 0 AND {{where}})"
     f" {_ORDER}"
 )
