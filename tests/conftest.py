@@ -143,8 +143,11 @@ def page(browser: "Browser") -> Iterator["Page"]:
     Content-Security-Policy violation on the page fails the test at teardown (``page_errors(page)``
     lists them).
     """
+    from playwright.sync_api import expect
+
     from helpers import BROWSER_TIMEOUT_MS, page_errors
 
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)  # expect()'s own default is 5 s: short on a loaded machine
     context = browser.new_context(color_scheme="light", viewport={"width": 1100, "height": 640})
     context.set_default_timeout(BROWSER_TIMEOUT_MS)
     opened = context.new_page()

@@ -348,6 +348,9 @@ CHROMIUM_ARGS = (
 )
 #: Playwright's default wait for one action or expectation, in milliseconds.
 BROWSER_TIMEOUT_MS = 15_000
+#: How long a page may take to show a live record: it must first fall below the xmin horizon,
+#: which other sessions' transactions on a shared test server hold back (as in test_feed).
+LIVE_TIMEOUT_MS = 30_000
 
 
 def chromium_path() -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from helpers import HubProcess, free_port, open_page, publish, recv_until, wait_until, wire_records
+from helpers import LIVE_TIMEOUT_MS, HubProcess, free_port, open_page, publish, recv_until, wait_until, wire_records
 from logctl.tokens_file import create_token, revoke_token
 
 
@@ -114,7 +114,7 @@ def test_a_token_in_the_url_once_then_the_cookie_opens_pages_api_and_websocket(
     open_page(page, secure_hub, "/runs/job-1")  # history over HTTP, then live over the WebSocket, by the cookie alone
     expect(page.get_by_text("line 2", exact=True)).to_be_visible()
     _publish(secure_hub, writer, "job-1", 3, 4)
-    expect(page.get_by_text("line 3", exact=True)).to_be_visible()
+    expect(page.get_by_text("line 3", exact=True)).to_be_visible(timeout=LIVE_TIMEOUT_MS)
     secure_hub.stop()
     logged = secure_hub.stderr()
     assert "refused GET '/'" in logged and reader not in logged and writer not in logged  # the hub never logs a token
