@@ -171,3 +171,26 @@ def test_sql_insert_helper_makes_partitions_like_an_operator_would(partitioned_s
     sql_insert(partitioned_store.dsn, [("sql", "one", at), ("sql", "two", at)])
     with partitioned_store as store:
         assert _summary(store) == {"sql": (2, at)}
+
+
+def test_a_running_hub_keeps_making_the_partitions_ahead(partitioned_store: LogStore) -> None:
+    """keep_partitions, the hub's periodic task, makes the partitions ahead again after they go (a no-op when all exist)."""
+    import asyncio
+
+    from logctl.hub.run import keep_partitions
+
+    tomorrow = periods_ahead(dt.datetime.now(UTC) + dt.timedelta(days=1), "daily", dt.timedelta(0))[0].name
+    with partitioned_store as store:
+        store.maintain_partitions()
+        assert tomorrow in _partitions(store.dsn)
+        query(store.dsn, f"DROP TABLE {tomorrow}")
+
+        async def watch() -> None:
+            task = asyncio.ensure_future(keep_partitions(store, interval=0.05))
+            try:
+                while tomorrow not in await asyncio.to_thread(_partitions, store.dsn):
+                    await asyncio.sleep(0.05)
+            finally:
+                task.cancel()
+
+        asyncio.run(asyncio.wait_for(watch(), timeout=30))

@@ -27,7 +27,7 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
-from logctl.core.partitions import Partition, Period, period_start, periods_ahead
+from logctl.core.partitions import AHEAD, Partition, Period, period_start, periods_ahead
 from logctl.errors import ConfigError
 from logctl.store.connect import translating
 from logctl.store.migrate import LOCK_NAMESPACE
@@ -240,8 +240,10 @@ def _convert(conn: Conn, period: Period, now: dt.datetime) -> tuple[str, dt.date
     raise AssertionError("thread_logs could not be locked for the conversion")  # _swap attaches once prepared
 
 
-def apply_layout(conn: Conn, want: Period | None, *, now: dt.datetime | None = None) -> LayoutReport:
-    """Keep, or convert to, the layout asked for (None: keep the current one); make partitions ahead.
+def apply_layout(
+    conn: Conn, want: Period | None, *, now: dt.datetime | None = None, ahead: dt.timedelta = AHEAD
+) -> LayoutReport:
+    """Keep, or convert to, the layout asked for (None: keep the current one); make partitions ``ahead``.
 
     ``conn`` is in autocommit mode; the conversion runs under the migrations' advisory lock.
     """
@@ -266,6 +268,6 @@ def apply_layout(conn: Conn, want: Period | None, *, now: dt.datetime | None = N
             period = want
         if period is None:
             return LayoutReport(None)
-        created = create_partitions(conn, periods_ahead(now, period))
+        created = create_partitions(conn, periods_ahead(now, period, ahead))
         partitions = read_partitions(conn).partitions
     return LayoutReport(period, converted, tuple(created), partitions, bound)
