@@ -21,7 +21,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Footer, Label
+from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from logctl.core.retry import Attempt
@@ -58,6 +58,7 @@ from logctl.tail.prompt import Prompt
 from logctl.tail.settings import TailSettings
 from logctl.tail.status_bar import StatusBar, StatusInfo
 from logctl.tail.thread_picker import ThreadPicker
+from logctl.tail.title import TitleLine
 
 __all__ = ["TailApp"]
 
@@ -127,7 +128,7 @@ class TailApp(App[None]):
         self._stream_restart = Attempt(RECONNECT)
         # Widgets are held, not queried: timers and messages may still arrive while the
         # app tears its DOM down on exit.
-        self._title_label = Label(id="title")
+        self._title_label = TitleLine(self._title_text, id="title")
         self._activity_bar = Activity()
         self._view = LogView(tz=self.tz, time_mode=self.time_mode, id="log",
                              threads=TagWidth(settings.threads) if settings.several else None)
@@ -431,23 +432,19 @@ class TailApp(App[None]):
         self._title()
 
     def _title(self) -> None:
+        self._title_label.refresh()
+
+    def _title_text(self, width: int) -> Text:
+        """The top line at ``width`` cells: what is followed, the time zone, the hub."""
         zone = zone_label(self.time_mode, tz=self.tz, now=dt.datetime.now(dt.timezone.utc), origin=self.origin)
         settings = self.settings
         if settings.several:
-            # the names fit the title's width, cut at whole names (the zone and hub come after)
-            room = self._title_label.content_region.width
-            if not room:  # not laid out yet: again once it is
-                self.call_after_refresh(self._title)
-                room = 60
-            what = describe_threads(settings.threads, settings.match, self.known_threads, width=room)
+            # the thread list is cut at whole names to the width (the zone and the hub come after)
+            what = describe_threads(settings.threads, settings.match, self.known_threads, width=width or 60)
         else:
             what = settings.thread_id
         # data, not markup: a thread id like ``[/x]`` is shown as it is
-        self._title_label.update(Text(neutralise_controls(f"{what}  ·  times: {zone}  ·  {settings.server}")))
-
-    def on_resize(self) -> None:
-        if self.settings.several:
-            self.call_after_refresh(self._title)  # the names fit the new width
+        return Text(neutralise_controls(f"{what}  ·  times: {zone}  ·  {settings.server}"))
 
     def _status(self) -> None:
         self._status_bar.show(self.info, self.log_view.model)
