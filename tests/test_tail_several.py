@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from helpers import HubProcess, publish, query, recv_until, run_cli, wire_records, ws
+from helpers import HubProcess, publish, query, recv_until, run_cli, wait_for_horizon, wire_records, ws
 from logctl.core.records import LogRecord
 from logctl.store import LogStore
 
@@ -103,9 +103,10 @@ def test_match_follows_three_producers_and_a_thread_that_starts_mid_stream(
     assert tail.proc.poll() is None
 
 
-def test_named_threads_no_follow_and_json(hub: HubProcess, store: LogStore, cli_env: dict[str, str]) -> None:
+def test_named_threads_no_follow_and_json(hub: HubProcess, store: LogStore, dsn: str, cli_env: dict[str, str]) -> None:
     """`tail a b --no-follow`: both threads merged and tagged, padded to the longest name; --json is the usual record shape."""
     store.insert([LogRecord(t, f"{t}-{i}") for i in range(2) for t in ("a", "bbb", "c")])
+    wait_for_horizon(dsn, timeout=60)  # history shows what lies below the xmin horizon (other sessions may hold it)
     out = run_cli(["tail", "a", "bbb", "--no-follow", "--server", hub.url], cli_env)
     assert out.returncode == 0, out.stderr
     assert [line.split(" 20", 1)[0] + " " + line.rsplit(" ", 1)[1] for line in out.stdout.splitlines()] == [
