@@ -177,7 +177,7 @@ def test_describe_threads_counts_and_lists_and_cuts_at_whole_names() -> None:
 
 
 def three_threads() -> ViewModel:
-    vm = ViewModel()
+    vm = ViewModel(count_threads=True)
     vm.append([rec(t, f"{t}-{i}", seconds=i) for i in range(6) for t in ("a", "b", "c")])
     return vm
 
@@ -231,7 +231,7 @@ def test_selection_stays_on_the_same_record_when_a_thread_is_hidden() -> None:
 @given(st.lists(st.tuples(st.sampled_from("abcd"), st.booleans()), max_size=12))
 def test_any_sequence_of_toggles_shows_exactly_the_shown_threads(toggles: list[tuple[str, bool]]) -> None:
     """After any show/hide sequence, the visible records are those of the threads shown, in load order."""
-    vm = ViewModel()
+    vm = ViewModel(count_threads=True)
     records = [rec(t, f"{t}{i}") for i in range(3) for t in "abcd"]
     vm.append(records)
     shown = set("abcd")
@@ -243,7 +243,7 @@ def test_any_sequence_of_toggles_shows_exactly_the_shown_threads(toggles: list[t
 
 def test_status_line_counts_the_threads_of_a_tail_of_several() -> None:
     """`12 records in 3 threads`, and the hidden ones in the filter part; one thread: as before."""
-    vm = ViewModel()
+    vm = ViewModel(count_threads=True)
     vm.append([rec(t, "x") for t in "abcabcabcabc"])
     vm.set_filter(vm.filter.showing("b", False))
     line = status_line(StatusInfo(several=True), vm, 0.0).plain
