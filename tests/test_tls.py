@@ -260,3 +260,29 @@ def test_serve_refuses_an_unusable_certificate_or_key_in_one_line(pki: Pki, dsn:
     assert done.returncode == 2, done.stderr
     assert fragment in _one_line(done.stderr, "logctl: error: "), done.stderr
     assert done.stdout == ""
+
+
+def test_a_browser_session_made_over_tls_has_a_secure_cookie(dsn: str, cli_env: dict[str, str], pki: Pki, tmp_path: Path) -> None:
+    """Over https://, ?token= answers 303 with a Secure HttpOnly cookie (the hub knows the request came over TLS),
+    and that cookie opens the API over https://."""
+    import http.client
+
+    from logctl.tokens_file import create_token
+
+    tokens = tmp_path / "tokens.json"
+    reader = create_token(tokens, "viewer", frozenset({"read"}))
+    hub = HubProcess(dsn, cli_env, "--tokens-file", str(tokens), *pki.serve_args())
+    try:
+        conn = http.client.HTTPSConnection("127.0.0.1", hub.port, timeout=10, context=pki.context())
+        conn.request("GET", f"/?token={reader}")
+        answer = conn.getresponse()
+        answer.read()
+        cookie = answer.getheader("Set-Cookie") or ""
+        assert answer.status == 303 and "; HttpOnly" in cookie and cookie.endswith("; Secure"), (answer.status, cookie)
+        assert reader not in cookie
+        conn.request("GET", "/admin/runs", headers={"Cookie": cookie.split(";", 1)[0]})
+        listed = conn.getresponse()
+        assert listed.status == 200 and json.loads(listed.read())["runs"] == []
+        conn.close()
+    finally:
+        hub.kill()
