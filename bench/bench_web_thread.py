@@ -1,6 +1,7 @@
 """How fast the web thread page (/runs/{thread_id}) opens a big thread, follows a fast one, and what it holds.
 
 Run:  .venv/bin/python bench/bench_web_thread.py [--records 100000] [--database-url URL] [--seconds 8]
+      [--parts first,follow,memory] [--skip-naive]
 
 Drives Debian's Chromium (headless, through Playwright) against a real ``logctl serve`` over a
 real PostgreSQL, side by side with the naive design: a page that puts one DOM element per
@@ -14,8 +15,10 @@ same browser on the same hub.
   follow         records published to the thread at a steady rate (frames of 50 every 10 ms,
                  created_at set when sent) while the page follows it: how many reached the
                  page's model and how long after their created_at (end to end, through the
-                 hub, PostgreSQL, the feed, the WebSocket, the merge and the view), and the
-                 longest gap between two animation frames (a stalled page)
+                 hub, PostgreSQL, the feed, the WebSocket, the merge and the view), the
+                 page's own work per second of stream (busy: handling frames and drawing; the
+                 naive page: appending rows and the layout that follows), and the longest gap
+                 between two animation frames (a stalled page)
   memory         200,000 records streamed into a followed page: JS heap (after a forced GC)
                  and DOM elements at each 50,000, with the default cap (50,000 records held)
                  and with the cap lifted
@@ -52,7 +55,9 @@ NAIVE_JS = """async ([thread, follow]) => {
   const log = document.createElement("div");
   log.style.cssText = "";
   document.body.replaceChildren(log);
+  window.busy = 0;
   const add = (records) => {
+    const started = performance.now();
     for (const r of records) {
       const row = document.createElement("div");
       const t = document.createElement("span"); t.textContent = r.created_at;
@@ -63,6 +68,8 @@ NAIVE_JS = """async ([thread, follow]) => {
     }
     window.naiveCount = (window.naiveCount || 0) + records.length;
     document.scrollingElement.scrollTop = document.scrollingElement.scrollHeight;
+    void document.body.offsetHeight; // the layout the scroll needs, counted here rather than in the next frame
+    window.busy += performance.now() - started;
   };
   const url = `/admin/runs/${encodeURIComponent(thread)}/logs`;
   let cursor = null;
@@ -110,6 +117,12 @@ WATCH_JS = """() => {
     if (records.length) window.lags.push(Date.now() - Date.parse(records[records.length - 1].created_at));
     return out;
   };
+  window.busy = 0;
+  const t = window.logctlThread;
+  const render = t.list.render.bind(t.list);
+  t.list.render = () => { const a = performance.now(); render(); window.busy += performance.now() - a; };
+  const shown = t.feed.sink.shown;
+  t.feed.sink.shown = (entries, options) => { const a = performance.now(); shown(entries, options); window.busy += performance.now() - a; };
   let last = performance.now();
   const tick = (now) => { window.frameGaps.push(now - last); last = now; requestAnimationFrame(tick); };
   requestAnimationFrame(tick);
@@ -159,10 +172,10 @@ REQUEST_JS = """() => {
 }"""
 
 
-def first_screen(browser: Browser, hub: Hub, thread: str, runs: int = 7) -> tuple[list[float], list[float], list[float]]:
+def first_screen(browser: Browser, hub: Hub, thread: str, runs: int = 7, *, naive: bool = True) -> tuple[list[float], list[float], list[float]]:
     """Milliseconds to the first screen: the thread page's, the naive page's, and the page's own share
     (the first screen less the time its history request was in flight, which is the hub's)."""
-    ours, naive, own = [], [], []
+    ours, naives, own = [], [], []
     for _ in range(runs):
         page = new_page(browser)
         page.goto(f"http://127.0.0.1:{hub.port}/runs/{thread}")
@@ -170,13 +183,13 @@ def first_screen(browser: Browser, hub: Hub, thread: str, runs: int = 7) -> tupl
         ours.append(float(page.evaluate("() => window.logctlThread.list.firstRowsAt")))
         own.append(ours[-1] - float(page.evaluate(REQUEST_JS) or 0.0))
         page.context.close()
-    for _ in range(max(1, runs // 2)):
+    for _ in range(max(1, runs // 2) if naive else 0):
         page = new_page(browser)
         page.goto(f"http://127.0.0.1:{hub.port}/static/style.css")  # an origin of the hub with no script of its own
         page.set_default_timeout(300_000)
-        naive.append(float(page.evaluate(NAIVE_JS, [thread, False])))
+        naives.append(float(page.evaluate(NAIVE_JS, [thread, False])))
         page.context.close()
-    return ours, naive, own
+    return ours, naives, own
 
 
 def publish_steadily(hub: Hub, thread: str, rate: int, seconds: float, producer: str) -> int:
@@ -248,16 +261,18 @@ def follow(browser: Browser, hub: Hub, thread: str, rate: int, seconds: float, n
         count = "() => window.logctlThread.merge.shown"
     before = int(page.evaluate(count))
     held = oldest_write(hub)
+    page.evaluate("() => { window.busy = 0; }")
     sent = publish_steadily(hub, thread, rate, seconds, producer=f"bench-{rate}-{naive}-{time.time()}")
     held = max(held, oldest_write(hub))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and int(page.evaluate(count)) - before < sent:
         time.sleep(0.2)
     got = int(page.evaluate(count)) - before
+    busy = float(page.evaluate("() => window.busy"))
     lags = sorted(float(x) for x in page.evaluate("() => window.lags"))
     gaps = sorted(float(x) for x in page.evaluate("() => window.frameGaps"))
     page.context.close()
-    return {"sent": sent, "got": got, "held": held, "lag_p50": pct(lags, 0.5), "lag_p99": pct(lags, 0.99), "lag_max": lags[-1] if lags else float("nan"),
+    return {"sent": sent, "got": got, "held": held, "busy": busy / (sent / rate), "lag_p50": pct(lags, 0.5), "lag_p99": pct(lags, 0.99), "lag_max": lags[-1] if lags else float("nan"),
             "gap_p99": pct(gaps, 0.99), "gap_max": gaps[-1] if gaps else float("nan")}
 
 
@@ -293,37 +308,54 @@ def memory(browser: Browser, hub: Hub, thread: str, total: int, cap: int | None)
     return out
 
 
+def report_first(browser: Browser, hub: Hub, dsn: str, records: int, naive: bool) -> None:
+    print(f"first screen of a thread of {records:,} records (median of 7 loads; naive: of 3)")
+    seed(dsn, "big", records)
+    ours, naives, own = first_screen(browser, hub, "big", naive=naive)
+    print(f"  thread page   first rows drawn at {statistics.median(ours):8.1f} ms   (all: {', '.join(f'{x:.0f}' for x in ours)})")
+    if naives:
+        print(f"  naive page    first rows drawn at {statistics.median(naives):8.1f} ms   (all: {', '.join(f'{x:.0f}' for x in naives)})")
+        print(f"  ratio         naive / thread page = {statistics.median(naives) / statistics.median(ours):.1f}x")
+    print(f"  of which the page's own work (all but its history request in flight): median {statistics.median(own):.1f} ms")
+    alone = history_alone(hub, "big")
+    print(f"  the history request alone, limit=1000, from Python: median {statistics.median(alone):.1f} ms")
+
+
+def report_follow(browser: Browser, hub: Hub, seconds: float, naive: bool) -> None:
+    print(f"\nfollowing a thread, {seconds:.0f} s per step (end-to-end lag: created_at to the page's merge)")
+    for rate in (1000, 5000, 10000, 20000):
+        for naive_page in (False, True) if naive else (False,):
+            r = follow(browser, hub, f"live-{rate}-{int(naive_page)}", rate, seconds, naive_page)
+            name = "naive page " if naive_page else "thread page"
+            print(f"  {name} offered {rate:6,}/s  received {r['got']:7,} of {r['sent']:7,}"
+                  f"  lag p50 {r['lag_p50']:7.0f} ms  p99 {r['lag_p99']:7.0f} ms  max {r['lag_max']:7.0f} ms"
+                  f"  busy {r['busy']:5.0f} ms/s  frame gap p99 {r['gap_p99']:6.0f} ms  max {r['gap_max']:6.0f} ms"
+                  + (f"  (a writing transaction of {r['held']:.0f} s held the horizon)" if r["held"] > 1 else ""))
+
+
+def report_memory(browser: Browser, hub: Hub) -> None:
+    print("\nmemory: 200,000 records streamed into a followed page (JS heap after a forced GC)")
+    for cap, label in ((None, "cap 50,000 (default)"), (10**9, "cap lifted")):
+        for streamed, heap, held, nodes in memory(browser, hub, f"mem-{cap}", 200_000, cap):
+            print(f"  {label:21} after {streamed:7,}: heap {heap:7.1f} MB  records held {held:7,}  DOM elements {nodes:5,}")
+
+
 def main() -> None:
     parser = arguments(__doc__, full_doc=True)
     parser.add_argument("--seconds", type=float, default=8.0, help="how long each follow step publishes")
+    parser.add_argument("--parts", default="first,follow,memory", help="which measures to run (comma-separated)")
+    parser.add_argument("--skip-naive", action="store_true", help="measure only the thread page")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     with schema(args.database_url) as dsn, Hub(dsn) as hub, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            print(f"first screen of a thread of {args.records:,} records (median of 7 loads; naive: of 3)")
-            seed(dsn, "big", args.records)
-            ours, naive, own = first_screen(browser, hub, "big")
-            print(f"  thread page   first rows drawn at {statistics.median(ours):8.1f} ms   (all: {', '.join(f'{x:.0f}' for x in ours)})")
-            print(f"  naive page    first rows drawn at {statistics.median(naive):8.1f} ms   (all: {', '.join(f'{x:.0f}' for x in naive)})")
-            print(f"  ratio         naive / thread page = {statistics.median(naive) / statistics.median(ours):.1f}x")
-            print(f"  of which the page's own work (all but its history request in flight): median {statistics.median(own):.1f} ms")
-            alone = history_alone(hub, "big")
-            print(f"  the history request alone, limit=1000, from Python: median {statistics.median(alone):.1f} ms")
-
-            print(f"\nfollowing a thread, {args.seconds:.0f} s per step (end-to-end lag: created_at to the page's merge)")
-            for rate in (1000, 5000, 10000, 20000):
-                for naive_page in (False, True):
-                    r = follow(browser, hub, f"live-{rate}-{int(naive_page)}", rate, args.seconds, naive_page)
-                    name = "naive page " if naive_page else "thread page"
-                    print(f"  {name} offered {rate:6,}/s  received {r['got']:7,} of {r['sent']:7,}"
-                          f"  lag p50 {r['lag_p50']:7.0f} ms  p99 {r['lag_p99']:7.0f} ms  max {r['lag_max']:7.0f} ms"
-                          f"  frame gap p99 {r['gap_p99']:6.0f} ms  max {r['gap_max']:6.0f} ms"
-                          + (f"  (a writing transaction of {r['held']:.0f} s held the horizon)" if r["held"] > 1 else ""))
-
-            print("\nmemory: 200,000 records streamed into a followed page (JS heap after a forced GC)")
-            for cap, label in ((None, "cap 50,000 (default)"), (10**9, "cap lifted")):
-                for streamed, heap, held, nodes in memory(browser, hub, f"mem-{cap}", 200_000, cap):
-                    print(f"  {label:21} after {streamed:7,}: heap {heap:7.1f} MB  records held {held:7,}  DOM elements {nodes:5,}")
+            if "first" in parts:
+                report_first(browser, hub, dsn, args.records, not args.skip_naive)
+            if "follow" in parts:
+                report_follow(browser, hub, args.seconds, not args.skip_naive)
+            if "memory" in parts:
+                report_memory(browser, hub)
         finally:
             browser.close()
 

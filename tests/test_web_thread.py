@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from helpers import HubProcess, embedded_data_dir, open_page, publish, query, run_cli, wait_until, ws
+from helpers import HubProcess, embedded_data_dir, open_page, publish, query, run_cli, wait_for_horizon, wait_until, ws
 from logctl.core.records import LogRecord
 from logctl.store import LogStore
 from logctl.tail.help import KEYS as TAIL_KEYS
@@ -88,6 +88,15 @@ def history(store: LogStore, thread: str, n: int, *, producer: str = "hist", sta
         LogRecord(thread, text.format(i=i), LEVELS[i % 4], T0 + dt.timedelta(seconds=i), producer, i)
         for i in range(start, start + n)
     ])
+    readable(store)
+
+
+def readable(store: LogStore) -> None:
+    """Wait until what was just written is below the xmin horizon, so the history API returns it (a long
+    writing transaction of another session on the shared server can hold it back: then say so)."""
+    with store.connection() as conn:
+        dsn = conn.info.dsn
+    wait_for_horizon(dsn, timeout=60)
 
 
 def visible_text(text: str) -> str:
@@ -168,6 +177,7 @@ def test_hostile_data_is_shown_literally_and_runs_nothing(page: Any, hub: HubPro
         LogRecord(HOSTILE_THREAD, m, "ERROR" if i % 2 else "INFO", T0 + dt.timedelta(seconds=i), '<svg onload="window.__pwned=7">', i)
         for i, m in enumerate(HOSTILE_MESSAGES)
     ])
+    readable(store)
     from urllib.parse import quote
 
     open_page(page, hub, "/runs/" + quote(HOSTILE_THREAD, safe=""))
@@ -198,6 +208,7 @@ def thread_of(store: LogStore, thread: str, n: int) -> None:
         LogRecord(thread, f"record {i} {'timeout' if i % 3 == 0 else 'ok'}", LEVELS[i % 4], T0 + dt.timedelta(seconds=i), "p", i)
         for i in range(n)
     ])
+    readable(store)
 
 
 @pytest.mark.timeout(90)
@@ -449,6 +460,7 @@ def demo_history(store: LogStore, thread: str, n: int) -> None:
         message = _TRACEBACK.format(n=number) if level == "ERROR" else rng.choice(_STEPS[thread]).format(n=number)
         rows.append(LogRecord(thread, message, level, now - dt.timedelta(seconds=(n - i) * 0.2), "demo-history", i))
     store.insert(rows)
+    readable(store)
 
 
 @pytest.mark.timeout(120)
@@ -473,14 +485,15 @@ def test_screenshots_of_a_demo_thread(browser: Any, dsn: str, cli_env: dict[str,
                 wait_js(page, "() => window.logctlThread.view.records >= 603")  # the demo's own live records
                 page.wait_for_function("() => document.querySelectorAll('#log mark').length > 0")
                 page.locator("#log").focus()
+                page.keyboard.press("E")  # the newest ERROR record (follow pauses: new records are counted)
+                assert page.evaluate("() => window.logctlThread.view.selectedEntry.level") == "ERROR"
                 if scheme == "dark":
-                    page.keyboard.press("E")  # the newest ERROR record, opened in full
-                    page.keyboard.press("Enter")
+                    page.keyboard.press("Enter")  # opened in full
                     assert page.locator("#detail").is_visible()
                     assert "Traceback" in (page.locator("#detail-message").text_content() or "")
                 background = page.evaluate("getComputedStyle(document.body).backgroundColor")
                 assert background == ("rgb(13, 17, 23)" if scheme == "dark" else "rgb(255, 255, 255)")
-                page.wait_for_timeout(200)
+                page.wait_for_timeout(1500)  # a few live records arrive meanwhile
                 shot = page.screenshot(animations="disabled", caret="hide")
                 (tmp_path / committed.name).write_bytes(shot)
                 if update:
