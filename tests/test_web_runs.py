@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.client
+import http.server
 import os
 import struct
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
-from helpers import BROWSER_TIMEOUT_MS, HubProcess, open_page, publish, recv_until, ws
+from helpers import BROWSER_TIMEOUT_MS, HubProcess, free_port, open_page, publish, recv_until, ws
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the docs' screenshots live; the suite rewrites them when LOGCTL_UPDATE_SCREENSHOTS=1.
@@ -121,7 +124,7 @@ def test_hostile_thread_ids_are_shown_as_text_and_run_nothing(hub: HubProcess, p
     assert page.locator("#runs script, #runs img, #runs b").count() == 0
     assert page.evaluate("window.pwned") is None and dialogs == []
     hrefs = page.locator("#runs tbody a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
-    assert all(h.startswith("/runs/") for h in hrefs) and "/runs/javascript%3Awindow.pwned%3D3" in hrefs
+    assert all(h.startswith("runs/") for h in hrefs) and "runs/javascript%3Awindow.pwned%3D3" in hrefs
     page.get_by_role("link", name="javascript:window.pwned=3").click()
     expect(page).to_have_url(f"{hub.http}/runs/javascript%3Awindow.pwned%3D3")
     assert page.evaluate("window.pwned") is None and dialogs == []
@@ -187,3 +190,72 @@ def test_serve_demo_shows_the_demo_threads_and_the_docs_screenshots(demo_hub: Hu
             assert _png_size(committed.read_bytes()) == (1000, 420)
         finally:
             context.close()
+
+
+@pytest.fixture
+def proxied_hub(dsn: str, cli_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[HubProcess, str, str, str]]:
+    """A hub that needs tokens behind a plain HTTP reverse proxy serving it under ``/logctl/``, set up as docs/security.md's
+    nginx example: the prefix removed, ``Host`` the hub's own, ``Origin`` passed on, the proxy's origin in ``--allow-origin``.
+
+    Yields the hub, the proxy's base URL, a read token and a write token.
+    """
+    from logctl.tokens_file import create_token
+
+    tokens = tmp_path / "tokens.json"
+    reader = create_token(tokens, "viewer", frozenset({"read"}))
+    writer = create_token(tokens, "producer", frozenset({"write"}))
+    hub_port: list[int] = []
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if not self.path.startswith("/logctl/"):
+                self.send_error(404)
+                return
+            conn = http.client.HTTPConnection("127.0.0.1", hub_port[0], timeout=10)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+            conn.request("GET", self.path[len("/logctl"):], headers={**headers, "Host": f"127.0.0.1:{hub_port[0]}"})
+            answer = conn.getresponse()
+            body = answer.read()
+            self.send_response(answer.status)
+            for name, value in answer.getheaders():
+                if name.lower() not in ("connection", "content-length", "date", "server"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            conn.close()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Proxy)
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    hub = HubProcess(dsn, cli_env, "--tokens-file", str(tokens), "--allow-origin", origin)
+    hub_port.append(hub.port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield hub, f"{origin}/logctl/", reader, writer
+    server.shutdown()
+    server.server_close()
+    if hub.proc is not None and hub.proc.poll() is None:
+        hub.kill()
+
+
+@pytest.mark.timeout(90)
+def test_the_runs_page_and_its_session_work_under_a_proxy_path_prefix(proxied_hub: tuple[HubProcess, str, str, str], page: Page) -> None:
+    """Behind a proxy serving the hub under /logctl/: ?token= lands on /logctl/ with the cookie, and the runs page loads
+    its files and data and links under the prefix."""
+    from websockets.sync.client import connect
+
+    hub, base, reader, writer = proxied_hub
+    with connect(hub.url + "/ws", additional_headers={"Authorization": f"Bearer {writer}"}) as conn:
+        publish(conn, [{"thread_id": "build-1", "message": "x"}, {"thread_id": "a/b", "message": "y"}])
+        recv_until(conn, "ack")
+    page.goto(f"{base}?match=*&token={reader}")
+    assert page.url == f"{base}?match=%2A"
+    expect(page.locator("#runs tbody tr")).to_have_count(2)
+    links = page.locator("#runs tbody a").evaluate_all("links => links.map(a => a.href)")
+    assert sorted(links) == [f"{base}runs/a%2Fb", f"{base}runs/build-1"]
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"  # style.css loaded
+    page.locator("#filter").fill("build")
+    expect(page.locator("#runs tbody tr")).to_have_count(1)
+    assert page.url == f"{base}?match=build"

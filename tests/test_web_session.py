@@ -200,3 +200,41 @@ def test_the_session_outlives_a_hub_restart(
     secure_hub.start()
     page.reload()
     expect(page.locator("#refusal")).to_contain_text("no longer valid")
+
+
+@pytest.mark.timeout(60)
+def test_over_tls_the_session_cookie_is_secure(dsn: str, cli_env: dict[str, str], tokens: tuple[Path, str, str], tmp_path: Path) -> None:
+    """A hub serving https:// (a CA made in the test, verified) sets the session cookie with Secure, and the page answers over TLS."""
+    import http.client
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    certfile, keyfile = tmp_path / "hub.pem", tmp_path / "hub.key"
+    certfile.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    leaf.private_key_pem.write_to_path(str(keyfile))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    path, reader, _writer = tokens
+    hub = HubProcess(dsn, cli_env, "--tokens-file", str(path), "--certfile", str(certfile), "--keyfile", str(keyfile))
+    try:
+        assert hub.secure
+        conn = http.client.HTTPSConnection("127.0.0.1", hub.port, context=context, timeout=10)
+        conn.request("GET", f"/runs/job-1?token={reader}")
+        answer = conn.getresponse()
+        answer.read()
+        cookie = answer.getheader("Set-Cookie") or ""
+        assert (answer.status, answer.getheader("Location")) == (303, "./job-1")
+        assert cookie.endswith("; Path=/; HttpOnly; SameSite=Strict; Secure") and reader not in cookie
+        conn.close()
+        conn = http.client.HTTPSConnection("127.0.0.1", hub.port, context=context, timeout=10)
+        conn.request("GET", "/runs/job-1", headers={"Cookie": cookie.split(";")[0]})
+        page = conn.getresponse()
+        assert page.status == 200 and b"thread" in page.read()
+        assert f"wss://127.0.0.1:{hub.port}" in (page.getheader("Content-Security-Policy") or "")
+        conn.close()
+    finally:
+        if hub.proc is not None and hub.proc.poll() is None:
+            hub.kill()

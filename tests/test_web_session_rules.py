@@ -26,8 +26,8 @@ def _get(target: str, *headers: tuple[str, str], access: Access = ACCESS, tls: b
 def test_a_read_token_in_a_page_url_sets_the_cookie_and_redirects_without_it() -> None:
     """?token= on / or /runs/x: 303 to the same URL, other parameters kept in order, cookie HttpOnly, Strict, Path=/."""
     login = _get(f"/runs/a%2Fb?level=WARN&token={READER}&q=x%20y")
-    assert login == Login("/runs/a%2Fb?level=WARN&q=x+y", f"logctl-8765={SESSION}; Path=/; HttpOnly; SameSite=Strict", "r")
-    assert _get(f"/?token={READER}") == Login("/", f"logctl-8765={SESSION}; Path=/; HttpOnly; SameSite=Strict", "r")
+    assert login == Login("./a%2Fb?level=WARN&q=x+y", f"logctl-8765={SESSION}; Path=/; HttpOnly; SameSite=Strict", "r")
+    assert _get(f"/?token={READER}") == Login("./", f"logctl-8765={SESSION}; Path=/; HttpOnly; SameSite=Strict", "r")
     assert isinstance(login, Login) and READER not in (login.set_cookie or "") and READER not in login.location
     secure = _get(f"/?token={READER}", tls=True)
     assert isinstance(secure, Login) and (secure.set_cookie or "").endswith("; Secure")
@@ -43,7 +43,7 @@ def test_a_bad_or_unscoped_token_in_the_url_is_refused_with_a_page() -> None:
 
 def test_without_tokens_a_token_in_the_url_is_only_taken_out_of_it() -> None:
     """A hub that needs no tokens redirects ?token= away and sets no cookie."""
-    assert _get("/?match=b*&token=whatever", access=Access(check_host=True)) == Login("/?match=b%2A", None, None)
+    assert _get("/?match=b*&token=whatever", access=Access(check_host=True)) == Login("./?match=b%2A", None, None)
 
 
 def test_the_cookie_authenticates_pages_api_and_websocket_from_the_own_origin() -> None:
@@ -54,10 +54,13 @@ def test_the_cookie_authenticates_pages_api_and_websocket_from_the_own_origin() 
 
 
 def test_the_cookie_is_not_taken_from_another_origin_or_site() -> None:
-    """An allowed foreign origin, another port's page (same-site) or a cross-site fetch cannot use the cookie."""
-    allowing = Access(tokens=TABLE, check_host=True, session_key=KEY, allow_origins=frozenset({"http://127.0.0.1:9999"}))
+    """Another port's page (same-site), a cross-site fetch, or an allowed origin's page calling the hub from its own origin
+    cannot use the cookie; a page served under an allowed origin (a proxy's public origin) can."""
+    allowing = Access(tokens=TABLE, check_host=True, session_key=KEY, allow_origins=frozenset({"https://logs.example.com"}))
+    proxied = (COOKIE, ("Origin", "https://logs.example.com"), ("Sec-Fetch-Site", "same-origin"), ("Sec-Fetch-Mode", "cors"))
+    assert isinstance(_get("/admin/runs", *proxied, access=allowing), Runs)
     cases = [
-        ((COOKIE, ("Origin", "http://127.0.0.1:9999")), allowing),
+        ((COOKIE, ("Origin", "https://logs.example.com"), ("Sec-Fetch-Site", "cross-site")), allowing),
         ((COOKIE, ("Sec-Fetch-Site", "same-site"), ("Sec-Fetch-Mode", "no-cors")), ACCESS),
         ((COOKIE, ("Sec-Fetch-Site", "cross-site"), ("Sec-Fetch-Mode", "cors")), ACCESS),
     ]
@@ -92,4 +95,5 @@ def test_cookie_names_and_parsing() -> None:
     assert web.cookie_name("127.0.0.1:8765") == "logctl-8765" and web.cookie_name("[::1]:9") == "logctl-9"
     assert web.cookie_name("localhost") == "logctl" == web.cookie_name(None) == web.cookie_name("[::1]")
     assert web.cookie_values(["a=1; logctl-1=x", "logctl-1=y"], "logctl-1") == ["x", "y"]
-    assert web.without_token("/", "token=a") == "/" and web.without_token("/runs/x", "a=1&token=t&b=") == "/runs/x?a=1&b="
+    assert web.without_token("/", "token=a") == "./" and web.without_token("/runs/x", "a=1&token=t&b=") == "./x?a=1&b="
+    assert web.without_token("/runs/a:b", "token=t") == "./a:b"  # never read as a scheme

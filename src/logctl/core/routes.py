@@ -317,16 +317,14 @@ def _credential(request: HttpRequest, access: Access, tokens: TokenTable) -> tup
 
 
 def _own_page(request: HttpRequest) -> bool:
-    """Whether a request carrying the session cookie comes from this hub's own pages (or is a top-level visit).
+    """Whether a request carrying the session cookie comes from a page of the hub's own origin (or is a top-level visit).
 
-    Its ``Origin``, if any, must be the hub's own (not merely ``--allow-origin``), and the
-    browser's ``Sec-Fetch-Site`` must not say another site or another origin of this site
-    (another port of the same host is "same-site"), unless it is a navigation to a page.
+    Its ``Origin`` has passed the Origin check already (the hub's own, or one of ``--allow-origin``,
+    which is how a proxy's public origin is named). The browser's ``Sec-Fetch-Site`` must say
+    the request comes from the very origin it goes to: not another site, and not another origin
+    of this site (another port of the same host is "same-site"); a navigation to a page (a
+    followed link) is the exception.
     """
-    host = _single_host(request)
-    origin = request.header("Origin")
-    if origin is not None and (host is None or origin.lower() not in (f"http://{host.lower()}", f"https://{host.lower()}")):
-        return False
     site = request.header("Sec-Fetch-Site")
     return site in (None, "same-origin", "none") or request.header("Sec-Fetch-Mode") == "navigate"
 

@@ -135,6 +135,10 @@ def cookie_values(headers: list[str], name: str) -> list[str]:
 
 
 def without_token(path: str, query: str) -> str:
-    """The URL to redirect to after taking the token: ``path`` with every other parameter kept, in order."""
+    """Where to redirect after taking the token: the same page with every other parameter kept, in order.
+
+    Relative to the page (``./?match=b``, ``./a%2Fb?level=WARN``), so that a proxy serving the
+    hub under a path prefix keeps it.
+    """
     kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != TOKEN_PARAMETER]
-    return path + ("?" + urlencode(kept) if kept else "")
+    return "./" + path.rpartition("/")[2] + ("?" + urlencode(kept) if kept else "")

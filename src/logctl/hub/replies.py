@@ -55,13 +55,13 @@ _HOW_TO_LOG_IN = (
 
 
 def _refusal_page(refusal: routes.Refusal) -> str:
-    """A small page saying why (the message is text, escaped), in the viewer's style; no script."""
+    """A small page saying why (the message is text, escaped); no script, no style."""
     how = f"<p>{_HOW_TO_LOG_IN}</p>" if refusal.status in (401, 403) else ""
+    # No stylesheet or link: the page may sit at any depth under a proxy's prefix; the browser's
+    # own light or dark style is enough (and the CSP forbids inline style).
     return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>logctl: '
-        f"{refusal.status}</title>"
-        '<link rel="stylesheet" href="/static/style.css"></head><body>'
-        '<header class="bar"><h1><a href="/">logctl</a></h1></header><main>'
-        f'<p class="notice error" id="refusal" data-code="{html.escape(refusal.code)}">{html.escape(refusal.message)}</p>{how}'
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="color-scheme" content="light dark">'
+        f"<title>logctl: {refusal.status}</title></head><body><h1>logctl</h1><main>"
+        f'<p id="refusal" data-code="{html.escape(refusal.code)}">{html.escape(refusal.message)}</p>{how}'
         "</main></body></html>\n"
     )

@@ -58,14 +58,18 @@ export async function getJSON(path, {signal} = {}) {
   return body;
 }
 
-/** The WebSocket URL of this hub (ws:// or wss:// like the page). */
-export function websocketUrl() {
-  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+/** The WebSocket URL of this hub (ws:// or wss:// like the page); `path` is relative to the page ("ws" on the runs page). */
+export function websocketUrl(path = "ws") {
+  const url = new URL(path, location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  url.search = "";
+  url.hash = "";
+  return url.href;
 }
 
-/** The link to a thread's page. */
+/** The link to a thread's page, relative to the runs page (so a proxy's path prefix is kept). */
 export function threadHref(threadId) {
-  return "/runs/" + encodeURIComponent(threadId);
+  return "runs/" + encodeURIComponent(threadId);
 }
 
 /** "5s", "3m", "2h", "4d" since `iso` at `now` (ms); "-" for no time. */

@@ -3,8 +3,11 @@
 // Why polling: the thread list is one cheap read of the summary table (migration 005), the
 // WebSocket has no "list of threads" subscription, and a 2 s poll that stops while the tab is
 // hidden costs the hub less than a subscription to every thread would (docs/web.md).
+//
+// Every URL is relative (static/…, admin/runs, runs/<id>), so the page also works when a
+// proxy serves the hub under a path prefix (https://host/logctl/).
 
-import {el, getJSON, HubError, relativeAge, threadHref, visible} from "/static/common.js";
+import {el, getJSON, HubError, relativeAge, threadHref, visible} from "./common.js";
 
 const POLL_MS = 2000;
 const LIMIT = 500;
@@ -122,7 +125,7 @@ async function refresh() {
   const params = new URLSearchParams({limit: String(LIMIT)});
   if (glob) params.set("match", glob);
   try {
-    const body = await getJSON("/admin/runs?" + params);
+    const body = await getJSON("admin/runs?" + params);
     if (mine !== generation) return;
     render(body.runs);
     const more = body.before ? `, showing the newest ${body.count}` : "";
