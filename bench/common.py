@@ -48,17 +48,20 @@ def schema(server: str) -> Iterator[str]:
 
 
 class Hub:
-    """`logctl serve` on a free port over ``dsn``; ``url`` is its base URL (``ws://host:port``)."""
+    """`logctl serve` on a free port over ``dsn`` (with ``extra`` options); ``url`` is its base URL
+    (``ws://host:port``, or ``wss://`` with ``--certfile``), ``http`` its HTTP base."""
 
-    def __init__(self, dsn: str, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, dsn: str, env: Mapping[str, str] | None = None, *extra: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "logctl", "serve", "--port", "0", "--database-url", dsn],
+            [sys.executable, "-m", "logctl", "serve", "--port", "0", "--database-url", dsn, *extra],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
         )
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()  # "logctl hub: ws://127.0.0.1:PORT/ws  http://…"
+        line = self.proc.stdout.readline()  # "logctl hub: ws://127.0.0.1:PORT/ws  web: http://…"
         self.port = int(line.split()[2].rsplit(":", 1)[1].split("/")[0])
-        self.url = f"ws://127.0.0.1:{self.port}"
+        secure = line.startswith("logctl hub: wss://")
+        self.url = f"{'wss' if secure else 'ws'}://127.0.0.1:{self.port}"
+        self.http = f"{'https' if secure else 'http'}://127.0.0.1:{self.port}"
 
     def close(self) -> None:
         self.proc.terminate()

@@ -188,14 +188,18 @@ def isolated_schema(server_dsn: str) -> Iterator[str]:
 
 
 def migrate(dsn: str, layout: str = "plain") -> None:
-    """Apply logctl's migrations to ``dsn``'s schema; ``layout`` "partitioned" then partitions it by day."""
+    """Apply logctl's migrations to ``dsn``'s schema; ``layout`` "partitioned" then partitions it by day.
+
+    Only today's partition is made (not a week ahead, as apply-schema does): tests are quicker,
+    and every other day's partition is made on demand by the writer, the path under test.
+    """
     from logctl.store.layout import apply_layout
     from logctl.store.migrate import apply_migrations
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         apply_migrations(conn)
         if layout != "plain":
-            apply_layout(conn, "daily")
+            apply_layout(conn, "daily", ahead=dt.timedelta(0))
 
 
 def cli_environment(data_dir: Path) -> dict[str, str]:

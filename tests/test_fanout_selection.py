@@ -186,10 +186,13 @@ class Shell:
                 self.carry_out([a])
         return more
 
-    def start_read(self) -> None:
-        """A wake-up begins: the feed asks the fan-out what to read (the queries run at :meth:`query_reads`)."""
+    def start_read(self, discover: bool = True) -> None:
+        """A wake-up begins: the feed asks the fan-out what to read (the queries run at :meth:`query_reads`).
+
+        Without ``discover`` the globs' look-up of new threads is left out (the hub spaces them out).
+        """
         if not self.inflight:
-            self.inflight.extend(self.f.reads())
+            self.inflight.extend(self.f.reads(discover=discover))
 
     def query_reads(self) -> None:
         """The planned reads' queries run now (their snapshot); their rows reach the fan-out at :meth:`finish_read`."""
@@ -248,7 +251,7 @@ ops = st.lists(
         st.tuples(st.just("select"), st.integers(0, 2), st.integers(0, len(SELECTIONS) - 1), st.integers(0, 30)),
         st.tuples(st.just("single"), st.integers(0, 2), st.sampled_from(THREADS), st.integers(0, 30)),
         st.tuples(st.just("feed"),),
-        st.tuples(st.just("start_read"),),
+        st.tuples(st.just("start_read"), st.booleans()),
         st.tuples(st.just("query_reads"),),
         st.tuples(st.just("finish_read"),),
         st.tuples(st.just("catch_up"), st.integers(0, 10)),
@@ -301,7 +304,7 @@ def test_every_selection_gets_every_row_of_its_threads_once_in_global_order(
         elif kind == "feed":
             shell.read_feed()
         elif kind == "start_read":
-            shell.start_read()
+            shell.start_read(bool(op[1]))
         elif kind == "query_reads":
             shell.query_reads()
         elif kind == "finish_read":

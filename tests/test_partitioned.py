@@ -165,9 +165,36 @@ def test_a_prune_finishes_a_partition_left_detached(partitioned_store: LogStore,
         assert {t: n for t, (n, _) in _summary(store).items()} == {"t": 1}
 
 
-def test_sql_insert_helper_makes_partitions_like_an_operator_would(partitioned_store: LogStore) -> None:
-    """Plain SQL inserts (helpers.sql_insert) reach new partitions once they exist; the NOTIFY and summary triggers fire."""
-    at = dt.datetime(2019, 7, 4, 12, tzinfo=UTC)
-    sql_insert(partitioned_store.dsn, [("sql", "one", at), ("sql", "two", at)])
+def test_plain_sql_backfills_through_logctl_create_partition(partitioned_store: LogStore) -> None:
+    """Plain SQL makes the partitions a backfill needs with logctl_create_partition(), once each; the triggers fire."""
+    made = query(partitioned_store.dsn, "SELECT logctl_create_partition(d) FROM generate_series("
+                 "'2019-07-01 00:00+00'::timestamptz, '2019-07-03 12:00+00', interval '12 hours') d")
+    assert [m for (m,) in made if m is not None] == ["thread_logs_p20190701", "thread_logs_p20190702", "thread_logs_p20190703"]
+    at = dt.datetime(2019, 7, 2, 18, tzinfo=UTC)
+    sql_insert(partitioned_store.dsn, [("sql", "one", at), ("sql", "two", at + dt.timedelta(hours=12))])
     with partitioned_store as store:
         assert _summary(store) == {"sql": (2, at)}
+        assert store.count("sql") == 2
+
+
+def test_a_running_hub_keeps_making_the_partitions_ahead(partitioned_store: LogStore) -> None:
+    """keep_partitions, the hub's periodic task, makes the partitions ahead again after they go (a no-op when all exist)."""
+    import asyncio
+
+    from logctl.hub.run import keep_partitions
+
+    tomorrow = periods_ahead(dt.datetime.now(UTC) + dt.timedelta(days=1), "daily", dt.timedelta(0))[0].name
+    with partitioned_store as store:
+        store.maintain_partitions()
+        assert tomorrow in _partitions(store.dsn)
+        query(store.dsn, f"DROP TABLE {tomorrow}")
+
+        async def watch() -> None:
+            task = asyncio.ensure_future(keep_partitions(store, interval=0.05))
+            try:
+                while tomorrow not in await asyncio.to_thread(_partitions, store.dsn):
+                    await asyncio.sleep(0.05)
+            finally:
+                task.cancel()
+
+        asyncio.run(asyncio.wait_for(watch(), timeout=30))

@@ -156,18 +156,20 @@ def test_coloured_plain_lines_colour_the_tag() -> None:
 # -- what the header says ----------------------------------------------------------------
 
 
-def test_describe_threads_counts_and_lists_and_cuts() -> None:
-    """The header names one thread as is, counts several, and cuts a long list with `+N more`."""
+def test_describe_threads_counts_and_lists_and_cuts_at_whole_names() -> None:
+    """The header names one thread as is, counts several, and cuts a long list at whole names with `+N more`."""
     assert describe_threads(["t1"], None, ["t1"]) == "t1"
     assert describe_threads(["b", "a"], None, []) == "2 threads: a, b"
-    assert describe_threads([], "demo-*", ["demo-etl", "demo-build", "demo-agent"]) == (
-        "demo-* (3 threads: demo-agent, demo-build, demo-etl)"
-    )
+    demo = ["demo-etl", "demo-build", "demo-agent"]
+    assert describe_threads([], "demo-*", demo) == "demo-* (3 threads: demo-agent, demo-build, demo-etl)"
+    assert describe_threads([], "demo-*", demo, width=50) == "demo-* (3 threads: demo-agent, +2 more)"
+    assert describe_threads([], "demo-*", demo, width=51) == "demo-* (3 threads: demo-agent, demo-build, +1 more)"
+    assert describe_threads([], "demo-*", demo, width=52) == "demo-* (3 threads: demo-agent, demo-build, demo-etl)"
     assert describe_threads([], "x-*", []) == "x-* (0 threads)"
     many = [f"build-{i:03}" for i in range(40)]
-    text = describe_threads([], "build-*", many, limit=40)
+    text = describe_threads([], "build-*", many, width=60)
     assert text.startswith("build-* (40 threads: build-000, build-001, ") and text.endswith(" more)")
-    assert len(text) < 80
+    assert len(text) <= 60
     assert describe_threads(["a\x1b]0;x\x07"], "b*", []) == "a\\x1b]0;x\\x07 b* (1 thread: a\\x1b]0;x\\x07)"
 
 
@@ -175,7 +177,7 @@ def test_describe_threads_counts_and_lists_and_cuts() -> None:
 
 
 def three_threads() -> ViewModel:
-    vm = ViewModel()
+    vm = ViewModel(count_threads=True)
     vm.append([rec(t, f"{t}-{i}", seconds=i) for i in range(6) for t in ("a", "b", "c")])
     return vm
 
@@ -229,7 +231,7 @@ def test_selection_stays_on_the_same_record_when_a_thread_is_hidden() -> None:
 @given(st.lists(st.tuples(st.sampled_from("abcd"), st.booleans()), max_size=12))
 def test_any_sequence_of_toggles_shows_exactly_the_shown_threads(toggles: list[tuple[str, bool]]) -> None:
     """After any show/hide sequence, the visible records are those of the threads shown, in load order."""
-    vm = ViewModel()
+    vm = ViewModel(count_threads=True)
     records = [rec(t, f"{t}{i}") for i in range(3) for t in "abcd"]
     vm.append(records)
     shown = set("abcd")
@@ -241,7 +243,7 @@ def test_any_sequence_of_toggles_shows_exactly_the_shown_threads(toggles: list[t
 
 def test_status_line_counts_the_threads_of_a_tail_of_several() -> None:
     """`12 records in 3 threads`, and the hidden ones in the filter part; one thread: as before."""
-    vm = ViewModel()
+    vm = ViewModel(count_threads=True)
     vm.append([rec(t, "x") for t in "abcabcabcabc"])
     vm.set_filter(vm.filter.showing("b", False))
     line = status_line(StatusInfo(several=True), vm, 0.0).plain

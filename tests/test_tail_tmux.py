@@ -65,7 +65,8 @@ class Tmux:
 
 
 def launch(tmux: Tmux, thread_id: str, hub: HubProcess, cli_env: dict[str, str], exit_file: Path) -> None:
-    """Run ``logctl tail THREAD_ID`` in the tmux session; its exit status goes to ``exit_file``."""
+    """Run ``logctl tail THREAD_ID`` (a shell word list: ``a b``, ``--match 'x-*'``) in the tmux session;
+    its exit status goes to ``exit_file``."""
     # A clean environment: tmux hands its server's COLUMNS/LINES to the pane otherwise.
     env = {"PATH": cli_env["PATH"], "HOME": cli_env.get("HOME", "/tmp"), "LOGCTL_DATA_DIR": cli_env["LOGCTL_DATA_DIR"],
            "TERM": "xterm-256color", "TZ": "UTC", "LANG": "C.UTF-8"}
@@ -161,3 +162,56 @@ def test_no_block_glyphs_on_log_rows(
         after = tmux.wait_for(lambda s: log_rows(s) == log_rows(top) and s.splitlines()[-2:] == top.splitlines()[-2:],
                               timeout=5)
         assert_no_blocks(after, f"after closing {opened!r}")
+
+
+def test_three_threads_thread_column_and_show_hide(
+    hub: HubProcess, store: LogStore, cli_env: dict[str, str], tmux: Tmux, tmp_path: Path
+) -> None:
+    """`tail --match 'mt-*'` in tmux: a coloured thread column; T hides one thread's lines and shows them again."""
+    threads = ("mt-alpha", "mt-beta", "mt-gamma-long")
+    store.insert([LogRecord(t, f"{t.split('-')[1]} step {i}", LEVELS[i % 4], T0 + dt.timedelta(seconds=i))
+                  for i in range(8) for t in threads])
+    store.insert([LogRecord("other", "not followed", "INFO", T0)])
+    launch(tmux, "--match 'mt-*'", hub, cli_env, tmp_path / "exit-status")
+
+    screen = tmux.wait_for(lambda s: "gamma step 7" in s and "● live" in s and "24 records in 3 threads" in s)
+    # the title names the glob and the threads (cut with … where the sparklines begin)
+    assert screen.splitlines()[0].startswith(" mt-* (3 threads: mt-alpha, mt-beta, mt-gamma"), screen
+    rows = [line for line in log_rows(screen) if "step" in line]
+    # the thread column: between the time and the level, padded to the longest id (13), each row its own thread
+    column = re.compile(r"^\S+ \S+ (mt-\S+) +(?P<level>DEBUG|INFO|WARN|ERROR) +(?P<message>\w+) step")
+    tags = [column.match(line) for line in rows]
+    assert rows and all(m is not None and m.group(1).split("-")[1] == m["message"] for m in tags), screen
+    assert {m.group(1) for m in tags if m is not None} == set(threads)
+    # one column, padded to the longest id: the levels and the messages line up
+    assert len({(m.start("level"), m.start("message")) for m in tags if m is not None}) == 1, screen
+    assert "not followed" not in screen
+    # each thread in its own colour (256-colour SGR on the tag)
+    coloured = tmux.screen(escapes=True)
+    tag_colours = re.findall(r"\x1b\[38;5;(\d+)m(?:\x1b\[[0-9;]*m)*(mt-alpha|mt-beta|mt-gamma-long)(?![\w-])", coloured)
+    assert len(set(tag_colours)) == 3 and len({colour for colour, _ in tag_colours}) == 3, coloured
+
+    tmux.keys("T")
+    picker = tmux.wait_for(lambda s: "threads (Space toggles" in s)
+    assert all(t in picker for t in threads)
+    tmux.keys("Down", "Space")  # the list is sorted: the second is mt-beta
+    tmux.wait_for(lambda s: "hiding mt-beta" in s)
+    tmux.keys("Escape")
+    hidden = tmux.wait_for(lambda s: "threads (Space toggles" not in s and "hiding mt-beta" in s)
+    body = "\n".join(log_rows(hidden))
+    assert "beta step" not in body and "mt-beta " not in body, hidden
+    assert "alpha step 7" in body and "gamma step 7" in body
+
+    store.insert([LogRecord(t, f"{t.split('-')[1]} live", "INFO", T0 + dt.timedelta(seconds=30)) for t in threads])
+    live = tmux.wait_for(lambda s: "alpha live" in s and "gamma live" in s)
+    assert "beta live" not in live  # hidden, not dropped: it comes back below
+
+    tmux.keys("T")
+    tmux.wait_for(lambda s: "threads (Space toggles" in s)
+    tmux.keys("a", "Escape")
+    shown = tmux.wait_for(lambda s: "beta live" in s and "hiding" not in s and "threads (Space toggles" not in s)
+    assert "27 records in 3 threads" in shown
+    rows = log_rows(shown)
+    beta = next(y for y, line in enumerate(rows) if "beta live" in line)
+    alpha = next(y for y, line in enumerate(rows) if "alpha live" in line)
+    assert alpha < beta, shown  # back in place: stored after alpha's

@@ -424,10 +424,16 @@ class FanOut:
 
     # -- the feed -----------------------------------------------------------------------
 
-    def reads(self) -> list[ReadFeed]:
-        """The feed reads of one wake-up: one for every readable thread (and the globs), one per failing thread."""
+    @property
+    def has_globs(self) -> bool:
+        """Whether a selection with a glob exists (its new threads are looked for at reads that ``discover``)."""
+        return bool(self._globs)
+
+    def reads(self, *, discover: bool = True) -> list[ReadFeed]:
+        """The feed reads of one wake-up: one for every readable thread (and, if ``discover``, the globs'
+        look-up of new threads), one per failing thread. A glob's rows wait for its next look-up."""
         healthy = {t: f.position for t, f in self._threads.items() if f.failing is None}
-        patterns = self._patterns() if self._globs else ()
+        patterns = self._patterns() if self._globs and discover else ()
         out = [ReadFeed(healthy, patterns)] if healthy or patterns else []
         out += [ReadFeed({t: f.position}) for t, f in self._threads.items() if f.failing is not None]
         return out

@@ -109,26 +109,29 @@ def plain_prefix(thread_id: str, width: int, *, color: bool) -> str:
     return f"\x1b[38;5;{thread_colour(thread_id)}m{tag}\x1b[0m \x1b[2m{SEPARATOR}\x1b[0m "
 
 
-def describe_threads(threads: Sequence[str], match: str | None, seen: Sequence[str], *, limit: int = 60) -> str:
+def describe_threads(threads: Sequence[str], match: str | None, seen: Sequence[str], *, width: int = 80) -> str:
     """What a tail follows, for its header: ``demo-* (3 threads: a, b, c)``, ``2 threads: a, b``.
 
-    ``threads`` are the ids asked for, ``match`` the glob, ``seen`` the threads whose records
-    have arrived (in any order; they are listed sorted). Names beyond ``limit`` characters
-    become ``+N more``. Controls in the names are made visible.
+    ``threads`` are the ids asked for, ``match`` the glob, ``seen`` the threads the hub named
+    or whose records have arrived (in any order; they are listed sorted). The names are cut
+    at whole names, ``a, b, +5 more``, to keep the whole within ``width`` characters where
+    the rest allows. Controls in the names are made visible.
     """
     names = sorted(set(threads) | set(seen))
     if match is None and len(names) == 1:
         return neutralise_controls(names[0])
-    listed = _listed(names, limit)
     count = f"{len(names)} thread" + ("" if len(names) == 1 else "s")
     if match is None:
-        return neutralise_controls(f"{count}: {listed}")
-    head = " ".join([*threads, match])
-    return neutralise_controls(f"{head} ({count}{': ' + listed if names else ''})")
+        head, tail = f"{count}: ", ""
+    else:
+        head, tail = " ".join([*threads, match]) + f" ({count}" + (": " if names else ""), ")"
+    listed = _listed(names, width - len(head) - len(tail)) if names else ""
+    return neutralise_controls(f"{head}{listed}{tail}")
 
 
 def _listed(names: Sequence[str], limit: int) -> str:
-    """``a, b, c`` or, past ``limit`` characters, ``a, b, +5 more`` (always at least one name)."""
+    """``a, b, c`` or, past ``limit`` characters, ``a, b, +5 more`` (at least one name, and never ``+1 more``
+    where that one name would fit)."""
     out: list[str] = []
     length = 0
     for i, name in enumerate(names):

@@ -75,7 +75,7 @@ def message_lines(entry: Entry) -> list[str]:
 class ViewModel:
     """Entries, filter, layout, selection and follow state of one log view."""
 
-    def __init__(self, *, measure: Callable[[str], int] = len) -> None:
+    def __init__(self, *, measure: Callable[[str], int] = len, count_threads: bool = False) -> None:
         self.entries: list[Entry] = []
         #: Indices into :attr:`entries` of the entries the filter accepts, in order.
         self.visible: list[int] = []
@@ -91,8 +91,10 @@ class ViewModel:
         self.prefix = 0
         self.max_width = 0
         self._measure = measure
-        #: Records loaded per thread, in the order the threads were first seen.
+        #: Records loaded per thread, in the order the threads were first seen (only with
+        #: ``count_threads``, for a tail of several threads: a single thread's view skips the cost).
         self.threads: dict[str, int] = {}
+        self._count_threads = count_threads
         self._records = 0
         self._ends: list[int] = []
         self._matches: list[int] = []
@@ -227,6 +229,9 @@ class ViewModel:
     # -- internals ---------------------------------------------------------------------
 
     def _count(self, entries: Sequence[Entry]) -> None:
+        if not self._count_threads:
+            self._records += sum(1 for e in entries if not isinstance(e, Marker))
+            return
         threads = self.threads
         for entry in entries:
             if not isinstance(entry, Marker):

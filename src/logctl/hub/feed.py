@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -49,6 +50,8 @@ logger = logging.getLogger("logctl.hub.feed")
 
 #: Feed read failures that say nothing about the rows read: retried, never blamed on a thread.
 _NOT_DATA: Final = (DatabaseUnavailable, AuthenticationFailed, PrivilegeError, SchemaMissing, SchemaOutdated)
+#: Seconds between two look-ups of the threads that globs match (see ``_read_once``).
+DISCOVERY_INTERVAL: Final = 0.1
 UNREADABLE: Final = "the hub cannot read this thread's rows from the database; its live records stop until that is fixed"
 
 
@@ -81,6 +84,8 @@ class Feed:
         self._stop = threading.Event()
         self._listener = Listener(store.dsn, self._wake_soon, stop=self._stop)
         self._task: asyncio.Task[None] | None = None
+        self._discovered_at = -DISCOVERY_INTERVAL
+        self._discovery_due = False
 
     @property
     def subscriber_count(self) -> int:
@@ -244,7 +249,16 @@ class Feed:
                 logger.exception("the feed failed on a wake-up; it goes on with the next one")
 
     async def _read_once(self) -> None:
-        reads: list[ReadFeed] = self.fanout.reads()
+        now = time.monotonic()
+        # A glob's look-up of new threads (a compaction and a query) runs at most every
+        # DISCOVERY_INTERVAL, however often commits wake the feed; the globs' rows wait for it.
+        discover = now - self._discovered_at >= DISCOVERY_INTERVAL
+        reads: list[ReadFeed] = self.fanout.reads(discover=discover)
+        if discover:
+            self._discovered_at = now
+        elif self.fanout.has_globs and not self._discovery_due:
+            self._discovery_due = True
+            self._loop.call_later(DISCOVERY_INTERVAL, self._discovery_wake)
         while reads:
             read = reads.pop(0)
             try:
@@ -268,6 +282,10 @@ class Feed:
                     reads.append(action)
                 else:
                     self._carry_out(action)
+
+    def _discovery_wake(self) -> None:
+        self._discovery_due = False
+        self._wake.set()
 
     # -- LISTEN (its own thread and connection: logctl.store.listen) ------------------
 

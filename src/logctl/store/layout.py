@@ -27,11 +27,17 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
-from logctl.core.partitions import Partition, Period, period_start, periods_ahead
-from logctl.errors import ConfigError
+from logctl.core.partitions import AHEAD, Partition, Period, period_start, periods_ahead
+from logctl.errors import ConfigError, SchemaMissing
 from logctl.store.connect import translating
 from logctl.store.migrate import LOCK_NAMESPACE
-from logctl.store.partitions import PARTITION_COMMENT, create_partitions, read_layout, read_partitions
+from logctl.store.partitions import (
+    CREATE_PARTITION_FUNCTION,
+    PARTITION_COMMENT,
+    create_partitions,
+    read_layout,
+    read_partitions,
+)
 
 __all__ = ["LayoutReport", "apply_layout", "conversion_bound", "describe_conversion"]
 
@@ -217,6 +223,7 @@ def _swap(conn: Conn, period: Period, bound: dt.datetime | None, filled: int) ->
             conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(sql.Identifier(LEGACY), sql.Literal(PARTITION_COMMENT)))
         conn.execute(_PARENT.encode())
         conn.execute(_LEDGER)
+        conn.execute(CREATE_PARTITION_FUNCTION.encode())
         for grant in grants:
             conn.execute(grant)
         conn.execute("INSERT INTO logctl_partitioning (period) VALUES (%s)", (period,))
@@ -240,8 +247,45 @@ def _convert(conn: Conn, period: Period, now: dt.datetime) -> tuple[str, dt.date
     raise AssertionError("thread_logs could not be locked for the conversion")  # _swap attaches once prepared
 
 
-def apply_layout(conn: Conn, want: Period | None, *, now: dt.datetime | None = None) -> LayoutReport:
-    """Keep, or convert to, the layout asked for (None: keep the current one); make partitions ahead.
+def _install_function(conn: Conn) -> None:
+    """(Re)create logctl_create_partition() if it is missing or differs, under the migrations' lock."""
+    body = CREATE_PARTITION_FUNCTION.split("$$")[1]
+    same = conn.execute(
+        "SELECT prosrc = %s FROM pg_proc WHERE proname = 'logctl_create_partition'"
+        " AND pronamespace = current_schema()::regnamespace",
+        (body,),
+    ).fetchone()
+    if same is not None and same[0]:
+        return
+    key = (LOCK_NAMESPACE,)
+    conn.execute("SELECT pg_advisory_lock(%s, hashtext(current_schema() || ':migrate'))", key)
+    try:
+        conn.execute(CREATE_PARTITION_FUNCTION.encode())
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s, hashtext(current_schema() || ':migrate'))", key)
+
+
+def _verify(conn: Conn) -> None:
+    """Refuse a partitioned thread_logs that lacks a trigger, the ledger or a key holding created_at."""
+    have = {str(r[0]) for r in conn.execute(
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = 'thread_logs'::regclass AND NOT tgisinternal"
+    ).fetchall()}
+    lacks = [f"trigger {t}" for t in _TRIGGERS if t not in have]
+    if conn.execute("SELECT to_regclass('thread_log_producers')").fetchone() == (None,):
+        lacks.append("table thread_log_producers")
+    keyed = conn.execute(
+        "SELECT pg_get_indexdef('idx_thread_logs_producer_seq'::regclass) LIKE '%(producer_id, seq, created_at)'"
+    ).fetchone()
+    if not keyed or not keyed[0]:
+        lacks.append("unique index idx_thread_logs_producer_seq on (producer_id, seq, created_at)")
+    if lacks:
+        raise SchemaMissing(f"the partitioned thread_logs lacks {', '.join(lacks)}")
+
+
+def apply_layout(
+    conn: Conn, want: Period | None, *, now: dt.datetime | None = None, ahead: dt.timedelta = AHEAD
+) -> LayoutReport:
+    """Keep, or convert to, the layout asked for (None: keep the current one); make partitions ``ahead``.
 
     ``conn`` is in autocommit mode; the conversion runs under the migrations' advisory lock.
     """
@@ -266,6 +310,8 @@ def apply_layout(conn: Conn, want: Period | None, *, now: dt.datetime | None = N
             period = want
         if period is None:
             return LayoutReport(None)
-        created = create_partitions(conn, periods_ahead(now, period))
+        _verify(conn)
+        _install_function(conn)
+        created = create_partitions(conn, periods_ahead(now, period, ahead))
         partitions = read_partitions(conn).partitions
     return LayoutReport(period, converted, tuple(created), partitions, bound)

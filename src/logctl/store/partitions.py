@@ -23,6 +23,7 @@ from logctl.core.partitions import Partition, Period, check_period, missing
 from logctl.errors import SchemaMissing
 
 __all__ = [
+    "CREATE_PARTITION_FUNCTION",
     "PARTITION_COMMENT",
     "PartitionState",
     "create_partitions",
@@ -35,10 +36,49 @@ __all__ = [
 
 Conn = psycopg.Connection[Any]
 
-LOCK_NAMESPACE: Final = 0x6C6F67  # "log"; the second key is a hash of "<schema>:partitions"
 #: Set on every partition logctl makes, so that a detached one left by an interrupted prune is
 #: recognised (and only logctl's own tables are ever dropped).
 PARTITION_COMMENT: Final = "logctl: a partition of thread_logs"
+
+#: ``logctl_create_partition(at)``: create and attach the partition holding ``at`` unless one
+#: covers it; returns its name, or NULL. Installed with the layout, for logctl and for plain SQL
+#: (a backfill: ``SELECT logctl_create_partition(d) FROM generate_series(…, interval '1 day') d``).
+#: Same names and bounds as :mod:`logctl.core.partitions`; the advisory lock's first key is "log".
+CREATE_PARTITION_FUNCTION: Final = """
+CREATE OR REPLACE FUNCTION logctl_create_partition(at timestamptz) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    period text := (SELECT p.period FROM logctl_partitioning p);
+    lo timestamptz;
+    hi timestamptz;
+    name text;
+BEGIN
+    IF period IS NULL THEN
+        RAISE EXCEPTION 'thread_logs is not partitioned by logctl (no period in logctl_partitioning)';
+    END IF;
+    lo := date_trunc(CASE period WHEN 'daily' THEN 'day' ELSE 'week' END, at, 'UTC');
+    hi := lo + CASE period WHEN 'daily' THEN interval '1 day' ELSE interval '1 week' END;
+    name := 'thread_logs_p' || to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD');
+    PERFORM pg_advisory_xact_lock(7106407, hashtext(current_schema() || ':partitions'));
+    IF EXISTS (
+        SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'thread_logs'::regclass
+          AND coalesce((regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']*)''\\)'))[1]::timestamptz <= lo, true)
+          AND coalesce(lo < (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)'))[1]::timestamptz, true)
+    ) THEN
+        RETURN NULL;
+    END IF;
+    -- A plain table, then ATTACH: a SHARE UPDATE EXCLUSIVE lock on thread_logs, where
+    -- CREATE TABLE ... PARTITION OF would take an ACCESS EXCLUSIVE one.
+    EXECUTE format('CREATE TABLE %I (LIKE thread_logs INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name);
+    EXECUTE format('COMMENT ON TABLE %I IS %L', name, 'logctl: a partition of thread_logs');
+    IF hi >= '9999-12-31 00:00:00+00' THEN
+        EXECUTE format('ALTER TABLE thread_logs ATTACH PARTITION %I FOR VALUES FROM (%L) TO (MAXVALUE)', name, lo);
+    ELSE
+        EXECUTE format('ALTER TABLE thread_logs ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', name, lo, hi);
+    END IF;
+    RETURN name;
+END
+$$"""
 
 _PARTITIONS: Final = (
     "SELECT c.relname, i.inhdetachpending,"
@@ -108,35 +148,18 @@ def is_no_partition(exc: psycopg.Error) -> bool:
     return isinstance(exc, psycopg.errors.CheckViolation) and primary.startswith("no partition of relation")
 
 
-def _bound(value: object) -> sql.Composable:
-    return sql.SQL("MAXVALUE") if value is None else sql.Literal(value)
-
-
 def create_partitions(conn: Conn, wanted: Sequence[Partition]) -> list[Partition]:
     """Create and attach each partition of ``wanted`` whose range is not covered yet; return those made.
 
-    ``conn`` is in autocommit mode. Each partition is made in its own short transaction, under
-    the per-schema advisory lock ``<schema>:partitions``.
+    ``conn`` is in autocommit mode: each partition is one short transaction, through
+    ``logctl_create_partition()`` (:data:`CREATE_PARTITION_FUNCTION`), which takes the
+    per-schema advisory lock ``<schema>:partitions`` and checks again under it.
     """
-    if not missing(wanted, read_partitions(conn).partitions):
-        return []
-    lock = (LOCK_NAMESPACE,)
-    conn.execute("SELECT pg_advisory_lock(%s, hashtext(current_schema() || ':partitions'))", lock)
     made: list[Partition] = []
-    try:
-        for part in missing(wanted, read_partitions(conn).partitions):  # again, under the lock
-            name = sql.Identifier(part.name)
-            with conn.transaction():
-                conn.execute(sql.SQL(
-                    "CREATE TABLE {} (LIKE thread_logs INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-                ).format(name))
-                conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(name, sql.Literal(PARTITION_COMMENT)))
-                conn.execute(sql.SQL("ALTER TABLE thread_logs ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
-                    name, _bound(part.lower), _bound(part.upper)
-                ))
+    for part in missing(wanted, read_partitions(conn).partitions):
+        row = conn.execute("SELECT logctl_create_partition(%s)", (part.lower,)).fetchone()
+        if row is not None and row[0] is not None:
             made.append(part)
-    finally:
-        conn.execute("SELECT pg_advisory_unlock(%s, hashtext(current_schema() || ':partitions'))", lock)
     return made
 
 

@@ -50,11 +50,15 @@ def _selector(plan: PrunePlan) -> ThreadSelector:
     return ALL_THREADS if plan.thread_id is None else plan.thread_id
 
 
-def count_older_than(store: LogStore, cutoff: dt.datetime, thread: ThreadSelector) -> int:
+def count_older_than(
+    store: LogStore, cutoff: dt.datetime, thread: ThreadSelector, since: dt.datetime | None = None
+) -> int:
+    """Rows of ``thread`` created before ``cutoff`` (and at or after ``since``, if given)."""
     with store.connection() as conn:
         where, args = thread_filter(thread)
+        lower, low = ("created_at >= %s AND ", (since,)) if since is not None else ("", ())
         row = conn.execute(
-            f"SELECT count(*) FROM thread_logs WHERE created_at < %s AND {where}", (cutoff, *args)
+            f"SELECT count(*) FROM thread_logs WHERE {lower}created_at < %s AND {where}", (*low, cutoff, *args)
         ).fetchone()
     return int(row[0]) if row else 0
 
@@ -74,10 +78,12 @@ def delete_older_than(store: LogStore, cutoff: dt.datetime, thread: ThreadSelect
         return max(cur.rowcount, 0)
 
 
-def partitions_before(store: LogStore, plan: PrunePlan) -> list[tuple[Partition, int]]:
+def partitions_before(store: LogStore, plan: PrunePlan, *, exact: bool) -> list[tuple[Partition, int]]:
     """The partitions that ``plan`` drops whole, with their rows: those wholly before its cutoff.
 
-    None unless the layout is partitioned and the plan prunes every thread by age.
+    None unless the layout is partitioned and the plan prunes every thread by age. Rows are
+    counted when ``exact`` (a dry run); otherwise PostgreSQL's estimate is used where it has
+    one, since dropping reads each partition once anyway (for the summary).
     """
     if plan.cutoff is None or plan.thread_id is not None:
         return []
@@ -87,7 +93,12 @@ def partitions_before(store: LogStore, plan: PrunePlan) -> list[tuple[Partition,
         drop, _ = split_for_retention(read_partitions(conn).partitions, plan.cutoff)
         out = []
         for part in drop:
-            row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(part.name))).fetchone()
+            table = sql.Identifier(part.name)
+            row = conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(table) if exact else
+                sql.SQL("SELECT CASE WHEN reltuples >= 0 THEN reltuples::int8 ELSE (SELECT count(*) FROM {}) END"
+                        " FROM pg_class WHERE oid = {}::regclass").format(table, sql.Literal(part.name))
+            ).fetchone()
             out.append((part, int(row[0]) if row else 0))
     return out
 
@@ -162,10 +173,17 @@ def try_lock(store: LogStore, name: str) -> psycopg.Connection[tuple[Any, ...]] 
     return None
 
 
-def count_planned(store: LogStore, plan: PrunePlan) -> tuple[int, list[tuple[str | None, int]]]:
-    """How many rows the plan deletes: by age, plus per-thread excess left after that."""
+def count_planned(
+    store: LogStore, plan: PrunePlan, whole: Sequence[tuple[Partition, int]] = ()
+) -> tuple[int, list[tuple[str | None, int]]]:
+    """How many rows the plan deletes: by age, plus per-thread excess left after that.
+
+    ``whole``: the partitions dropped whole, with their rows; only the rows after them are counted.
+    """
     scope = _selector(plan)
-    by_age = count_older_than(store, plan.cutoff, scope) if plan.cutoff is not None else 0
+    since = max((p.upper for p, _ in whole if p.upper is not None), default=None)
+    by_age = sum(n for _, n in whole)
+    by_age += count_older_than(store, plan.cutoff, scope, since) if plan.cutoff is not None else 0
     over = threads_over(store, plan.keep_per_thread, scope) if plan.keep_per_thread is not None else []
     # The two criteria can overlap; the per-thread count is an upper bound until age runs.
     return by_age + sum(n for _, n in over), over
@@ -185,8 +203,8 @@ def run_prune(
     if not dry_run and lock is None:
         return PruneResult(0, 0, clock() - started, dry_run, skipped_locked=True)
     try:
-        planned, over = count_planned(store, plan)
-        whole = tuple(partitions_before(store, plan))
+        whole = tuple(partitions_before(store, plan, exact=dry_run))
+        planned, over = count_planned(store, plan, whole)
         if dry_run:
             return PruneResult(planned, 0, clock() - started, True, partitions=whole)
         done = 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from logctl.errors import ConfigError
 from logctl.tail.settings import TailSettings, tail_settings
 
 __all__ = ["TailSettings", "run_tail", "tail_settings"]
@@ -13,9 +12,6 @@ __all__ = ["TailSettings", "run_tail", "tail_settings"]
 
 def run_tail(settings: TailSettings) -> None:
     """Show a thread: the Textual viewer on a terminal, plain lines otherwise (or with ``--plain``)."""
-    if settings.several:
-        # the hub's selection subscription is not in this build yet
-        raise ConfigError(f"following {settings.describe()} at once is not available yet; name one thread")
     if settings.plain or not sys.stdout.isatty() or not sys.stdin.isatty():
         from logctl.tail.plain import run_plain
 

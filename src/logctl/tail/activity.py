@@ -37,7 +37,8 @@ class Activity(Horizontal):
     def __init__(self) -> None:
         super().__init__()
         # held directly: a timer may call show() while the app is tearing the DOM down
-        self._labels = {level: Label(level[0]) for level in LEVELS}
+        # as wide from the start as after the first count: the title beside it keeps its width
+        self._labels = {level: Label(f"{level[0]}{0:>4}") for level in LEVELS}
         self._sparks = {
             level: Sparkline([0.0] * 10, min_color=Color.parse(_COLORS[level]).with_alpha(0.25), max_color=_COLORS[level])
             for level in LEVELS

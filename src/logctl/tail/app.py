@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import random
 import time
+from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.text import Text
@@ -20,7 +21,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Footer, Label
+from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from logctl.core.retry import Attempt
@@ -35,7 +36,7 @@ from logctl.core.wording import plural
 from logctl.gc_policy import HeapFreezer
 from logctl.errors import DatabaseUnavailable, HubUnavailable, LogctlError
 from logctl.tail.activity import Activity
-from logctl.tail.client import PAGE_LIMIT, RECONNECT, DbStatus, Event, Shown, State, TailClient
+from logctl.tail.client import PAGE_LIMIT, RECONNECT, DbStatus, Event, Shown, State, TailClient, ThreadsKnown
 from logctl.tail.detail import DetailScreen, record_json, record_line
 from logctl.tail.help import HelpScreen
 from logctl.tail.log_view import LogView
@@ -50,12 +51,14 @@ from logctl.tail.messages import (
     OriginKnown,
     PromptSubmitted,
     ThreadsChosen,
+    ThreadsNamed,
     ViewChanged,
 )
 from logctl.tail.prompt import Prompt
 from logctl.tail.settings import TailSettings
 from logctl.tail.status_bar import StatusBar, StatusInfo
 from logctl.tail.thread_picker import ThreadPicker
+from logctl.tail.title import TitleLine
 
 __all__ = ["TailApp"]
 
@@ -110,7 +113,7 @@ class TailApp(App[None]):
         self.settings = settings
         self.tz = tz or dt.datetime.now().astimezone().tzinfo or dt.timezone.utc
         self.time_mode: TimeMode = settings.time_mode or "local"
-        self.client = TailClient(settings.server, settings.thread_id)
+        self.client = TailClient(settings.server, settings.selection)
         self.merge = StreamMerge()
         self.filter = settings.filter
         self.info = StatusInfo(subject=settings.describe(), several=settings.several)
@@ -125,11 +128,13 @@ class TailApp(App[None]):
         self._stream_restart = Attempt(RECONNECT)
         # Widgets are held, not queried: timers and messages may still arrive while the
         # app tears its DOM down on exit.
-        self._title_label = Label(id="title")
+        self._title_label = TitleLine(self._title_text, id="title")
         self._activity_bar = Activity()
         self._view = LogView(tz=self.tz, time_mode=self.time_mode, id="log",
                              threads=TagWidth(settings.threads) if settings.several else None)
-        #: Threads seen, for the title (several threads only).
+        #: Threads the hub named for the selection, and those whose records are in (several threads only).
+        self.known_threads: tuple[str, ...] = settings.threads
+        #: Threads with records loaded when the title was last brought up to date.
         self._titled_threads = 0
         self._prompt = Prompt(id="prompt")
         self._status_bar = StatusBar(id="status")
@@ -180,6 +185,8 @@ class TailApp(App[None]):
             self.post_message(ConnectionChanged(event))
         elif isinstance(event, DbStatus):
             self.post_message(DatabaseChanged(event))
+        elif isinstance(event, ThreadsKnown):
+            self.post_message(ThreadsNamed(event.threads))
 
     @work(exclusive=True, group="stream", exit_on_error=False)
     async def stream(self) -> None:
@@ -210,6 +217,8 @@ class TailApp(App[None]):
                 self.post_message(ConnectionChanged(State("unreachable", str(exc), attempt.retry_at(now))))
                 await asyncio.sleep(attempt.delay)
         shown = self.merge.history(page)
+        if self.settings.several:
+            self.post_message(ThreadsNamed(self.client.threads))
         backfill = settings.limit - len(page.records) if settings.since is None and page.before else 0
         self.post_message(HistoryLoaded(shown, more=page.before is not None, backfill=backfill,
                                         empty=not page.records and page.before is None))
@@ -285,10 +294,24 @@ class TailApp(App[None]):
         self._new_threads()
 
     def _new_threads(self) -> None:
-        """Name a thread in the title once its first record is in."""
-        if self.settings.several and len(self.log_view.model.threads) != self._titled_threads:
-            self._titled_threads = len(self.log_view.model.threads)
+        """Name a thread in the title once its first record is in (the hub may have named it before)."""
+        loaded = self.log_view.model.threads
+        if not self.settings.several or len(loaded) == self._titled_threads:
+            return
+        self._titled_threads = len(loaded)
+        self._know(loaded)
+
+    def _know(self, threads: Iterable[str]) -> None:
+        names = tuple(dict.fromkeys([*self.known_threads, *threads]))
+        if names != self.known_threads:
+            self.known_threads = names
             self._title()
+
+    @on(ThreadsNamed)
+    def _threads_named(self, message: ThreadsNamed) -> None:
+        if self.log_view.see_threads(message.threads):
+            self.log_view.refresh()
+        self._know(message.threads)
 
     @on(OlderLoaded)
     def _older(self, message: OlderLoaded) -> None:
@@ -360,7 +383,9 @@ class TailApp(App[None]):
         return True
 
     def action_threads(self) -> None:
-        self.push_screen(ThreadPicker(self.log_view.model.threads, self.filter.hidden_threads))
+        loaded = self.log_view.model.threads
+        counts = {thread: loaded.get(thread, 0) for thread in dict.fromkeys([*self.known_threads, *loaded])}
+        self.push_screen(ThreadPicker(counts, self.filter.hidden_threads))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -407,14 +432,19 @@ class TailApp(App[None]):
         self._title()
 
     def _title(self) -> None:
+        self._title_label.refresh()
+
+    def _title_text(self, width: int) -> Text:
+        """The top line at ``width`` cells: what is followed, the time zone, the hub."""
         zone = zone_label(self.time_mode, tz=self.tz, now=dt.datetime.now(dt.timezone.utc), origin=self.origin)
         settings = self.settings
         if settings.several:
-            what = describe_threads(settings.threads, settings.match, list(self.log_view.model.threads))
+            # the thread list is cut at whole names to the width (the zone and the hub come after)
+            what = describe_threads(settings.threads, settings.match, self.known_threads, width=width or 60)
         else:
             what = settings.thread_id
         # data, not markup: a thread id like ``[/x]`` is shown as it is
-        self._title_label.update(Text(neutralise_controls(f"{what}  ·  times: {zone}  ·  {settings.server}")))
+        return Text(neutralise_controls(f"{what}  ·  times: {zone}  ·  {settings.server}"))
 
     def _status(self) -> None:
         self._status_bar.show(self.info, self.log_view.model)

@@ -126,7 +126,7 @@ class LogView(ScrollView, can_focus=True):
         self, *, tz: dt.tzinfo, time_mode: TimeMode = "local", threads: TagWidth | None = None, id: str | None = None
     ) -> None:
         super().__init__(id=id)
-        self.model = ViewModel(measure=measure)
+        self.model = ViewModel(measure=measure, count_threads=threads is not None)
         #: The thread column's width (None: one thread, no column).
         self.threads = threads
         self.tz = tz

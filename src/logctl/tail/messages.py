@@ -27,6 +27,7 @@ __all__ = [
     "OriginKnown",
     "PromptSubmitted",
     "ThreadsChosen",
+    "ThreadsNamed",
     "ViewChanged",
 ]
 
@@ -114,3 +115,10 @@ class ThreadsChosen(Message):
     """The thread picker changed which threads are hidden (their records stay loaded)."""
 
     hidden: frozenset[str]
+
+
+@dataclasses.dataclass
+class ThreadsNamed(Message):
+    """The threads the hub named for the selection so far (named ones, and those its glob matched)."""
+
+    threads: tuple[str, ...]

@@ -19,7 +19,7 @@ from logctl.core.records import LogRecord
 from logctl.core.sanitise import neutralise_controls
 from logctl.core.thread_tags import TagWidth, plain_prefix
 from logctl.core.wording import plural
-from logctl.tail.client import DbStatus, Event, Shown, State, TailClient
+from logctl.tail.client import DbStatus, Event, Shown, State, TailClient, ThreadsKnown
 from logctl.tail.settings import ColorChoice, TailSettings
 
 __all__ = ["run_plain", "use_color"]
@@ -76,6 +76,12 @@ class PlainPrinter:
         self.tags.see(record.thread_id)
         return plain_prefix(record.thread_id, self.tags.width, color=self.color) + line
 
+    def see(self, threads: Sequence[str]) -> None:
+        """Threads the hub named for the selection: the column is as wide as the widest from the start."""
+        if self.tags is not None:
+            for thread in threads:
+                self.tags.see(thread)
+
     def note(self, text: str) -> None:
         self.err.write(f"logctl: {neutralise_controls(text)}\n")
         self.err.flush()
@@ -88,6 +94,8 @@ class PlainPrinter:
             if text and text != self.last_state:
                 self.note(text)
             self.last_state = text
+        elif isinstance(event, ThreadsKnown):
+            self.see(event.threads)
         elif isinstance(event, DbStatus):
             self.note("the hub's database is back" if event.up else
                       f"the hub cannot write to its database ({plural(event.backlog, 'record')} waiting); live records are shown as they arrive")
@@ -105,12 +113,13 @@ async def run_plain(settings: TailSettings, out: TextIO | None = None, err: Text
     """Print the history, then (unless ``--no-follow``) the live records until interrupted."""
     out = out or sys.stdout
     err = err or sys.stderr
-    client = TailClient(settings.server, settings.thread_id)
+    client = TailClient(settings.server, settings.selection)
     page = await client.initial(settings.limit, settings.since)
     origin = None
     if (settings.time_mode or "utc") == "relative":
         origin = await client.first_time()
     printer = PlainPrinter(settings, out, err, origin)
+    printer.see(client.threads)
     merge = StreamMerge()
     try:
         shown = merge.history(page)

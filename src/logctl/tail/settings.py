@@ -12,8 +12,9 @@ from logctl.config import DEFAULT_SERVER, resolve_server
 from logctl.core.patterns import compile_pattern
 from logctl.core.times import TIME_MODES, TimeMode, parse_since
 from logctl.core.records import normalise_level, validate_thread_id
+from logctl.core.selection import Selection
 from logctl.core.view import Filter
-from logctl.errors import ConfigError, InvalidRecord
+from logctl.errors import ConfigError, InvalidRecord, ProtocolError
 
 __all__ = ["ColorChoice", "TailSettings", "tail_settings"]
 
@@ -43,6 +44,11 @@ class TailSettings:
     @property
     def filter(self) -> Filter:
         return Filter(self.min_level, self.include, self.exclude)
+
+    @property
+    def selection(self) -> Selection:
+        """The threads to follow, as the tail client and the hub take them."""
+        return Selection(self.threads, self.match)
 
     @property
     def several(self) -> bool:
@@ -92,6 +98,10 @@ def tail_settings(
         min_level = normalise_level(level) if level else "DEBUG"
     except InvalidRecord as exc:
         raise ConfigError(str(exc)) from None
+    try:
+        Selection(chosen, match)
+    except ProtocolError as exc:
+        raise ConfigError(f"--match: {exc}") from None
     if limit < 0:
         raise ConfigError(f"--tail must be 0 or more, not {limit}")
     if color not in COLOR_CHOICES:

@@ -1,0 +1,142 @@
+"""``logctl tail`` of several threads in plain mode, as a real subprocess against a real hub."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from helpers import HubProcess, publish, query, recv_until, run_cli, wait_for_horizon, wire_records, ws
+from logctl.core.records import LogRecord
+from logctl.store import LogStore
+
+#: ``thread │ time level message``, as plain output prints a record of a tail of several threads.
+LINE = re.compile(r"^(?P<thread>\S+) +│ (?P<time>\S+) (?P<level>\S+) +(?P<message>.*)$")
+
+
+class Tail:
+    """A following ``logctl tail`` subprocess whose stdout lines arrive on a queue."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "logctl", "tail", *args], env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.err: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+        threading.Thread(target=self._pump_err, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def _pump_err(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.err.append(line.rstrip("\n"))
+
+    def take(self, n: int, timeout: float = 30) -> list[str]:
+        try:
+            return [self.lines.get(timeout=timeout) for _ in range(n)]
+        except queue.Empty:
+            raise AssertionError(f"fewer than {n} lines came; stderr: {self.err}") from None
+
+
+@pytest.fixture
+def tails() -> Iterator[list[Tail]]:
+    started: list[Tail] = []
+    yield started
+    for t in started:
+        if t.proc.poll() is None:
+            t.proc.terminate()
+            t.proc.wait(10)
+
+
+def parsed(lines: list[str]) -> list[tuple[str, str]]:
+    """(thread, message) of each line; fails on a line without the ``thread │`` prefix."""
+    out = []
+    for line in lines:
+        match = LINE.match(line)
+        assert match, f"not a tagged line: {line!r}"
+        out.append((match["thread"], match["message"]))
+    return out
+
+
+def test_match_follows_three_producers_and_a_thread_that_starts_mid_stream(
+    hub: HubProcess, store: LogStore, dsn: str, cli_env: dict[str, str], tails: list[Tail]
+) -> None:
+    """`tail --match 'job-*' --plain`: history and three producers' live records, each once, in the table's
+    global order, tagged `thread │`; a fourth matching thread started later shows from its first record."""
+    store.insert([LogRecord(t, f"{t} old {i}") for i in range(3) for t in ("job-a", "job-b", "job-c")])
+    store.insert([LogRecord("other", "not matched")])
+    tail = Tail(["--match", "job-*", "--plain", "--color", "never", "--server", hub.url], cli_env)
+    tails.append(tail)
+    history = parsed(tail.take(9))
+    assert history == [(t, f"{t} old {i}") for i in range(3) for t in ("job-a", "job-b", "job-c")]
+
+    with contextlib.ExitStack() as stack:
+        producers = {t: stack.enter_context(ws(hub)) for t in ("job-a", "job-b", "job-c")}
+        for rnd in range(5):
+            for thread, conn in producers.items():
+                publish(conn, wire_records(thread, rnd * 4, rnd * 4 + 4, message=f"{thread} live {{i}}"), producer=f"p-{thread}")
+            if rnd == 2:  # a thread that did not exist when tail started
+                with ws(hub) as late:
+                    publish(late, wire_records("job-late", 0, 3, message="job-late live {i}"), producer="p-late")
+                    recv_until(late, "ack")
+        for conn in producers.values():
+            for _ in range(5):
+                recv_until(conn, "ack")  # one ack per publish frame, once its records are stored
+
+    live = parsed(tail.take(5 * 4 * 3 + 3))
+    table = query(dsn, "SELECT thread_id, message FROM thread_logs WHERE thread_id LIKE %s ORDER BY txid, id", ("job-%",))
+    assert [*history, *live] == [(str(t), str(m)) for t, m in table]
+    assert ("job-late", "job-late live 0") in live  # its very first record
+    with pytest.raises(queue.Empty):
+        tail.lines.get(timeout=1)  # nothing doubled, nothing from 'other'
+    assert tail.proc.poll() is None
+
+
+def test_named_threads_no_follow_and_json(hub: HubProcess, store: LogStore, dsn: str, cli_env: dict[str, str]) -> None:
+    """`tail a b --no-follow`: both threads merged and tagged, padded to the longest name; --json is the usual record shape."""
+    store.insert([LogRecord(t, f"{t}-{i}") for i in range(2) for t in ("a", "bbb", "c")])
+    wait_for_horizon(dsn, timeout=60)  # history shows what lies below the xmin horizon (other sessions may hold it)
+    out = run_cli(["tail", "a", "bbb", "--no-follow", "--server", hub.url], cli_env)
+    assert out.returncode == 0, out.stderr
+    assert [line.split(" 20", 1)[0] + " " + line.rsplit(" ", 1)[1] for line in out.stdout.splitlines()] == [
+        "a   │ a-0", "bbb │ bbb-0", "a   │ a-1", "bbb │ bbb-1",
+    ]
+    out = run_cli(["tail", "a", "bbb", "--no-follow", "--json", "--server", hub.url], cli_env)
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [(r["thread_id"], r["message"]) for r in rows] == [("a", "a-0"), ("bbb", "bbb-0"), ("a", "a-1"), ("bbb", "bbb-1")]
+    assert set(rows[0]) >= {"id", "thread_id", "message", "created_at", "level", "cursor"}
+
+
+def test_a_glob_with_no_threads_yet_says_so(hub: HubProcess, cli_env: dict[str, str]) -> None:
+    """A glob that matches nothing yet is named on stderr, and --no-follow exits 0."""
+    out = run_cli(["tail", "--match", "none-*", "--no-follow", "--server", hub.url], cli_env)
+    assert out.returncode == 0 and out.stdout == ""
+    assert "threads matching 'none-*' have no records yet" in out.stderr
+
+
+def test_limits_are_one_clear_line_and_exit_1(dsn: str, store: LogStore, cli_env: dict[str, str]) -> None:
+    """Past the hub's limits (named threads, threads a glob matches), tail stops with the hub's reason, no traceback."""
+    store.insert([LogRecord(f"job-{i}", "x") for i in range(3)])
+    hub = HubProcess(dsn, cli_env, "--max-selection-threads", "2", "--max-match-threads", "2")
+    try:
+        out = run_cli(["tail", "--match", "job-*", "--no-follow", "--server", hub.url], cli_env)
+        assert out.returncode == 1, out
+        assert "matches more than 2 threads" in out.stderr and len(out.stderr.splitlines()) == 1, out.stderr
+        out = run_cli(["tail", "a", "b", "c", "--no-follow", "--server", hub.url], cli_env)
+        assert out.returncode == 1, out
+        assert "names 3 threads" in out.stderr and len(out.stderr.splitlines()) == 1, out.stderr
+        out = run_cli(["tail", "a", "b", "--no-follow", "--server", hub.url], cli_env)
+        assert out.returncode == 0 and "threads 'a', 'b' have no records yet" in out.stderr
+    finally:
+        hub.kill()
