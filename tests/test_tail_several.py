@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import datetime as dt
 import json
 import queue
 import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 
 import pytest
 
 from helpers import HubProcess, publish, query, recv_until, run_cli, wait_for_horizon, wire_records, ws
+from textual.pilot import Pilot
+
 from logctl.core.records import LogRecord
 from logctl.store import LogStore
+from logctl.tail import tail_settings
+from logctl.tail.app import TailApp
+from logctl.tail.log_view import LogView
+from logctl.tail.status_bar import StatusBar
+from logctl.tail.thread_picker import ThreadPicker
+from logctl.tail.title import TitleLine
 
+T0 = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
 #: ``thread │ time level message``, as plain output prints a record of a tail of several threads.
 LINE = re.compile(r"^(?P<thread>\S+) +│ (?P<time>\S+) (?P<level>\S+) +(?P<message>.*)$")
 
@@ -140,3 +153,43 @@ def test_limits_are_one_clear_line_and_exit_1(dsn: str, store: LogStore, cli_env
         assert out.returncode == 0 and "threads 'a', 'b' have no records yet" in out.stderr
     finally:
         hub.kill()
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    asyncio.run(coro)
+
+
+async def _until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+def test_viewer_gains_a_thread_that_starts_later_and_t_shows_only_one(hub: HubProcess, store: LogStore) -> None:
+    """The viewer (headless) of `--match 'p-*'`: a new matching thread joins the title, the column and the T list;
+    `o` in the list shows that thread alone, `a` all again, with every record still loaded."""
+
+    async def scenario() -> None:
+        store.insert([LogRecord(t, f"{t} {i}", "INFO", T0) for i in range(3) for t in ("p-a", "p-b")])
+        app = TailApp(tail_settings([], match="p-*", server=hub.url), tz=dt.timezone.utc)
+        async with app.run_test(size=(110, 24)) as pilot:
+            view = app.query_one(LogView)
+            title = app.query_one("#title", TitleLine)
+            await _until(pilot, lambda: view.model.records_loaded == 6 and "● live" in str(app.query_one(StatusBar).render()))
+            assert "p-* (2 threads: p-a, p-b)" in str(title.render())
+            store.insert([LogRecord("p-latecomer", "first words", "WARN", T0)])
+            await _until(pilot, lambda: view.model.records_loaded == 7)
+            await _until(pilot, lambda: "p-* (3 threads: p-a, p-b, p-latecomer)" in str(title.render()))
+            rows = "\n".join(view.render_line(y).text for y in range(view.size.height))
+            assert "p-latecomer WARN   first words" in rows and "p-a         INFO   p-a 0" in rows, rows
+            await pilot.press("T")
+            await _until(pilot, lambda: isinstance(app.screen, ThreadPicker))
+            await pilot.press("down", "down", "o")  # sorted: p-a, p-b, p-latecomer
+            await _until(pilot, lambda: len(view.model.visible) == 1)
+            assert view.model.entry(0).message == "first words" and view.model.records_loaded == 7  # type: ignore[union-attr]
+            await pilot.press("a", "escape")
+            await _until(pilot, lambda: len(view.model.visible) == 7 and not isinstance(app.screen, ThreadPicker))
+
+    _run(scenario())
