@@ -242,12 +242,14 @@ def test_any_sequence_of_toggles_shows_exactly_the_shown_threads(toggles: list[t
 
 
 def test_status_line_counts_the_threads_of_a_tail_of_several() -> None:
-    """`12 records in 3 threads`, and the hidden ones in the filter part; one thread: as before."""
+    """`12 records in 3 threads` (`in 3 of 5` while some followed threads have none loaded), the hidden ones
+    in the filter part; one thread: as before."""
     vm = ViewModel(count_threads=True)
     vm.append([rec(t, "x") for t in "abcabcabcabc"])
     vm.set_filter(vm.filter.showing("b", False))
     line = status_line(StatusInfo(several=True), vm, 0.0).plain
     assert "12 records in 3 threads" in line and "filter hiding b (4 hidden)" in line
+    assert "12 records in 3 of 5 threads" in status_line(StatusInfo(several=True, followed=5), vm, 0.0).plain
     assert " in 3 threads" not in status_line(StatusInfo(), vm, 0.0).plain
 
 

@@ -116,7 +116,7 @@ class TailApp(App[None]):
         self.client = TailClient(settings.server, settings.selection)
         self.merge = StreamMerge()
         self.filter = settings.filter
-        self.info = StatusInfo(subject=settings.describe(), several=settings.several)
+        self.info = StatusInfo(subject=settings.describe(), several=settings.several, followed=len(settings.threads))
         self.activity = ActivityCounter(window=60)
         self.origin: dt.datetime | None = None
         self.error: LogctlError | None = None
@@ -305,7 +305,9 @@ class TailApp(App[None]):
         names = tuple(dict.fromkeys([*self.known_threads, *threads]))
         if names != self.known_threads:
             self.known_threads = names
+            self.info.followed = len(names)
             self._title()
+            self._status()
 
     @on(ThreadsNamed)
     def _threads_named(self, message: ThreadsNamed) -> None:

@@ -59,6 +59,8 @@ class StatusInfo:
     subject: str = ""
     #: A tail of several threads: the status counts the threads and the hidden ones.
     several: bool = False
+    #: Threads followed (named, matched by the glob, or seen), for "in 3 of 4 threads".
+    followed: int = 0
 
 
 class StatusBar(Static):
@@ -88,7 +90,8 @@ def status_line(info: StatusInfo, model: ViewModel, now: float) -> Text:
         text.append(neutralise_controls(f"  {info.subject} {verb} no records yet; waiting"), style="italic")
     text.append(f"  {plural(model.records_loaded, 'record', grouped=True)}")
     if info.several:
-        text.append(f" in {plural(len(model.threads), 'thread')}")
+        loaded, followed = len(model.threads), max(info.followed, len(model.threads))
+        text.append(f" in {loaded} of {plural(followed, 'thread')}" if loaded < followed else f" in {plural(loaded, 'thread')}")
     hidden = len(model.entries) - len(model.visible)
     described = model.filter.describe()
     if described:
