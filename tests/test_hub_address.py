@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import HubProcess, query, run_cli
+from helpers import HubProcess, query, run_cli, wait_for_horizon
 
 from logctl.config import HubAddress
 from logctl.errors import ConfigError
@@ -156,6 +156,7 @@ def test_send_and_tail_work_through_a_path_prefixed_proxy(
     sent = run_cli(["send", "behind", "--server", server], cli_env, input="one\ntwo\n")
     assert sent.returncode == 0, sent.stderr
     assert query(dsn, "SELECT message FROM thread_logs ORDER BY seq") == [("one",), ("two",)]
+    wait_for_horizon(dsn, timeout=60)  # history serves rows below the xmin horizon only (docs/protocol.md#cursors)
     shown = run_cli(["tail", "behind", "--no-follow", "--plain", "--server", server], cli_env)
     assert shown.returncode == 0, shown.stderr
     assert [line.rsplit(" ", 1)[-1] for line in shown.stdout.splitlines()] == ["one", "two"]
