@@ -14,7 +14,8 @@ Two schemas on the same server, both fully migrated; in one the summary triggers
   hub    End to end: one ``logctl serve`` per schema (background folding on, as shipped), one
          WebSocket producer sending ``--records`` records in frames of 1,000 (8 in flight),
          counted at the last ack. Per round one run against each hub, in alternating order; the
-         ratio of their throughputs.
+         ratio of their throughputs and, when the server runs on this machine, of the CPU time
+         per record of the hub's process and its server backends (with the fold that follows).
 
 Prints every round's cost and, per mode, the median over the rounds with the spread (min, max).
 The issue's target: at most 5 % of ingest throughput.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import statistics
 import sys
 import time
@@ -31,6 +33,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
+from psycopg.conninfo import make_conninfo
 from websockets.sync.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -78,6 +82,18 @@ def store_round(stores: dict[str, LogStore], rows: list[tuple[object, ...]], bat
             if clock:
                 cpu[name].append(clock() - c0)
     return {name: (statistics.median(times[name]), statistics.mean(cpu[name]) if cpu[name] else None) for name in stores}
+
+
+def hub_cpu(hub: Hub, dsn: str, application: str) -> int:
+    """Nanoseconds of CPU the hub's process (all its threads) and its server backends have used so far."""
+    ticks = Path(f"/proc/{hub.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    total = (int(ticks[11]) + int(ticks[12])) * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+    with psycopg.connect(dsn) as conn:
+        pids = [int(row[0]) for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [application])]
+    for pid in pids:
+        clock = backend_cpu(pid)
+        total += clock() if clock else 0
+    return total
 
 
 def hub_run(hub: Hub, frames: list[str]) -> float:
@@ -147,16 +163,29 @@ def main() -> None:
                     print(f"  store, server CPU time: {spread(cpu)}")
             if "hub" in modes:
                 costs: list[float] = []
-                with Hub(with_dsn) as with_hub, Hub(without_dsn) as without_hub:
-                    hub_run(with_hub, hub_frames(10_000, threads))  # warm both
-                    hub_run(without_hub, hub_frames(10_000, threads))
+                cpu_costs: list[float] = []
+                dsns = {name: make_conninfo(dsn, application_name=f"bench-runs-{name}-{os.getpid()}")
+                        for name, dsn in (("with", with_dsn), ("without", without_dsn))}
+                with Hub(dsns["with"]) as with_hub, Hub(dsns["without"]) as without_hub:
+                    hubs = {"with": with_hub, "without": without_hub}
+                    for hub in hubs.values():
+                        hub_run(hub, hub_frames(10_000, threads))  # warm both
                     for n in range(args.rounds):
-                        order = [("with", with_hub), ("without", without_hub)]
-                        rates = {name: hub_run(hub, hub_frames(args.records, threads)) for name, hub in (order if n % 2 == 0 else order[::-1])}
+                        rates: dict[str, float] = {}
+                        cpus: dict[str, float] = {}
+                        for name in ("with", "without") if n % 2 == 0 else ("without", "with"):
+                            frames = hub_frames(args.records, threads)
+                            c0 = hub_cpu(hubs[name], with_dsn, f"bench-runs-{name}-{os.getpid()}")
+                            rates[name] = hub_run(hubs[name], frames)
+                            time.sleep(1.5)  # the background fold that follows is part of the cost
+                            cpus[name] = (hub_cpu(hubs[name], with_dsn, f"bench-runs-{name}-{os.getpid()}") - c0) / args.records
                         costs.append(100 * (rates["without"] / rates["with"] - 1))
+                        cpu_costs.append(100 * (cpus["with"] / cpus["without"] - 1))
                         print(f"  hub round {n + 1}: {rates['without']:,.0f} -> {rates['with']:,.0f} records/s"
-                              f" ({costs[-1]:+.1f} % time per record)", flush=True)
+                              f" ({costs[-1]:+.1f} % time per record); CPU of hub and its backends"
+                              f" {cpus['without'] / 1000:.1f} -> {cpus['with'] / 1000:.1f} us per record ({cpu_costs[-1]:+.1f} %)", flush=True)
                 print(f"  hub, time per record:   {spread(costs)}")
+                print(f"  hub, CPU per record:    {spread(cpu_costs)}")
 
 
 if __name__ == "__main__":
