@@ -106,7 +106,7 @@ INSERT INTO thread_log_summary (thread_id, first_at, last_at, count, debug, info
 SELECT thread_id, min(created_at), max(created_at), count(*),
        count(*) FILTER (WHERE logctl_level(level) = 'DEBUG'), count(*) FILTER (WHERE logctl_level(level) = 'INFO'),
        count(*) FILTER (WHERE logctl_level(level) = 'WARN'), count(*) FILTER (WHERE logctl_level(level) = 'ERROR')
-FROM thread_logs WHERE thread_id >= %s AND (thread_id < %s OR %s IS NULL) GROUP BY thread_id
+FROM thread_logs WHERE thread_id >= %s AND (thread_id < %s OR %s::text IS NULL) GROUP BY thread_id
 ON CONFLICT (thread_id) DO UPDATE SET first_at = EXCLUDED.first_at, last_at = EXCLUDED.last_at, count = EXCLUDED.count,
     debug = EXCLUDED.debug, info = EXCLUDED.info, warn = EXCLUDED.warn, error = EXCLUDED.error
 """
@@ -125,27 +125,29 @@ def grow(dsn: str, rows: int, total: int, threads: int) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DELETE FROM thread_logs WHERE message = 'burst' OR message LIKE 'copy %'")
         fold_all(conn)
-        have = int(conn.execute("SELECT coalesce(sum(count), 0) FROM thread_log_summary").fetchone()[0])  # type: ignore[index]
-        if have >= rows:
-            return
-        definitions = [str(row[0]) for row in conn.execute(
-            "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ANY(%s)", [list(_THREAD_INDEXES)])]
-        for name in _THREAD_INDEXES:
-            conn.execute(f"DROP INDEX IF EXISTS {name}")
-        conn.execute("ALTER TABLE thread_logs DISABLE TRIGGER thread_logs_summary_insert")
+        have = int(conn.execute("SELECT count(*) FROM thread_logs").fetchone()[0])  # type: ignore[index]
         t0 = time.perf_counter()
-        try:
-            for start in range(have, rows, FILL_CHUNK):
-                stop = min(rows, start + FILL_CHUNK)
-                conn.execute(_FILL, {"end": END, "total": total, "step": STEP, "start": start, "stop": stop, "threads": threads})
-                if stop % 1_000_000 == 0 or stop == rows:
-                    print(f"  filled {stop:,} rows ({time.perf_counter() - t0:.0f} s)", flush=True)
-        finally:
-            conn.execute("ALTER TABLE thread_logs ENABLE TRIGGER thread_logs_summary_insert")
-        for definition in definitions:
-            conn.execute(definition.replace("CREATE INDEX", "CREATE INDEX CONCURRENTLY", 1))
-        print(f"  indexed ({time.perf_counter() - t0:.0f} s)", flush=True)
-        conn.execute("VACUUM ANALYZE thread_logs")
+        if have < rows:
+            definitions = [str(row[0]) for row in conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ANY(%s)", [list(_THREAD_INDEXES)])]
+            for name in _THREAD_INDEXES:
+                conn.execute(f"DROP INDEX IF EXISTS {name}")
+            conn.execute("ALTER TABLE thread_logs DISABLE TRIGGER thread_logs_summary_insert")
+            try:
+                for start in range(have, rows, FILL_CHUNK):
+                    stop = min(rows, start + FILL_CHUNK)
+                    conn.execute(_FILL, {"end": END, "total": total, "step": STEP, "start": start, "stop": stop, "threads": threads})
+                    if stop % 1_000_000 == 0 or stop == rows:
+                        print(f"  filled {stop:,} rows ({time.perf_counter() - t0:.0f} s)", flush=True)
+            finally:
+                conn.execute("ALTER TABLE thread_logs ENABLE TRIGGER thread_logs_summary_insert")
+            for definition in definitions:
+                conn.execute(definition.replace("CREATE INDEX", "CREATE INDEX CONCURRENTLY", 1))
+            print(f"  indexed ({time.perf_counter() - t0:.0f} s)", flush=True)
+            conn.execute("VACUUM ANALYZE thread_logs")
+        counted = int(conn.execute("SELECT coalesce(sum(count), 0) FROM thread_log_summary").fetchone()[0])  # type: ignore[index]
+        if counted == rows:
+            return
         ids = sorted({f"{prefix}-{h:05d}" for h in range(threads) for prefix in [("build", "etl", "agent", "deploy")[h % 4]]})
         for k in range(0, len(ids), 250):
             hi = ids[k + 250] if k + 250 < len(ids) else None
