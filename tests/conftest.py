@@ -25,7 +25,7 @@ from logctl.store import LogStore
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-    from helpers import HubProcess
+    from helpers import HubProcess, TailProcess
 
 # max_examples is the scale that helpers.examples() applies to each property's full count
 # (100 = full). CI starts from a clean clone, so it keeps no example database; a failure
@@ -117,6 +117,27 @@ def hub(dsn: str, cli_env: dict[str, str]) -> Iterator["HubProcess"]:
     yield proc
     if proc.proc is not None and proc.proc.poll() is None:
         proc.kill()
+
+
+@pytest.fixture
+def tails() -> Iterator[list["TailProcess"]]:
+    """``logctl tail`` subprocesses a test starts (append them); each is stopped at the end."""
+    started: list[TailProcess] = []
+    yield started
+    for tail in started:
+        tail.stop()
+
+
+@pytest.fixture
+def restartable_db(cli_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
+    """An embedded PostgreSQL of this test's own, which the test may stop and start: (its DSN, a CLI environment for it)."""
+    from helpers import embedded_data_dir, run_cli
+
+    with embedded_data_dir() as data:
+        env = dict(cli_env, LOGCTL_DATA_DIR=str(data))
+        result = run_cli(["db-url"], env)
+        assert result.returncode == 0, result.stderr
+        yield result.stdout.strip(), env
 
 
 @pytest.fixture(scope="session")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import http.server
 import json
 import os
+import queue
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import weakref
@@ -59,6 +62,42 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0, interval: f
             return
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+class TailProcess:
+    """A following ``logctl tail`` subprocess whose stdout lines arrive on a queue (stderr is kept in ``err``)."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "logctl", "tail", *args],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.err: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+        threading.Thread(target=self._pump_err, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def _pump_err(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.err.append(line.rstrip("\n"))
+
+    def take(self, n: int, timeout: float = 30) -> list[str]:
+        """The next ``n`` lines; fails, showing stderr, if they do not all come within ``timeout`` seconds each."""
+        try:
+            return [self.lines.get(timeout=timeout) for _ in range(n)]
+        except queue.Empty:
+            raise AssertionError(f"fewer than {n} lines came; stderr: {self.err}") from None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
 
 
 class HubProcess:
@@ -355,6 +394,31 @@ BROWSER_TIMEOUT_MS = 15_000
 #: How long a page may take to show a live record: it must first fall below the xmin horizon,
 #: which other sessions' transactions on a shared test server hold back (as in test_feed).
 LIVE_TIMEOUT_MS = 30_000
+
+
+@contextlib.contextmanager
+def other_origin_page() -> Iterator[str]:
+    """Another origin on this machine (another port of 127.0.0.1) serving one plain page; yields its origin."""
+
+    class Blank(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><title>elsewhere</title><p>a page on another origin</p>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Blank)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def chromium_path() -> str:

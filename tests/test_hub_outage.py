@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -13,17 +12,7 @@ import pytest
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
 
-from helpers import HubProcess, embedded_data_dir, run_cli, wait_until, wire_records
-
-
-@pytest.fixture
-def restartable_db(cli_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
-    """An embedded PostgreSQL of this test's own, which the test may stop and start."""
-    with embedded_data_dir() as data:
-        env = dict(cli_env, LOGCTL_DATA_DIR=str(data))
-        result = run_cli(["db-url"], env)
-        assert result.returncode == 0, result.stderr
-        yield result.stdout.strip(), env
+from helpers import HubProcess, run_cli, wait_until, wire_records
 
 
 def test_database_restart_mid_stream_loses_nothing(restartable_db: tuple[str, dict[str, str]]) -> None:

@@ -8,13 +8,11 @@ import queue
 import shlex
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from helpers import HubProcess, run_cli, wait_until
+from helpers import HubProcess, TailProcess, run_cli, wait_until
 from logctl.core.records import LogRecord
 from logctl.store import LogStore
 
@@ -27,46 +25,6 @@ def recs(thread: str, start: int, n: int) -> list[LogRecord]:
         LogRecord(thread, f"m{i}" + ("\n  at line 2" if i % 10 == 9 else ""), LEVELS[i % 4], T0 + dt.timedelta(seconds=i))
         for i in range(start, start + n)
     ]
-
-
-class Tail:
-    """A following ``logctl tail`` subprocess whose stdout lines arrive on a queue."""
-
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "logctl", "tail", *args],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.err: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
-        threading.Thread(target=self._pump_err, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def _pump_err(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.err.append(line.rstrip("\n"))
-
-    def take(self, n: int, timeout: float = 15) -> list[str]:
-        return [self.lines.get(timeout=timeout) for _ in range(n)]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
-@pytest.fixture
-def tails() -> Iterator[list[Tail]]:
-    started: list[Tail] = []
-    yield started
-    for t in started:
-        if t.proc.poll() is None:
-            t.stop()
 
 
 def test_no_follow_prints_history_one_line_per_record_and_exits(hub: HubProcess, store: LogStore, cli_env: dict[str, str]) -> None:
@@ -112,10 +70,10 @@ def test_color_always_and_never(hub: HubProcess, store: LogStore, cli_env: dict[
     assert "\x1b[" not in out.stdout
 
 
-def test_follow_prints_history_then_live_records(hub: HubProcess, store: LogStore, cli_env: dict[str, str], tails: list[Tail]) -> None:
+def test_follow_prints_history_then_live_records(hub: HubProcess, store: LogStore, cli_env: dict[str, str], tails: list[TailProcess]) -> None:
     """Without --no-follow, plain mode keeps printing records as they are committed."""
     store.insert(recs("t1", 0, 5))
-    tail = Tail(["t1", "--json", "--server", hub.url], cli_env)
+    tail = TailProcess(["t1", "--json", "--server", hub.url], cli_env)
     tails.append(tail)
     assert [json.loads(x)["message"] for x in tail.take(5)] == [f"m{i}" for i in range(5)]
     store.insert(recs("t1", 5, 5))
@@ -124,11 +82,11 @@ def test_follow_prints_history_then_live_records(hub: HubProcess, store: LogStor
 
 
 def test_hub_restart_while_following_loses_and_doubles_nothing(
-    hub: HubProcess, store: LogStore, cli_env: dict[str, str], tails: list[Tail]
+    hub: HubProcess, store: LogStore, cli_env: dict[str, str], tails: list[TailProcess]
 ) -> None:
     """Records written while the hub is down arrive once after it is back, with a note on stderr."""
     store.insert(recs("t1", 0, 10))
-    tail = Tail(["t1", "--json", "--server", hub.url], cli_env)
+    tail = TailProcess(["t1", "--json", "--server", hub.url], cli_env)
     tails.append(tail)
     got = tail.take(10)
     hub.stop()
@@ -170,7 +128,7 @@ def test_bad_options_are_config_errors(cli_env: dict[str, str]) -> None:
 
 
 def test_records_shown_pending_during_a_database_outage_are_not_shown_again(
-    dsn: str, store: LogStore, cli_env: dict[str, str], tails: list[Tail]
+    dsn: str, store: LogStore, cli_env: dict[str, str], tails: list[TailProcess]
 ) -> None:
     """While the hub cannot write, tail shows records as pending; once stored they do not repeat."""
     import psycopg
@@ -185,7 +143,7 @@ def test_records_shown_pending_during_a_database_outage_are_not_shown_again(
             admin.execute(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA {admin.execute("SELECT current_schema()").fetchone()[0]} TO "{role}"')  # type: ignore[index]
             hub = HubProcess(role_dsn, cli_env, "--no-migrate")
             try:
-                tail = Tail(["t1", "--json", "--server", hub.url], cli_env)
+                tail = TailProcess(["t1", "--json", "--server", hub.url], cli_env)
                 tails.append(tail)
                 assert len(tail.take(3)) == 3
                 with connect(hub.url + "/ws") as ws:

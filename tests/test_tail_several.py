@@ -8,16 +8,13 @@ import datetime as dt
 import json
 import queue
 import re
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
 
-from helpers import HubProcess, publish, query, recv_until, run_cli, wait_for_horizon, wire_records, ws
+from helpers import HubProcess, TailProcess, publish, query, recv_until, run_cli, wait_for_horizon, wire_records, ws
 from textual.pilot import Pilot
 
 from logctl.core.records import LogRecord
@@ -34,44 +31,6 @@ T0 = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
 LINE = re.compile(r"^(?P<thread>\S+) +│ (?P<time>\S+) (?P<level>\S+) +(?P<message>.*)$")
 
 
-class Tail:
-    """A following ``logctl tail`` subprocess whose stdout lines arrive on a queue."""
-
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "logctl", "tail", *args], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.err: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
-        threading.Thread(target=self._pump_err, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def _pump_err(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.err.append(line.rstrip("\n"))
-
-    def take(self, n: int, timeout: float = 30) -> list[str]:
-        try:
-            return [self.lines.get(timeout=timeout) for _ in range(n)]
-        except queue.Empty:
-            raise AssertionError(f"fewer than {n} lines came; stderr: {self.err}") from None
-
-
-@pytest.fixture
-def tails() -> Iterator[list[Tail]]:
-    started: list[Tail] = []
-    yield started
-    for t in started:
-        if t.proc.poll() is None:
-            t.proc.terminate()
-            t.proc.wait(10)
-
-
 def parsed(lines: list[str]) -> list[tuple[str, str]]:
     """(thread, message) of each line; fails on a line without the ``thread │`` prefix."""
     out = []
@@ -83,13 +42,13 @@ def parsed(lines: list[str]) -> list[tuple[str, str]]:
 
 
 def test_match_follows_three_producers_and_a_thread_that_starts_mid_stream(
-    hub: HubProcess, store: LogStore, dsn: str, cli_env: dict[str, str], tails: list[Tail]
+    hub: HubProcess, store: LogStore, dsn: str, cli_env: dict[str, str], tails: list[TailProcess]
 ) -> None:
     """`tail --match 'job-*' --plain`: history and three producers' live records, each once, in the table's
     global order, tagged `thread │`; a fourth matching thread started later shows from its first record."""
     store.insert([LogRecord(t, f"{t} old {i}") for i in range(3) for t in ("job-a", "job-b", "job-c")])
     store.insert([LogRecord("other", "not matched")])
-    tail = Tail(["--match", "job-*", "--plain", "--color", "never", "--server", hub.url], cli_env)
+    tail = TailProcess(["--match", "job-*", "--plain", "--color", "never", "--server", hub.url], cli_env)
     tails.append(tail)
     history = parsed(tail.take(9))
     assert history == [(t, f"{t} old {i}") for i in range(3) for t in ("job-a", "job-b", "job-c")]

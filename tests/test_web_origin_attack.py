@@ -9,9 +9,7 @@ meets the Host check.
 
 from __future__ import annotations
 
-import http.server
 import re
-import threading
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -20,32 +18,14 @@ import pytest
 from playwright.sync_api import Browser, Page
 from websockets.sync.client import connect
 
-from helpers import CHROMIUM_ARGS, BROWSER_TIMEOUT_MS, HubProcess, chromium_path, free_port, publish, query, recv_until, wire_records
-
-
-class _Blank(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"<!doctype html><title>elsewhere</title><p>a page on another origin</p>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+from helpers import CHROMIUM_ARGS, BROWSER_TIMEOUT_MS, HubProcess, chromium_path, other_origin_page, publish, query, recv_until, wire_records
 
 
 @pytest.fixture
 def origins() -> Iterator[tuple[str, str]]:
     """Two more origins on this machine (other ports of 127.0.0.1), each serving a plain page: (foreign, allowed)."""
-    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _Blank) for _ in range(2)]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield (f"http://127.0.0.1:{servers[0].server_address[1]}", f"http://127.0.0.1:{servers[1].server_address[1]}")
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    with other_origin_page() as foreign, other_origin_page() as allowed:
+        yield foreign, allowed
 
 
 #: What the page tries: the WebSocket (subscribe to the victim's thread, publish into another), then history.

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import re
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from helpers import LIVE_TIMEOUT_MS, HubProcess, free_port, open_page, publish, recv_until, wait_until, wire_records
+from helpers import LIVE_TIMEOUT_MS, HubProcess, open_page, other_origin_page, publish, recv_until, wait_until, wire_records
 from logctl.tokens_file import create_token, revoke_token
 
 
@@ -35,25 +33,8 @@ def secure_hub(dsn: str, cli_env: dict[str, str], tokens: tuple[Path, str, str])
 @pytest.fixture
 def other_origin() -> Iterator[str]:
     """Another origin on this machine (another port of 127.0.0.1): a plain page served by a tiny HTTP server."""
-
-    class Blank(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"<!doctype html><title>elsewhere</title><p>another origin</p>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Blank)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with other_origin_page() as origin:
+        yield origin
 
 
 def _publish(hub: HubProcess, token: str, thread: str, start: int, stop: int) -> None:

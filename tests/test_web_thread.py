@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from helpers import HubProcess, embedded_data_dir, open_page, publish, query, run_cli, wait_for_horizon, wait_until, ws
+from helpers import HubProcess, open_page, publish, query, run_cli, wait_for_horizon, wait_until, ws
 from logctl.core.records import LogRecord
 from logctl.store import LogStore
 from logctl.tail.help import KEYS as TAIL_KEYS
@@ -331,16 +330,6 @@ def test_follow_new_badge_older_pages_cap_download_and_copy(page: Any, hub: HubP
 
 
 # -- a database outage --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def restartable_db(cli_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
-    """An embedded PostgreSQL of this test's own, which the test may stop and start (as in test_hub_outage)."""
-    with embedded_data_dir() as data:
-        env = dict(cli_env, LOGCTL_DATA_DIR=str(data))
-        result = run_cli(["db-url"], env)
-        assert result.returncode == 0, result.stderr
-        yield result.stdout.strip(), env
 
 
 @pytest.mark.timeout(120)
