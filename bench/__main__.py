@@ -27,7 +27,9 @@ from pathlib import Path
 
 from bench import charts
 from bench.common import DEFAULT_DSN
-from bench.harness import Database, Measure, load, log, machine, markdown_table, server_version, table, write_json
+from bench.harness import (
+    Database, Measure, load, log, machine, markdown_table, read_json, server_version, table, write_json,
+)
 
 SCENARIOS = ("ingest", "producers", "tables", "live", "tail")
 HERE = Path(__file__).resolve().parent
@@ -47,7 +49,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep-database", action="store_true", help="do not drop the harness's database at the end")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated, of: " + ", ".join(SCENARIOS))
     p.add_argument("--reps", type=int, default=None, help="repetitions of each measurement (default 3; 1 with --quick)")
-    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=None, help="where results.json, table.md and the charts go")
+    p.add_argument("--fresh", action="store_true", help="drop the other scenarios' results from results.json")
     g = p.add_argument_group("ingest and producers")
     g.add_argument("--records", type=int, default=None, help="records per ingest run (default 200,000)")
     g.add_argument("--seed-records", type=int, default=None, help="records per run of the (slow) original design (5,000)")
@@ -91,6 +94,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def order(measures: list[Measure]) -> list[Measure]:
+    """In the order of the scenarios' numbers in docs/performance.md."""
+    rank = {"ingest": 0, "history": 1, "runs": 2, "retention": 3, "load": 4, "live": 5, "tail": 6, "producers": 7}
+    return sorted(measures, key=lambda m: rank.get(m.scenario, 9))
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
@@ -113,11 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     measures: list[Measure] = []
     loads: dict[str, str] = {}
+    # results.json keeps the latest run of every scenario: a run of some scenarios replaces
+    # theirs and keeps the others' (with the meta of the run that made them).
+    kept, runs = ([], {}) if args.fresh else read_json(args.out / "results.json", args.scenarios)
 
     def report(ms: list[Measure]) -> None:
         measures.extend(ms)
         meta["loads"] = loads
-        write_json(args.out / "results.json", measures, meta)
+        write_json(args.out / "results.json", kept + measures, {"runs": {**runs, **{s: meta for s in args.scenarios}}})
 
     if skipped:
         log(f"layouts skipped (this logctl's apply-schema has no --partitioned): {', '.join(skipped)}")
@@ -152,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     meta["load_at_end"] = load()
     report([])
     print(table(measures))
-    (args.out / "table.md").write_text(markdown_table(measures) + "\n")
+    (args.out / "table.md").write_text(markdown_table(order(kept + measures)) + "\n")
     print(f"\nload average (1, 5, 15 min) per scenario, start → end: "
           + "; ".join(f"{k} {v}" for k, v in loads.items()))
     print(f"wrote {args.out / 'results.json'} and {args.out / 'table.md'} in {meta['seconds']} s")

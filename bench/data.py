@@ -43,6 +43,7 @@ def load(
     span = days * 86400
     start = end - dt.timedelta(seconds=span)
     k = max(1, n // (PROBES * PROBE_ROWS))
+    ensure_partitions(dsn, start, end)
     t0 = time.perf_counter()
     with psycopg.connect(dsn, autocommit=True) as conn:
         for lo in range(0, n, CHUNK):
@@ -52,6 +53,26 @@ def load(
             progress(hi, hi / (time.perf_counter() - t0))
         conn.execute("ANALYZE thread_logs")
     return n / (time.perf_counter() - t0)
+
+
+def ensure_partitions(dsn: str, start: dt.datetime, end: dt.datetime) -> None:
+    """On a partitioned table, create the partitions ``[start, end]`` needs, as ``serve`` would on demand.
+
+    The hub makes a missing partition when a write needs it; a bulk ``INSERT … SELECT`` does not
+    go through the hub, so the loader makes them first, with logctl's own code. Nothing on the
+    plain layout (or with a logctl that has no partitioned layout).
+    """
+    try:
+        from logctl.core.partitions import periods_of
+        from logctl.store.partitions import create_partitions, read_layout
+    except ImportError:
+        return
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        period = read_layout(conn)
+        if period is None:
+            return
+        days = int((end - start).total_seconds() // 86400) + 2
+        create_partitions(conn, periods_of([start + dt.timedelta(days=d) for d in range(days)], period))
 
 
 def probe_ids() -> list[str]:
@@ -65,7 +86,8 @@ def thread_ids(threads: int) -> list[str]:
 def table_bytes(dsn: str) -> int:
     """thread_logs's size on disk with its indexes (all partitions)."""
     with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree('thread_logs'::regclass)"
+        row = conn.execute(  # pg_partition_tree() has no rows for a plain table
+            "SELECT pg_total_relation_size('thread_logs') + coalesce((SELECT sum(pg_total_relation_size(relid))"
+            " FROM pg_partition_tree('thread_logs') WHERE relid <> 'thread_logs'::regclass), 0)"
         ).fetchone()
     return int(row[0]) if row else 0

@@ -227,6 +227,24 @@ def write_json(path: Path, measures: Sequence[Measure], meta: dict[str, Any]) ->
     path.write_text(json.dumps({"meta": meta, "measures": [m.to_json() for m in measures]}, indent=1, default=str) + "\n")
 
 
+#: The scenarios of the result file that each harness scenario makes.
+MAKES = {"tables": ("history", "runs", "retention", "load")}
+
+
+def read_json(path: Path, replacing: Sequence[str]) -> tuple[list[Measure], dict[str, Any]]:
+    """The measures (and per-scenario run meta) of ``path`` that a run of ``replacing`` leaves in place."""
+    if not path.exists():
+        return [], {}
+    data = json.loads(path.read_text())
+    gone = {made for s in replacing for made in MAKES.get(s, (s,))}
+    fields = {f.name for f in dataclasses.fields(Measure)}
+    kept = [Measure(**{k: v for k, v in m.items() if k in fields}) for m in data.get("measures", [])
+            if m["scenario"] not in gone]
+    runs = data.get("runs") or {s: data.get("meta", {}) for s in {m.scenario for m in kept}}
+    runs = {s: meta for s, meta in runs.items() if s not in replacing}
+    return kept, runs
+
+
 def timed(fn: Callable[[], Any]) -> float:
     t0 = time.perf_counter()
     fn()
