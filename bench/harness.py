@@ -48,7 +48,9 @@ class Measure:
 
     @property
     def median(self) -> float:
-        return statistics.median(self.samples) if self.samples else float("nan")
+        """The median of the samples that are numbers (a rep with nothing to measure gives NaN)."""
+        values = [x for x in self.samples if x == x]
+        return statistics.median(values) if values else float("nan")
 
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)

@@ -16,7 +16,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
+
+import psycopg
 
 from websockets.sync.client import connect
 
@@ -63,6 +66,38 @@ def one_case(
     return percentile(delays, 0.5), percentile(delays, 0.99), len(delays), expected
 
 
+class HorizonWatch:
+    """Samples, every 50 ms, the age of the oldest open transaction that holds an xid on the server.
+
+    Such a transaction (anyone's, in any database of the cluster) holds the xmin horizon back,
+    and no subscriber gets rows committed after it began until it ends: on a shared server it
+    is the first thing that limits live latency.
+    """
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.ages: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> HorizonWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self._stop.wait(0.05):
+                row = conn.execute(
+                    "SELECT coalesce(extract(epoch FROM max(now() - xact_start)), 0)::float8 FROM pg_stat_activity"
+                    " WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+                ).fetchone()
+                self.ages.append(float(row[0]) * 1000 if row else 0.0)
+
+
 def live(
     db: Database, *, rates: list[int], fanouts: list[int], fanout_rate: int, seconds: float, reps: int, quick: bool = False
 ) -> list[Measure]:
@@ -74,15 +109,18 @@ def live(
         if not quick:
             one_case(hub, 1000, 1, 1, 1.0)  # warm-up
         for rate, subscribers, threads in cases:
-            p50s, p99s, lost = [], [], []
+            p50s, p99s, lost, held = [], [], [], []
             for rep in range(reps):
                 log(f"live: {rate}/s to {subscribers} subscribers over {threads} threads, rep {rep + 1}/{reps}")
-                p50, p99, got, expected = one_case(hub, rate, subscribers, threads, seconds)
+                with HorizonWatch(dsn) as watch:
+                    p50, p99, got, expected = one_case(hub, rate, subscribers, threads, seconds)
                 p50s.append(p50)
                 p99s.append(p99)
                 lost.append(expected - got)
+                held.append(percentile(watch.ages, 0.99))
             params = {"rate": rate, "subscribers": subscribers, "threads": threads}
             note = "all delivered" if not any(lost) else f"missing {max(lost):,} of a rep"
+            note += f"; oldest open xact on the server p99 {max(held):,.0f} ms"
             out.append(Measure("live", "p50", "ms", p50s, params, False))
             out.append(Measure("live", "p99", "ms", p99s, params, False, note))
     return out

@@ -67,7 +67,31 @@ def row_count(dsn: str) -> int:
     return int(row[0]) if row else 0
 
 
+def wait_for_horizon(dsn: str, timeout: float = 120.0) -> float:
+    """Wait until every transaction begun so far has ended (the xmin horizon passed them); return the seconds waited.
+
+    History and live delivery only show rows below the horizon, and the horizon is the
+    cluster's: a transaction left open by anyone on the server (another database, a test
+    suite, a psql session) hides rows committed after it began. Measuring before then would
+    time empty pages.
+    """
+    t0 = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_current_xact_id()::text::int8").fetchone()
+        assert row is not None
+        mark = int(row[0])
+        while time.perf_counter() - t0 < timeout:
+            row = conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8").fetchone()
+            if row is not None and int(row[0]) > mark:
+                break
+            time.sleep(0.1)
+        else:
+            log(f"the xmin horizon did not pass the load in {timeout:.0f} s: some transaction on the server is open")
+    return time.perf_counter() - t0
+
+
 def measure_history(dsn: str, hub: Hub, size: int, layout: str, requests: int, threads: int) -> list[Measure]:
+    waited = wait_for_horizon(dsn)
     http = Http(hub.port)
     rng = random.Random(size)
     probes = data.probe_ids()
@@ -94,7 +118,8 @@ def measure_history(dsn: str, hub: Hub, size: int, layout: str, requests: int, t
         s = latencies(lambda i: _timed_ms(lambda: store.history(probes[i % len(probes)], limit=1000)), requests)
     per_thread = min(1000, max(1, size // threads))
     return [
-        Measure("history", f"{layout} probe p50", "ms", [percentile(p, 0.5)], params, False, f"{rows} rows a page"),
+        Measure("history", f"{layout} probe p50", "ms", [percentile(p, 0.5)], params, False,
+                f"{rows} rows a page" + (f"; waited {waited:.0f} s for the horizon" if waited >= 1 else "")),
         Measure("history", f"{layout} probe p99", "ms", [percentile(p, 0.99)], params, False),
         Measure("history", f"{layout} thread p50", "ms", [percentile(o, 0.5)], params, False, f"~{per_thread} rows a page"),
         Measure("history", f"{layout} store p50", "ms", [percentile(s, 0.5)], params, False, "LogStore.history, no HTTP"),
