@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from pathlib import Path
 from bench import charts
 from bench.common import DEFAULT_DSN
 from bench.harness import (
-    Database, Measure, load, log, machine, markdown_table, read_json, server_version, table, write_json,
+    Database, Measure, load, log, machine, markdown_table, measure_of, read_json, server_version, table, write_json,
 )
 
 SCENARIOS = ("ingest", "producers", "tables", "live", "tail")
@@ -51,6 +52,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, default=None, help="repetitions of each measurement (default 3; 1 with --quick)")
     p.add_argument("--out", type=Path, default=None, help="where results.json, table.md and the charts go")
     p.add_argument("--fresh", action="store_true", help="drop the other scenarios' results from results.json")
+    p.add_argument("--charts-only", action="store_true",
+                   help="run nothing: redraw the charts and table.md from --out's results.json (after --merge)")
+    p.add_argument("--merge", type=Path, nargs="*", default=[], metavar="DIR",
+                   help="with --charts-only: fold these runs' results.json into --out's (same scenario, variant and"
+                        " parameters: the merged one wins), e.g. the layouts run side by side")
     g = p.add_argument_group("ingest and producers")
     g.add_argument("--records", type=int, default=None, help="records per ingest run (default 200,000)")
     g.add_argument("--seed-records", type=int, default=None, help="records per run of the (slow) original design (5,000)")
@@ -107,8 +113,34 @@ def git_commit() -> str:
         return "?"
 
 
+def charts_only(args: argparse.Namespace) -> int:
+    """Fold ``--merge`` runs into ``--out``'s results.json; redraw every chart and table.md from it."""
+    path = args.out / "results.json"
+    data = json.loads(path.read_text()) if path.exists() else {"runs": {}, "measures": []}
+    runs = data.get("runs") or {}
+    key = lambda m: (m["scenario"], m["name"], json.dumps(m["params"], sort_keys=True))  # noqa: E731
+    merged = {key(m): m for m in data["measures"]}
+    for source in args.merge:
+        other = json.loads((source / "results.json").read_text())
+        for name, meta in (other.get("runs") or {}).items():
+            runs[f"{name} ({source.name})"] = meta
+        merged.update({key(m): m for m in other["measures"]})
+    measures = order([measure_of(m) for m in merged.values()])
+    write_json(path, measures, {"runs": runs})
+    (args.out / "table.md").write_text(markdown_table(measures) + "\n")
+    print(table(measures))
+    if not charts.available():
+        print("charts skipped: matplotlib is not installed (pip install -e '.[bench]')")
+        return 0
+    for path in charts.draw(measures, args.out, "python -m bench: see docs/performance.md for the runs, the machine and its load"):
+        print(f"chart: {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.charts_only:
+        return charts_only(args)
     started = time.perf_counter()
     db = Database(args.database_url, args.database)
     db.create()

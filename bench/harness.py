@@ -233,15 +233,19 @@ def write_json(path: Path, measures: Sequence[Measure], meta: dict[str, Any]) ->
 MAKES = {"tables": ("history", "runs", "retention", "load")}
 
 
+def measure_of(data: dict[str, Any]) -> Measure:
+    """A :class:`Measure` from its JSON (``median`` is derived, so dropped)."""
+    fields = {f.name for f in dataclasses.fields(Measure)}
+    return Measure(**{k: v for k, v in data.items() if k in fields})
+
+
 def read_json(path: Path, replacing: Sequence[str]) -> tuple[list[Measure], dict[str, Any]]:
     """The measures (and per-scenario run meta) of ``path`` that a run of ``replacing`` leaves in place."""
     if not path.exists():
         return [], {}
     data = json.loads(path.read_text())
     gone = {made for s in replacing for made in MAKES.get(s, (s,))}
-    fields = {f.name for f in dataclasses.fields(Measure)}
-    kept = [Measure(**{k: v for k, v in m.items() if k in fields}) for m in data.get("measures", [])
-            if m["scenario"] not in gone]
+    kept = [measure_of(m) for m in data.get("measures", []) if m["scenario"] not in gone]
     runs = data.get("runs") or {s: data.get("meta", {}) for s in {m.scenario for m in kept}}
     runs = {s: meta for s, meta in runs.items() if s not in replacing}
     return kept, runs
