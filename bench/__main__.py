@@ -62,7 +62,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--seed-records", type=int, default=None, help="records per run of the (slow) original design (5,000)")
     g.add_argument("--producers", type=int, default=None, help="producer processes for ingest (default 4)")
     g.add_argument("--many-producers", type=int, default=None, help="processes for scenario 6 (default 50)")
-    g.add_argument("--rate-each", type=int, default=1000, help="records/s each of them sends (default 1,000)")
+    g.add_argument("--rate-each", type=ints, default=None,
+                   help="records/s each of them sends, one run per value (default 1,000 and 200)")
     g.add_argument("--seconds", type=float, default=None, help="length of each paced run (default 10)")
     g = p.add_argument_group("tables: history, retention, the list of threads")
     g.add_argument("--sizes", type=ints, default=None, help="table sizes for history (default 100k,1M,10M,50M)")
@@ -89,8 +90,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    if q and args.rate_each == 1000:
-        args.rate_each = 500
+    if args.rate_each is None:
+        args.rate_each = [500] if q else [1000, 200]
     args.out = args.out or (HERE / "results" / ("quick" if q else ""))
     args.database = args.database or ("bench_logctl_quick_" + uuid.uuid4().hex[:6] if q else "bench_logctl")
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -175,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                 report(scenario_ingest.ingest(db, records=args.records, seed_records=args.seed_records,
                                               producers=args.producers, reps=args.reps))
             elif scenario == "producers":
-                report(scenario_ingest.many_producers(db, producers=args.many_producers, rate=args.rate_each,
-                                                      seconds=args.seconds, reps=args.reps))
+                for rate in args.rate_each:
+                    report(scenario_ingest.many_producers(db, producers=args.many_producers, rate=rate,
+                                                          seconds=args.seconds, reps=args.reps))
             elif scenario == "tables":
                 for layout in layouts:
                     scenario_tables.growing_table(

@@ -28,7 +28,7 @@ from bench.harness import Database, Measure, log, percentile
 
 
 def one_case(
-    hub: Hub, rate: int, subscribers: int, threads: int, seconds: float, idle: float = 1.5
+    hub: Hub, rate: int, subscribers: int, threads: int, seconds: float, idle: float = 20.0
 ) -> tuple[float, float, int, int]:
     """(p50 ms, p99 ms, records received, records sent)."""
     sub = subprocess.Popen([sys.executable, "-m", "bench.subscribers", hub.url, "--subscribers", str(subscribers),
@@ -53,7 +53,7 @@ def one_case(
                     pub.send(json.dumps({"type": "publish", "records": batch}))
                     sent += due
                 time.sleep(max(0.0, tick - (time.perf_counter() - t0 - elapsed)))
-        sub.stdin.write("end\n")
+        sub.stdin.write(f"{sent * (subscribers // threads)}\n")
         sub.stdin.flush()
         out, _ = sub.communicate(timeout=120)
     finally:

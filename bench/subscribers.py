@@ -5,8 +5,9 @@
 Opens ``--subscribers`` WebSocket connections, each subscribed (cursor "now") to thread
 ``live-<k % threads>``, prints ``ready`` once every one has its ``subscribed`` reply, then
 records, for each record received, now minus the wall-clock time the publisher put in its
-message (``"<time.time()>"``), until no record has come for ``--idle`` seconds after a line
-on stdin (the publisher's end). Prints one JSON line: the delays in ms and the count.
+message (``"<time.time()>"``), until it has as many as the number the publisher writes on
+stdin when it is done, or none has come for ``--idle`` seconds (records held back by the xmin
+horizon arrive late, never early). Prints one JSON line: the delays in ms and the count.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ async def main() -> None:
     parser.add_argument("url")
     parser.add_argument("--subscribers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--idle", type=float, default=2.0)
+    parser.add_argument("--idle", type=float, default=20.0)
     args = parser.parse_args()
     delays: list[float] = []
     last = [time.monotonic()]
@@ -49,10 +50,10 @@ async def main() -> None:
 
     tasks = [asyncio.create_task(receive(ws)) for ws in conns]
     print("ready", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    expected = int(await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline) or 0)
     last[0] = time.monotonic()
-    while time.monotonic() - last[0] < args.idle:
-        await asyncio.sleep(0.1)
+    while len(delays) < expected and time.monotonic() - last[0] < args.idle:
+        await asyncio.sleep(0.05)
     for t in tasks:
         t.cancel()
     for ws in conns:
