@@ -144,10 +144,10 @@ def history(plt: Any, ms: list[Measure]) -> Any:
     _target(a, 10, "target p50 10 ms")
     a.set_ylabel("ms")
     a.set_title("GET …/logs?limit=1000 of a probe thread (a full 1,000-row page)", fontsize=9)
-    _by_layout(b, ms, {"store p50": "-", "thread p50": ":"})
+    _by_layout(b, ms, {"store p50": "-", "thread p50": ":", "probe CPU": "-."})
     _target(b, 10, "10 ms")
     b.set_ylabel("ms")
-    b.set_title("store p50: LogStore.history of the probe page, no HTTP\nthread p50: a random thread (pages grow with the table)", fontsize=9)
+    b.set_title("store p50: LogStore.history of the probe page, no HTTP; probe CPU: hub + PostgreSQL\nCPU per probe request; thread p50: a random thread (pages grow with the table)", fontsize=8)
     fig.suptitle("History latency against table size", fontsize=11)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import random
 import subprocess
 import sys
@@ -29,10 +30,15 @@ from collections.abc import Callable, Sequence
 import psycopg
 
 from bench import data
+from bench.bench_cpu import backends_cpu, process_cpu
 from bench.common import Hub
 from bench.harness import Database, Measure, log, percentile
 from bench.scenario_ingest import run_producers
 from logctl.store import LogStore
+
+
+#: The application_name of the hub's PostgreSQL backends, to count their CPU.
+APP = "logctl-bench-tables"
 
 
 class Http:
@@ -108,7 +114,13 @@ def measure_history(dsn: str, hub: Hub, size: int, layout: str, requests: int, t
         # the rows of a probe page, as a check that the page is full
         body = json.loads(http.get(f"/admin/runs/{probes[0]}/logs?limit=1000")[1])
         rows = len(body.get("logs", body.get("records", [])))
-        p = latencies(probe, requests)
+        latencies(probe, 10)
+        # CPU per request, hub process and its PostgreSQL backends: much steadier than
+        # wall-clock latency on a loaded machine (it is what a request costs, not what it waited).
+        cpu0, pg0 = process_cpu(hub.proc.pid), backends_cpu(dsn, APP)
+        p = latencies(probe, requests, warmup=0)
+        hub_cpu = (process_cpu(hub.proc.pid) - cpu0) / requests * 1000
+        pg_cpu = (backends_cpu(dsn, APP) - pg0) / requests * 1000
         o = latencies(other, requests)
         first_runs, _ = http.get("/admin/runs")
         r = latencies(lambda _i: http.get("/admin/runs")[0], requests)
@@ -123,6 +135,8 @@ def measure_history(dsn: str, hub: Hub, size: int, layout: str, requests: int, t
         Measure("history", f"{layout} probe p99", "ms", [percentile(p, 0.99)], params, False),
         Measure("history", f"{layout} thread p50", "ms", [percentile(o, 0.5)], params, False, f"~{per_thread} rows a page"),
         Measure("history", f"{layout} store p50", "ms", [percentile(s, 0.5)], params, False, "LogStore.history, no HTTP"),
+        Measure("history", f"{layout} probe CPU", "ms", [hub_cpu + pg_cpu], params, False,
+                f"CPU a request: hub {hub_cpu:.1f} ms + PostgreSQL {pg_cpu:.1f} ms"),
         Measure("runs", f"{layout} runs p50", "ms", [percentile(r, 0.5)], params, False, "GET /admin/runs"),
         Measure("runs", f"{layout} runs p99", "ms", [percentile(r, 0.99)], params, False,
                 f"first read after the load {first_runs:.0f} ms"),
@@ -180,7 +194,7 @@ def growing_table(
 ) -> None:
     """Grow one table of ``layout`` through ``sizes``; measure history and runs at each, retention at some."""
     with db.schema(layout, prefix="tables") as dsn:
-        for size in sorted(set(sizes) | set(retention_sizes)):
+        for size in sorted({s for s in (*sizes, *retention_sizes) if s > 0}):
             have = row_count(dsn)
             if size > have:
                 log(f"{layout}: loading {size - have:,} rows (to {size:,})")
@@ -188,7 +202,7 @@ def growing_table(
                                  progress=lambda d, r: log(f"  {layout}: {have + d:,} rows, {r:,.0f} rows/s"))
                 report([Measure("load", f"{layout} bulk load", "rows/s", [rate], {"rows": size, "layout": layout},
                                 note=f"{data.table_bytes(dsn) / 2**30:.1f} GiB with indexes")])
-            with Hub(dsn) as hub:
+            with Hub(dsn, env=dict(os.environ, PGAPPNAME=APP)) as hub:
                 if size in sizes:
                     report(measure_history(dsn, hub, size, layout, requests, threads))
                 if size in retention_sizes:
