@@ -69,6 +69,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--sizes", type=ints, default=None, help="table sizes for history (default 100k,1M,10M,50M)")
     g.add_argument("--retention-sizes", type=ints, default=None, help="sizes to prune at (default 10M,50M)")
     g.add_argument("--layouts", default=None, help="plain,daily,weekly (default plain,daily; partitioned ones need apply-schema --partitioned)")
+    g.add_argument("--schema", default=None,
+                   help="grow and measure this existing schema of --database (kept) instead of a new one; one layout")
     g.add_argument("--threads", type=int, default=10_000, help="threads the rows are spread over (default 10,000)")
     g.add_argument("--requests", type=int, default=None, help="requests per latency figure (default 200)")
     g = p.add_argument_group("live and tail")
@@ -84,7 +86,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "sizes": [20_000] if q else [100_000, 1_000_000, 10_000_000, 50_000_000],
         "retention_sizes": [20_000] if q else [10_000_000, 50_000_000],
         "layouts": "plain,daily", "requests": 10 if q else 200,
-        "rates": [2000] if q else [1000, 5000, 20000], "fanouts": [10] if q else [1, 100, 1000],
+        "rates": [] if q else [1000, 5000, 20000], "fanouts": [10] if q else [1, 100, 1000],
         "tail_records": 2_000 if q else 100_000, "memory_records": 10_000 if q else 1_000_000,
     }
     for key, value in defaults.items():
@@ -183,10 +185,11 @@ def main(argv: list[str] | None = None) -> int:
                 for layout in layouts:
                     scenario_tables.growing_table(
                         db, layout, sizes=args.sizes, retention_sizes=args.retention_sizes, threads=args.threads,
-                        requests=args.requests, ingest_seconds=min(args.seconds, 5.0), report=report)
+                        requests=args.requests, ingest_seconds=min(args.seconds, 5.0), report=report,
+                        reuse=args.schema)
             elif scenario == "live":
-                report(scenario_live.live(db, rates=args.rates, fanouts=args.fanouts, fanout_rate=5000 if not args.quick
-                                          else max(args.rates), seconds=args.seconds, reps=args.reps, quick=args.quick))
+                report(scenario_live.live(db, rates=args.rates, fanouts=args.fanouts, fanout_rate=2000 if args.quick else 5000,
+                                          seconds=args.seconds, reps=args.reps, quick=args.quick))
             elif scenario == "tail":
                 report(scenario_tail.tail(db, records=args.tail_records, memory_records=args.memory_records,
                                           reps=args.reps, quick=args.quick))

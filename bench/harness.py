@@ -109,9 +109,17 @@ class Database:
         return self._partitioned
 
     @contextmanager
-    def schema(self, layout: str = "plain", *, keep: bool = False, prefix: str = "s") -> Iterator[str]:
-        """A DSN whose search_path is a new schema with logctl's migrations for ``layout``; dropped afterwards."""
+    def schema(self, layout: str = "plain", *, keep: bool = False, prefix: str = "s", reuse: str | None = None) -> Iterator[str]:
+        """A DSN whose search_path is a new schema with logctl's migrations for ``layout``; dropped afterwards.
+
+        ``reuse``: an existing schema of this database (a table kept from an earlier run), used as
+        it is and kept.
+        """
+        if reuse is not None:
+            yield schema_dsn(self.dsn, reuse)
+            return
         name = f"{prefix}_{layout}_{uuid.uuid4().hex[:6]}"
+        log(f"schema {name} in database {self.name}")
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
         dsn = schema_dsn(self.dsn, name)

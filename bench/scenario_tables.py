@@ -190,10 +190,10 @@ def measure_retention(dsn: str, hub: Hub, size: int, layout: str, seconds: float
 
 def growing_table(
     db: Database, layout: str, *, sizes: Sequence[int], retention_sizes: Sequence[int], threads: int,
-    requests: int, ingest_seconds: float, report: Callable[[list[Measure]], None],
+    requests: int, ingest_seconds: float, report: Callable[[list[Measure]], None], reuse: str | None = None,
 ) -> None:
     """Grow one table of ``layout`` through ``sizes``; measure history and runs at each, retention at some."""
-    with db.schema(layout, prefix="tables") as dsn:
+    with db.schema(layout, prefix="tables", reuse=reuse) as dsn:
         for size in sorted({s for s in (*sizes, *retention_sizes) if s > 0}):
             have = row_count(dsn)
             if size > have:
