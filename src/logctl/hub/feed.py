@@ -123,29 +123,7 @@ class Feed:
         if cursor is None:
             cursor = Cursor.horizon(await asyncio.to_thread(self._store.horizon))
         sub, actions = self.fanout.subscribe(conn, thread_id, cursor)
-        try:
-            while actions:
-                follow: list[Action] = []
-                for action in actions:
-                    if isinstance(action, ReadPage):
-                        page = await asyncio.to_thread(
-                            self._store.history, thread_id, after=action.after, limit=self.fanout.page
-                        )
-                        follow = self.fanout.page_read(sub, page.records)
-                    elif isinstance(action, GoLive):
-                        self._report_buffers()
-                        follow = self.fanout.caught_up(sub)
-                    elif isinstance(action, Send) and action.paced:
-                        outlet = self._outlets.get(conn)
-                        if outlet is not None:
-                            await outlet.send_paced(records_frame(action.thread_id, action.records))
-                            self._metrics.records_broadcast += len(action.records)
-                    else:
-                        self._carry_out(action)
-                actions = follow
-        except BaseException:
-            self.fanout.cancel(sub)
-            raise
+        await self._catch_up(conn, sub, actions)
 
     async def subscribe_selection(
         self, conn: ConnId, name: str, selection: Selection, cursor: Cursor, threads: tuple[str, ...], horizon: Cursor
@@ -159,11 +137,17 @@ class Feed:
         await self._catch_up(conn, sub, actions, selection)
 
     async def _catch_up(self, conn: ConnId, sub: int, actions: list[Action], selection: Selection | None = None) -> None:
+        """Carry out a subscription's catch-up: read its pages (a thread's, or a selection's merged ones) at its pace, then go live."""
         try:
             while actions:
                 follow: list[Action] = []
                 for action in actions:
-                    if isinstance(action, ReadSelectionPage) and selection is not None:
+                    if isinstance(action, ReadPage):
+                        page = await asyncio.to_thread(
+                            self._store.history, action.thread_id, after=action.after, limit=self.fanout.page
+                        )
+                        follow += self.fanout.page_read(sub, page.records)
+                    elif isinstance(action, ReadSelectionPage) and selection is not None:
                         got = await asyncio.to_thread(
                             selection_history, self._store, selection, after=action.after, limit=self.fanout.page,
                             max_matches=self._max_match_threads,
