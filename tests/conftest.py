@@ -115,8 +115,7 @@ def hub(dsn: str, cli_env: dict[str, str]) -> Iterator["HubProcess"]:
 
     proc = HubProcess(dsn, cli_env)
     yield proc
-    if proc.proc is not None and proc.proc.poll() is None:
-        proc.kill()
+    proc.close()
 
 
 @pytest.fixture
@@ -140,9 +139,13 @@ def restartable_db(cli_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str
         yield result.stdout.strip(), env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator["Browser"]:
-    """Debian's headless Chromium under Playwright, shared by the session; the test fails if it is missing."""
+    """Debian's headless Chromium under Playwright, shared by a module's tests; the test fails if it is missing.
+
+    Not shared by the session: while Playwright's sync API is open, the main thread counts as
+    running its event loop, so a later module's ``asyncio.run()`` would fail.
+    """
     from playwright.sync_api import sync_playwright
 
     from helpers import CHROMIUM_ARGS, chromium_path
