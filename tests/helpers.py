@@ -147,6 +147,11 @@ class HubProcess:
         assert self.proc is not None and self.proc.stderr is not None
         return self.proc.stderr.read()
 
+    def close(self) -> None:
+        """Kill the hub if it is still running (a fixture's or a ``finally``'s teardown)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+
 
 def ws(hub: HubProcess, max_queue: int | None = None, close_timeout: float = 10) -> ClientConnection:
     """A client; by default it buffers every incoming frame, so closing never waits on unread data."""

@@ -55,8 +55,7 @@ def secure_hub(dsn: str, cli_env: dict[str, str], tokens: tuple[Path, dict[str, 
     """A real hub on loopback that requires the tokens of :func:`tokens`."""
     proc = HubProcess(dsn, cli_env, "--tokens-file", str(tokens[0]))
     yield proc
-    if proc.proc is not None and proc.proc.poll() is None:
-        proc.kill()
+    proc.close()
 
 
 def _headers(token: str | None, **extra: str) -> dict[str, str]:

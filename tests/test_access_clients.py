@@ -35,8 +35,7 @@ def secure_hub(dsn: str, cli_env: dict[str, str], tokens: dict[str, str]) -> Ite
     """A real hub that requires the tokens of :func:`tokens`."""
     proc = HubProcess(dsn, cli_env, "--tokens-file", tokens["path"])
     yield proc
-    if proc.proc is not None and proc.proc.poll() is None:
-        proc.kill()
+    proc.close()
 
 
 def _env(cli_env: dict[str, str], hub: HubProcess, token: str | None) -> dict[str, str]:

@@ -236,8 +236,7 @@ class Target:
 
     def close(self) -> None:
         self.canary.close()
-        if self.hub.proc is not None and self.hub.proc.poll() is None:
-            self.hub.kill()
+        self.hub.close()
 
 
 @pytest.fixture(scope="module")

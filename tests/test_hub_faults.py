@@ -242,8 +242,7 @@ def test_sigterm_with_records_held_says_what_became_of_them(dsn: str, cli_env: d
         assert "logctl: logctl." not in err  # one prefix: logging is configured once, by the CLI
     finally:
         lock.close()
-        if hub.proc is not None and hub.proc.poll() is None:
-            hub.kill()
+        hub.close()
 
 
 

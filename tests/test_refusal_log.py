@@ -110,8 +110,7 @@ def tokens(tmp_path: Path) -> dict[str, str]:
 def secure_hub(dsn: str, cli_env: dict[str, str], tokens: dict[str, str]) -> Iterator[HubProcess]:
     proc = HubProcess(dsn, cli_env, "--tokens-file", tokens["path"])
     yield proc
-    if proc.proc is not None and proc.proc.poll() is None:
-        proc.kill()
+    proc.close()
 
 
 FLOOD = 300

@@ -185,8 +185,7 @@ def test_hubs_fold_in_the_background_one_at_a_time_while_hub_and_sql_writers_run
             assert "folding" not in hub.stderr()
     finally:
         for hub in hubs:
-            if hub.proc is not None and hub.proc.poll() is None:
-                hub.kill()
+            hub.close()
 
 
 def test_a_hub_with_folding_off_leaves_the_deltas_and_still_lists_exactly(dsn: str, cli_env: dict[str, str]) -> None:

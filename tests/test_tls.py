@@ -67,8 +67,7 @@ def tls_hub(dsn: str, cli_env: dict[str, str], pki: Pki) -> Iterator[HubProcess]
     """A real hub serving wss:// and https:// with the test CA's certificate."""
     proc = HubProcess(dsn, cli_env, *pki.serve_args())
     yield proc
-    if proc.proc is not None and proc.proc.poll() is None:
-        proc.kill()
+    proc.close()
 
 
 def _wss(hub: HubProcess, pki: Pki) -> ClientConnection:

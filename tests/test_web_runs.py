@@ -150,8 +150,7 @@ def demo_hub(dsn: str, cli_env: dict[str, str]) -> Iterator[HubProcess]:
     for start in range(0, len(records), 1000):
         _send(proc, records[start:start + 1000])
     yield proc
-    if proc.proc is not None and proc.proc.poll() is None:
-        proc.kill()
+    proc.close()
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -236,8 +235,7 @@ def proxied_hub(dsn: str, cli_env: dict[str, str], tmp_path: Path) -> Iterator[t
     yield hub, f"{origin}/logctl/", reader, writer
     server.shutdown()
     server.server_close()
-    if hub.proc is not None and hub.proc.poll() is None:
-        hub.kill()
+    hub.close()
 
 
 @pytest.mark.timeout(90)

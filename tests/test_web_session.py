@@ -26,8 +26,7 @@ def secure_hub(dsn: str, cli_env: dict[str, str], tokens: tuple[Path, str, str])
     """A real hub on loopback that needs the tokens of :func:`tokens`."""
     proc = HubProcess(dsn, cli_env, "--tokens-file", str(tokens[0]))
     yield proc
-    if proc.proc is not None and proc.proc.poll() is None:
-        proc.kill()
+    proc.close()
 
 
 @pytest.fixture
@@ -217,5 +216,4 @@ def test_over_tls_the_session_cookie_is_secure(dsn: str, cli_env: dict[str, str]
         assert f"wss://127.0.0.1:{hub.port}" in (page.getheader("Content-Security-Policy") or "")
         conn.close()
     finally:
-        if hub.proc is not None and hub.proc.poll() is None:
-            hub.kill()
+        hub.close()
