@@ -27,11 +27,13 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "GET /metrics": ("401", "401", "200", "403", "200"),
     "GET /admin/runs/t/logs": ("401", "401", "200", "403", "200"),
     "HEAD /admin/runs/t/logs": ("401", "401", "200", "403", "200"),
+    "GET /admin/logs?thread=t&match=u*": ("401", "401", "200", "403", "200"),
     "GET /": ("401", "401", "200", "403", "200"),
     "GET /static/style.css": ("200", "200", "200", "200", "200"),
     "WebSocket handshake": ("401", "401", "101", "101", "101"),
     "publish frame": ("-", "-", "forbidden", "ack", "ack"),
     "subscribe frame": ("-", "-", "subscribed", "forbidden", "subscribed"),
+    "selection subscribe frame": ("-", "-", "subscribed", "forbidden", "subscribed"),
     "unsubscribe frame": ("-", "-", "unsubscribed", "unsubscribed", "unsubscribed"),
     "ping frame": ("-", "-", "pong", "pong", "pong"),
 }
@@ -93,6 +95,7 @@ def frame_answer(conn: ClientConnection, frame: dict[str, Any]) -> str:
 FRAMES: dict[str, dict[str, Any]] = {
     "publish frame": {"type": "publish", "ref": 1, "records": [{"thread_id": "t", "message": "m"}]},
     "subscribe frame": {"type": "subscribe", "thread_id": "t", "cursor": "now"},
+    "selection subscribe frame": {"type": "subscribe", "sub": "s", "threads": ["t"], "match": "u*", "cursor": "now"},
     "unsubscribe frame": {"type": "unsubscribe", "thread_id": "t"},
     "ping frame": {"type": "ping", "ref": 2},
 }
@@ -103,7 +106,8 @@ def answer_matrix(hub: HubProcess, secrets: dict[str, str]) -> dict[str, tuple[s
     rows: dict[str, list[str]] = {key: [] for key in EXPECTED}
     for who in WHO:
         headers = _headers(secrets.get(who))
-        for key in ("GET /healthz", "GET /metrics", "GET /admin/runs/t/logs", "HEAD /admin/runs/t/logs", "GET /", "GET /static/style.css"):
+        for key in ("GET /healthz", "GET /metrics", "GET /admin/runs/t/logs", "HEAD /admin/runs/t/logs",
+                    "GET /admin/logs?thread=t&match=u*", "GET /", "GET /static/style.css"):
             method, path = key.split()
             rows[key].append(str(http(hub, method, path, headers)[0]))
         conn = open_ws(hub, headers)

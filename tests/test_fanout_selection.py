@@ -403,3 +403,23 @@ def test_a_read_planned_before_a_glob_subscribed_does_not_let_its_other_rows_pas
     shell.read_feed()
     assert [r.cursor for r in client.got] == expected(table, client.selection, client.start)
     assert [r.thread_id for r in client.got] == ["x2", "a"]
+
+
+def test_a_thread_that_cannot_be_read_is_named_to_its_selections_and_the_rest_goes_on() -> None:
+    """A member whose own read fails: each selection holding it (not one without it) is told once, with its sub;
+    the other member's rows still go out."""
+    f = FanOut()
+    c1, c2 = f.connect(), f.connect()
+    s1, first = f.subscribe_selection(c1, "mine", Selection(("bad", "good")), ORIGIN, ["bad", "good"], ORIGIN)
+    s2, second = f.subscribe_selection(c2, "theirs", Selection(("good",)), ORIGIN, ["good"], ORIGIN)
+    for sub, actions in ((s1, first), (s2, second)):
+        assert actions[-1] == ReadSelectionPage(sub, ORIGIN)
+        f.selection_page_read(sub, [], ["bad", "good"] if sub == s1 else ["good"], ORIGIN)
+        f.caught_up(sub)
+    split = f.read_failed(f.reads()[0], "cannot read")
+    assert split == [ReadFeed({"bad": ORIGIN}), ReadFeed({"good": ORIGIN})]
+    assert isinstance(split[0], ReadFeed) and isinstance(split[1], ReadFeed)
+    assert f.read_failed(split[0], "cannot read") == [ThreadUnreadable("bad", "cannot read", (), ((c1, "mine"),))]
+    good = row("good", 5, 1)
+    assert f.rows_read(split[1], 6, [good]) == [Send("", (good,), (c1,), sub="mine"), Send("", (good,), (c2,), sub="theirs")]
+    assert f.read_failed(f.reads()[1], "cannot read") == []  # told once

@@ -61,6 +61,9 @@ def test_the_hubs_frames_become_subscriber_events() -> None:
     error = subscriber_event({"type": "error", "code": "shutting_down", "message": "bye"})
     assert error == StreamError("shutting_down", "bye") and isinstance(error, StreamError) and error.retryable
     assert not StreamError("bad_cursor", "no").retryable
+    left_out = subscriber_event({"type": "error", "code": "thread_unreadable", "message": "m", "sub": "s", "thread_id": "b"})
+    assert left_out == StreamError("thread_unreadable", "m", "b", "s") and isinstance(left_out, StreamError)
+    assert left_out.thread_left_out and not left_out.retryable and not StreamError("forbidden", "no", sub="s").thread_left_out
 
 
 def test_frames_a_subscriber_does_not_know_are_ignored_and_bad_records_frames_refused() -> None:

@@ -14,7 +14,8 @@ than ``max_outgoing_bytes`` unsent, or its hold passed ``max_hold_bytes``; it is
 nothing more and resumes from the last cursor it got). Each thread has one feed position,
 which moves to the last row read, or to the horizon when a read returned less than a page.
 A shared read that fails for a data reason is split into one read per thread; a thread
-whose own read fails is reported to its subscribers and read on its own from then on.
+whose own read fails is reported to its subscribers (and to the selections it belongs to,
+which go on without it) and read on its own from then on.
 """
 
 from __future__ import annotations
@@ -140,11 +141,16 @@ class CloseSlow:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ThreadUnreadable:
-    """Tell the connections in ``to`` that ``thread_id``'s rows cannot be read now."""
+    """Tell the connections in ``to`` that ``thread_id``'s rows cannot be read now.
+
+    ``selections``: the ``(connection, sub)`` of each selection it belongs to; each is told
+    too (an error frame carrying its ``sub``), since its stream goes on without the thread.
+    """
 
     thread_id: str
     message: str
     to: tuple[ConnId, ...]
+    selections: tuple[tuple[ConnId, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -485,7 +491,8 @@ class FanOut:
                 continue
             feed.failing = message
             to = tuple(s.conn for s in feed.subs.values() if s.phase is not Phase.CLOSING)
-            actions.append(ThreadUnreadable(thread_id, message, to))
+            selections = tuple((s.conn, s.name) for s in feed.selections.values() if s.phase is not Phase.CLOSING)
+            actions.append(ThreadUnreadable(thread_id, message, to, selections))
         return actions
 
     def pending(self, records: Sequence[LogRecord]) -> list[Action]:

@@ -213,6 +213,10 @@ class Feed:
                 outlet = self._outlets.get(conn)
                 if outlet is not None:
                     outlet.send(frame)
+            for conn, name in action.selections:  # a selection goes on without it: say which thread is left out
+                outlet = self._outlets.get(conn)
+                if outlet is not None:
+                    outlet.send(error_frame("thread_unreadable", action.message, sub=name, thread_id=action.thread_id))
         elif isinstance(action, ThreadStarted):
             outlet = self._outlets.get(action.conn)
             if outlet is not None:

@@ -295,7 +295,9 @@ class Hub:
         why = self.gate.frame_refusal(self._grants.get(ws, routes.Upgrade()), frame, ws.remote_address)
         if why is not None:
             self.metrics.frame_errors += 1
-            extra = {"ref": frame.ref, "producer": frame.producer} if isinstance(frame, Publish) else {}
+            extra: dict[str, object] = {"ref": frame.ref, "producer": frame.producer} if isinstance(frame, Publish) else {}
+            if isinstance(frame, SelectionSubscribe):  # a selection's errors carry its sub (docs/protocol.md)
+                extra["sub"] = frame.sub
             self._send(ws, error_frame("forbidden", why, **extra))
         return why is None
 

@@ -28,7 +28,7 @@ from logctl.client.refusals import plain_to_tls_hint, refused_by_hub, untrusted_
 from logctl.config import HubAddress, resolve_hub
 from logctl.core.cursor import ORIGIN, Cursor
 from logctl.core.routes import MAX_LIMIT
-from logctl.core.merge import Entry, StreamMerge
+from logctl.core.merge import Entry, Marker, StreamMerge
 from logctl.core.protocol import (
     HistoryPage, HubStatus, LiveRecords, StreamError, Subscribed, ThreadStarted, parse_history, selection_frame,
     subscribe_frame, subscriber_event,
@@ -259,6 +259,8 @@ class TailClient:
                                 sink(ThreadsKnown(self.threads))
                         elif isinstance(event, HubStatus):
                             sink(DbStatus(event.database_up, event.backlog))
+                        elif isinstance(event, StreamError) and event.thread_left_out:
+                            sink(Shown([_left_out(event, _now())]))
                         elif isinstance(event, StreamError):
                             self._error(event)
                     reason = _close_reason(ws.close_code, ws.close_reason or "")
@@ -314,6 +316,12 @@ class TailClient:
         if error.retryable:
             raise DatabaseUnavailable(f"the hub cannot serve the stream right now: {error.message}")
         raise ProtocolError(error.code, f"the hub refused the subscription: {error.message}")
+
+
+def _left_out(error: StreamError, now: dt.datetime) -> Marker:
+    """The warning line for a thread whose records the hub cannot read: following goes on without it."""
+    rest = "; the other threads go on" if error.sub is not None else ""
+    return Marker(f"warning: thread {error.thread_id!r}: {error.message}{rest}", now, level="WARN")
 
 
 class _NotJson(Exception):

@@ -64,14 +64,24 @@ class HubStatus:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class StreamError:
-    """An ``error`` frame: ``retryable`` ones (see :data:`STREAM_RETRY_CODES`) pass with a reconnect."""
+    """An ``error`` frame: ``retryable`` ones (see :data:`STREAM_RETRY_CODES`) pass with a reconnect.
+
+    ``thread_id`` and ``sub``: the thread and the selection it concerns, when the hub named them.
+    """
 
     code: str
     message: str
+    thread_id: str | None = None
+    sub: str | None = None
 
     @property
     def retryable(self) -> bool:
         return self.code in STREAM_RETRY_CODES
+
+    @property
+    def thread_left_out(self) -> bool:
+        """A ``thread_unreadable`` notice: one thread's live records stop, the subscription itself goes on."""
+        return self.code == "thread_unreadable" and self.thread_id is not None
 
 
 SubscriberEvent = Union[Subscribed, LiveRecords, ThreadStarted, HubStatus, StreamError]
@@ -126,5 +136,7 @@ def subscriber_event(frame: object) -> SubscriberEvent | None:
     if kind == "status":  # a backlog that is not a number raises (ValueError, TypeError), as tail always has
         return HubStatus(frame.get("database") != "down", int(frame.get("backlog") or 0))
     if kind == "error":
-        return StreamError(str(frame.get("code")), str(frame.get("message")))
+        thread_id = frame.get("thread_id")
+        return StreamError(str(frame.get("code")), str(frame.get("message")),
+                           thread_id if isinstance(thread_id, str) else None, _sub(frame))
     return None
