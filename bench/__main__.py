@@ -73,6 +73,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    help="grow and measure this existing schema of --database (kept) instead of a new one; one layout")
     g.add_argument("--threads", type=int, default=10_000, help="threads the rows are spread over (default 10,000)")
     g.add_argument("--requests", type=int, default=None, help="requests per latency figure (default 200)")
+    g.add_argument("--bulk-load", action=argparse.BooleanOptionalAction, default=None,
+                   help="grow the tables with the indexes dropped and built again after, the summary triggers off and"
+                        " the summary counted once, then VACUUM ANALYZE (bench/bulk.py); default: for growths of"
+                        " 2,000,000 rows or more. --no-bulk-load: always through every index and trigger")
     g = p.add_argument_group("live and tail")
     g.add_argument("--rates", type=ints, default=None, help="live rates (default 1k,5k,20k)")
     g.add_argument("--fanouts", type=ints, default=None, help="subscriber counts at 5k/s (default 1,100,1000)")
@@ -186,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                     scenario_tables.growing_table(
                         db, layout, sizes=args.sizes, retention_sizes=args.retention_sizes, threads=args.threads,
                         requests=args.requests, ingest_seconds=min(args.seconds, 5.0), report=report,
-                        reuse=args.schema)
+                        reuse=args.schema, bulk=args.bulk_load)
             elif scenario == "live":
                 report(scenario_live.live(db, rates=args.rates, fanouts=args.fanouts, fanout_rate=2000 if args.quick else 5000,
                                           seconds=args.seconds, reps=args.reps, quick=args.quick))

@@ -8,6 +8,10 @@ Besides the ordinary threads (``thread-00000`` …, ``n / threads`` rows each), 
 row goes to one of :data:`PROBES` probe threads (``probe-00`` …), ``PROBE_ROWS`` rows each at
 every table size and spread over the whole span: a history page of ``limit=1000`` from a probe
 thread has the same size whatever the table's, so its latency shows the table's size alone.
+
+:func:`load` writes through ``thread_logs`` (20,000 rows a statement, every index and trigger);
+:mod:`bench.bulk` writes the same rows (:func:`rows_sql`, :func:`plan`) with the indexes built
+afterwards, for tables of millions of rows.
 """
 
 from __future__ import annotations
@@ -17,21 +21,42 @@ import time
 from collections.abc import Callable
 
 import psycopg
+from psycopg import sql
 
 PROBES = 20
 PROBE_ROWS = 1000
 CHUNK = 20_000  # rows per transaction: each holds the cluster's xmin horizon (and so every live feed on it) while it runs
 
-_LOAD = """
-INSERT INTO thread_logs (thread_id, message, level, created_at)
+# Row i of a load of n rows. {table} is thread_logs or one partition (then {where} keeps the rows
+# whose created_at falls in its bounds).
+_ROWS = """
+INSERT INTO {table} (thread_id, message, level, created_at)
+SELECT * FROM (
 SELECT CASE WHEN i %% %(k)s = 0 AND i / %(k)s < %(probe_total)s THEN 'probe-' || lpad(((i / %(k)s) %% %(probes)s)::text, 2, '0')
-            ELSE 'thread-' || lpad((i %% %(threads)s)::text, 5, '0') END,
+            ELSE 'thread-' || lpad((i %% %(threads)s)::text, 5, '0') END AS thread_id,
        'step ' || i || ': processed batch ' || (i * 7 %% 1000) || ' of orders for customer ' || (i * 13 %% 9973)
-           || ' in ' || (i %% 500) || ' ms',
-       (ARRAY['DEBUG','INFO','INFO','INFO','WARN','INFO','DEBUG','ERROR'])[1 + i %% 8],
-       %(start)s::timestamptz + (i::float8 / %(n)s) * %(span)s * interval '1 second'
+           || ' in ' || (i %% 500) || ' ms' AS message,
+       (ARRAY['DEBUG','INFO','INFO','INFO','WARN','INFO','DEBUG','ERROR'])[1 + i %% 8] AS level,
+       %(start)s::timestamptz + (i::float8 / %(n)s) * %(span)s * interval '1 second' AS created_at
 FROM generate_series(%(lo)s::int8, %(hi)s::int8 - 1) AS i
+) r {where}
 """
+
+
+def rows_sql(table: str = "thread_logs", bounded: bool = False) -> sql.Composed:
+    """The INSERT of rows ``[lo, hi)`` of a load (:func:`plan`'s parameters) into ``table``;
+    ``bounded``: only those with ``%(lower)s <= created_at < %(upper)s`` (NULL: no bound)."""
+    where = ("WHERE (%(lower)s::timestamptz IS NULL OR created_at >= %(lower)s)"
+             " AND (%(upper)s::timestamptz IS NULL OR created_at < %(upper)s)") if bounded else ""
+    return sql.SQL(_ROWS).format(table=sql.Identifier(table), where=sql.SQL(where))
+
+
+def plan(n: int, *, threads: int, days: float, end: dt.datetime | None) -> dict[str, object]:
+    """The parameters of a load of ``n`` rows (without ``lo``/``hi``): the span, the probes' stride."""
+    end = end or dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    span = days * 86400
+    return {"k": max(1, n // (PROBES * PROBE_ROWS)), "probe_total": PROBES * PROBE_ROWS, "probes": PROBES,
+            "threads": threads, "start": end - dt.timedelta(seconds=span), "end": end, "n": n, "span": span}
 
 
 def load(
@@ -39,17 +64,14 @@ def load(
     progress: Callable[[int, float], None] = lambda _done, _rate: None,
 ) -> float:
     """Fill ``thread_logs`` with ``n`` rows (see the module's docstring); return rows per second."""
-    end = end or dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
-    span = days * 86400
-    start = end - dt.timedelta(seconds=span)
-    k = max(1, n // (PROBES * PROBE_ROWS))
-    ensure_partitions(dsn, start, end)
+    params = plan(n, threads=threads, days=days, end=end)
+    ensure_partitions(dsn, params["start"], params["end"])  # type: ignore[arg-type]
+    statement = rows_sql()
     t0 = time.perf_counter()
     with psycopg.connect(dsn, autocommit=True) as conn:
         for lo in range(0, n, CHUNK):
             hi = min(n, lo + CHUNK)
-            conn.execute(_LOAD, {"k": k, "probe_total": PROBES * PROBE_ROWS, "probes": PROBES, "threads": threads,
-                                 "start": start, "n": n, "span": span, "lo": lo, "hi": hi})
+            conn.execute(statement, {**params, "lo": lo, "hi": hi})
             progress(hi, hi / (time.perf_counter() - t0))
         conn.execute("ANALYZE thread_logs")
     return n / (time.perf_counter() - t0)

@@ -31,6 +31,7 @@ import psycopg
 
 from bench import data
 from bench.bench_cpu import backends_cpu, process_cpu
+from bench.bulk import BULK_FROM, bulk_load
 from bench.common import Hub
 from bench.harness import Database, Measure, log, percentile
 from bench.scenario_ingest import run_producers
@@ -203,17 +204,30 @@ def measure_retention(dsn: str, hub: Hub, size: int, layout: str, seconds: float
 def growing_table(
     db: Database, layout: str, *, sizes: Sequence[int], retention_sizes: Sequence[int], threads: int,
     requests: int, ingest_seconds: float, report: Callable[[list[Measure]], None], reuse: str | None = None,
+    bulk: bool | None = None,
 ) -> None:
-    """Grow one table of ``layout`` through ``sizes``; measure history and runs at each, retention at some."""
+    """Grow one table of ``layout`` through ``sizes``; measure history and runs at each, retention at some.
+
+    Each growth goes through :func:`bench.data.load` (every index and trigger), or with ``bulk``
+    (by default: a growth of :data:`bench.bulk.BULK_FROM` rows or more) through
+    :func:`bench.bulk.bulk_load` (indexes built after, the summary counted once, vacuumed).
+    """
     with db.schema(layout, prefix="tables", reuse=reuse) as dsn:
         for size in sorted({s for s in (*sizes, *retention_sizes) if s > 0}):
             have = row_count(dsn)
             if size > have:
-                log(f"{layout}: loading {size - have:,} rows (to {size:,})")
-                rate = data.load(dsn, size - have, threads=threads,
-                                 progress=lambda d, r: log(f"  {layout}: {have + d:,} rows, {r:,.0f} rows/s"))
-                report([Measure("load", f"{layout} bulk load", "rows/s", [rate], {"rows": size, "layout": layout},
-                                note=f"{data.table_bytes(dsn) / 2**30:.1f} GiB with indexes")])
+                fast = bulk if bulk is not None else size - have >= BULK_FROM
+                log(f"{layout}: loading {size - have:,} rows (to {size:,}){', indexes after' if fast else ''}")
+                tick = lambda d, r: log(f"  {layout}: {have + d:,} rows, {r:,.0f} rows/s")  # noqa: E731
+                if fast:
+                    done = bulk_load(dsn, size - have, threads=threads, progress=tick)
+                    report([Measure("load", f"{layout} fast load", "rows/s", [done.rate], {"rows": size, "layout": layout},
+                                    note=f"{data.table_bytes(dsn) / 2**30:.1f} GiB with indexes; indexes after"
+                                         f" (bench/bulk.py): {done.phases()}")])
+                else:
+                    rate = data.load(dsn, size - have, threads=threads, progress=tick)
+                    report([Measure("load", f"{layout} bulk load", "rows/s", [rate], {"rows": size, "layout": layout},
+                                    note=f"{data.table_bytes(dsn) / 2**30:.1f} GiB with indexes")])
             with Hub(dsn, env=dict(os.environ, PGAPPNAME=APP)) as hub:
                 if size in sizes:
                     report(measure_history(dsn, hub, size, layout, requests, threads))
