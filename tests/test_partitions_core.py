@@ -14,6 +14,7 @@ from logctl.core.partitions import (
     period_start,
     periods_ahead,
     periods_of,
+    rows_before,
     split_for_retention,
 )
 from logctl.errors import ConfigError
@@ -69,3 +70,11 @@ def test_check_period_names_the_choices() -> None:
     assert check_period("weekly") == "weekly"
     with pytest.raises(ConfigError, match="must be one of daily, weekly, not 'monthly'"):
         check_period("monthly")
+
+
+def test_rows_before_is_the_newest_upper_bound_or_none_when_unbounded() -> None:
+    """Every row of the partitions dropped is older than the newest one's upper bound; none without bounds."""
+    day = [Partition(f"p{d}", _at(2026, 11, d), _at(2026, 11, d + 1)) for d in (3, 1, 2)]
+    assert rows_before(day) == _at(2026, 11, 4)
+    assert rows_before([]) is None
+    assert rows_before([*day, Partition("thread_logs_legacy", None, None)]) is None

@@ -27,6 +27,7 @@ __all__ = [
     "period_start",
     "periods_ahead",
     "periods_of",
+    "rows_before",
     "split_for_retention",
 ]
 
@@ -117,6 +118,14 @@ def split_for_retention(
     drop = [p for p in partitions if p.upper is not None and p.upper <= cutoff]
     boundary = [p for p in partitions if (p.lower is None or p.lower < cutoff) and p not in drop]
     return sorted(drop, key=_order), sorted(boundary, key=_order)
+
+
+def rows_before(partitions: Sequence[Partition]) -> dt.datetime | None:
+    """A time every row of ``partitions`` is older than: the newest one's upper bound (None: none, or unbounded)."""
+    uppers = [p.upper for p in partitions]
+    if not uppers or any(u is None for u in uppers):
+        return None
+    return max(u for u in uppers if u is not None)
 
 
 def _order(p: Partition) -> dt.datetime:

@@ -5,9 +5,8 @@ carries it out. Partitions are created as plain tables and then attached, which 
 SHARE UPDATE EXCLUSIVE lock on ``thread_logs`` (``CREATE TABLE … PARTITION OF`` would take an
 ACCESS EXCLUSIVE one and block every reader and writer while it waits), under a per-schema
 advisory lock so that hubs starting together do not race. There is no DEFAULT partition: it
-would make ``DETACH … CONCURRENTLY`` impossible. Dropping a partition fires no DELETE trigger,
-so :func:`drop_partition` appends the partition's per-thread sums to
-``thread_log_summary_delta`` itself, in the transaction that drops it.
+would make ``DETACH … CONCURRENTLY`` impossible. Retention detaches and drops partitions:
+:mod:`logctl.store.partition_drop`.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import psycopg
-from psycopg import sql
 
 from logctl.core.partitions import Partition, Period, check_period, missing
 from logctl.errors import SchemaMissing
@@ -27,8 +25,6 @@ __all__ = [
     "PARTITION_COMMENT",
     "PartitionState",
     "create_partitions",
-    "drop_partition",
-    "finish_detached",
     "is_no_partition",
     "read_layout",
     "read_partitions",
@@ -88,26 +84,6 @@ _PARTITIONS: Final = (
     " WHERE i.inhparent = 'thread_logs'::regclass ORDER BY 3 NULLS FIRST"
 )
 
-_DETACHED: Final = (
-    "SELECT c.relname FROM pg_class c"
-    " WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'"
-    " AND obj_description(c.oid, 'pg_class') = %s"
-    " AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid) ORDER BY 1"
-)
-
-# One statement: the dropped rows' sums per thread become negative deltas with recheck set,
-# exactly as logctl_summary_remove() (migration 005) writes them after a DELETE.
-_SUBTRACT: Final = (
-    "WITH agg AS (SELECT thread_id, count(*) AS n,"
-    " count(*) FILTER (WHERE lv = 'DEBUG') AS d, count(*) FILTER (WHERE lv = 'INFO') AS i,"
-    " count(*) FILTER (WHERE lv = 'WARN') AS w, count(*) FILTER (WHERE lv = 'ERROR') AS e"
-    " FROM (SELECT thread_id, logctl_level(level) AS lv FROM {table}) r GROUP BY thread_id),"
-    " ins AS (INSERT INTO thread_log_summary_delta"
-    " SELECT thread_id, NULL, NULL, -n, -d, -i, -w, -e, true FROM agg WHERE thread_id IS NOT NULL)"
-    " SELECT coalesce(sum(n), 0)::int8 FROM agg"
-)
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class PartitionState:
     """The partitions of ``thread_logs`` now; ``pending``: names whose detach was interrupted."""
@@ -161,39 +137,3 @@ def create_partitions(conn: Conn, wanted: Sequence[Partition]) -> list[Partition
         if row is not None and row[0] is not None:
             made.append(part)
     return made
-
-
-def _concurrently(conn: Conn) -> bool:
-    """DETACH … CONCURRENTLY exists from PostgreSQL 14."""
-    return conn.info.server_version >= 140000
-
-
-def drop_partition(conn: Conn, name: str) -> int:
-    """Detach partition ``name`` (concurrently where the server allows), then drop it; return its rows.
-
-    ``conn`` is in autocommit mode: ``DETACH … CONCURRENTLY`` cannot run in a transaction block.
-    It waits for the transactions that use ``thread_logs`` to end, but blocks none of them.
-    The summary deltas and the drop are one transaction, so thread_log_summary stays exact.
-    """
-    table = sql.Identifier(name)
-    mode = sql.SQL(" CONCURRENTLY" if _concurrently(conn) else "")
-    conn.execute(sql.SQL("ALTER TABLE thread_logs DETACH PARTITION {}{}").format(table, mode))
-    return _subtract_and_drop(conn, name)
-
-
-def _subtract_and_drop(conn: Conn, name: str) -> int:
-    table = sql.Identifier(name)
-    with conn.transaction():
-        row = conn.execute(sql.SQL(_SUBTRACT).format(table=table)).fetchone()
-        conn.execute(sql.SQL("DROP TABLE {}").format(table))
-    return int(row[0]) if row else 0
-
-
-def finish_detached(conn: Conn, state: PartitionState) -> int:
-    """Complete what an interrupted prune left: finalize pending detaches, drop detached partitions. Rows dropped."""
-    for name in state.pending:
-        conn.execute(sql.SQL("ALTER TABLE thread_logs DETACH PARTITION {} FINALIZE").format(sql.Identifier(name)))
-    dropped = 0
-    for (name,) in conn.execute(_DETACHED, (PARTITION_COMMENT,)).fetchall():
-        dropped += _subtract_and_drop(conn, str(name))
-    return dropped

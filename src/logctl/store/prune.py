@@ -3,8 +3,8 @@
 The plan itself (what to delete, decided from options and ``now``) is pure:
 :mod:`logctl.core.prune_plan`. This module holds the SQL that carries it out. On the
 partitioned layout, ``--days`` (for every thread) first detaches and drops the partitions wholly
-before the cutoff (:func:`logctl.store.partitions.drop_partition`, which keeps
-thread_log_summary exact), then deletes the rest of the boundary partition in batches.
+before the cutoff (:mod:`logctl.store.partition_drop`, which keeps thread_log_summary exact),
+then deletes the rest of the boundary partition in batches.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ import psycopg
 from psycopg import sql
 
 from logctl.core.cursor import Cursor
-from logctl.core.partitions import Partition, split_for_retention
+from logctl.core.partitions import Partition, rows_before, split_for_retention
 from logctl.core.prune_plan import PrunePlan
+from logctl.core.thread_sums import DroppedSums
 from logctl.store.connect import connect, translating
 from logctl.store.logs import LogStore
-from logctl.store.partitions import drop_partition, finish_detached, read_layout, read_partitions
+from logctl.store.partition_drop import count_rows, detach, drop_detached, leftovers
+from logctl.store.partitions import read_layout, read_partitions
 from logctl.store.scope import ALL_THREADS, ThreadSelector, thread_filter
 
 __all__ = ["Progress", "PruneResult", "count_planned", "run_prune", "try_lock"]
@@ -106,19 +108,27 @@ def partitions_before(store: LogStore, plan: PrunePlan, *, exact: bool) -> list[
 def drop_partitions(
     store: LogStore, plan: PrunePlan, whole: Sequence[tuple[Partition, int]], report: Callable[[int], None]
 ) -> int:
-    """Finish what an interrupted prune left, then drop the partitions ``whole``; return rows dropped."""
+    """Detach the partitions ``whole`` (and finish what an interrupted prune left), count their rows, drop them; return rows dropped.
+
+    The summary is corrected once for all of them, in the transaction that drops them
+    (:mod:`logctl.store.partition_drop`).
+    """
     assert plan.cutoff is not None
     with store.connection() as conn:
-        done = finish_detached(conn, read_partitions(conn))
-        if done:
-            report(done)
+        names = leftovers(conn, read_partitions(conn))
         for part, _ in whole:
-            n = drop_partition(conn, part.name)
-            done += n
-            report(n)
+            detach(conn, part.name)
+            names.append(part.name)
+        sums = DroppedSums()
+        for name in names:
+            count_rows(conn, name, sums)
+        # A leftover's bounds are unknown once detached: then every first and last time is read again.
+        bound = rows_before([p for p, _ in whole]) if len(names) == len(whole) else None
+        drop_detached(conn, names, sums, bound)
+        report(sums.rows)
         # The producers' ledger: producers with nothing left to resend against.
         conn.execute("DELETE FROM thread_log_producers WHERE last_at < %s", (plan.cutoff,))
-    return done
+    return sums.rows
 
 
 def threads_over(store: LogStore, keep: int, thread: ThreadSelector) -> list[tuple[str | None, int]]:

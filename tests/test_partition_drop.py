@@ -1,0 +1,98 @@
+"""Retention on the partitioned layout: partitions dropped whole, thread_log_summary corrected once and exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from helpers import migrate, query, records, sql_insert
+
+from logctl.core.prune_plan import PrunePlan
+from logctl.store import LogStore
+from logctl.store.prune import run_prune
+from logctl.store.runs import fold_summary
+
+UTC = dt.timezone.utc
+DAY = dt.datetime(2020, 1, 10, tzinfo=UTC)
+
+#: thread_logs grouped as the summary counts it.
+_TRUTH = """
+SELECT thread_id, min(created_at), max(created_at), count(*),
+       count(*) FILTER (WHERE logctl_level(level) = 'DEBUG'), count(*) FILTER (WHERE logctl_level(level) = 'INFO'),
+       count(*) FILTER (WHERE logctl_level(level) = 'WARN'), count(*) FILTER (WHERE logctl_level(level) = 'ERROR')
+FROM thread_logs WHERE thread_id IS NOT NULL GROUP BY thread_id ORDER BY thread_id
+"""
+_SUMMARY = "SELECT thread_id, first_at, last_at, count, debug, info, warn, error FROM thread_log_summary ORDER BY thread_id"
+
+
+@pytest.fixture
+def store(fresh_dsn: str) -> Iterator[LogStore]:
+    """An open store on a schema partitioned by day."""
+    migrate(fresh_dsn, "partitioned")
+    with LogStore(fresh_dsn, max_size=2) as s:
+        yield s
+
+
+def _at(days: float) -> dt.datetime:
+    return DAY + dt.timedelta(days=days)
+
+
+def _fill(store: LogStore) -> None:
+    """Threads that lose everything, their oldest rows, rows of every level, or nothing; rows with no thread."""
+    store.insert([*records("gone", 2, created_at=_at(-2), level="ERROR"), *records("gone", 1, start=2, created_at=_at(-1))])
+    store.insert([*records("both", 3, created_at=_at(-2.5), level="WARNING"),
+                  *records("both", 2, start=3, created_at=_at(-1.5), level="debug"),
+                  *records("both", 2, start=5, created_at=_at(1.25)), *records("both", 1, start=7, created_at=_at(3))])
+    store.insert([*records("sparse", 1, created_at=_at(-2)), *records("sparse", 1, start=1, created_at=_at(5))])
+    store.insert(records("late", 2, created_at=_at(2), level="FATAL"))
+    sql_insert(store.dsn, [(None, "no thread", _at(-2)), (None, "no thread", _at(2))])
+
+
+def test_dropping_partitions_corrects_each_thread_once_and_exactly_and_leaves_no_delta(store: LogStore) -> None:
+    """Three days dropped: counts and levels drop, first times move to the oldest row kept, emptied threads go,
+    and the summary is exact at once, with no delta left to fold (nor one written per partition)."""
+    _fill(store)
+    fold_summary(store)
+    result = run_prune(store, PrunePlan(_at(1), None, None))
+    assert result.deleted == 10 and [p.name for p, _ in result.partitions] == [
+        "thread_logs_p20200107", "thread_logs_p20200108", "thread_logs_p20200109"]
+    assert query(store.dsn, "SELECT count(*) FROM thread_log_summary_delta") == [(0,)]
+    summary = query(store.dsn, _SUMMARY)
+    assert summary == query(store.dsn, _TRUTH)
+    assert [(t, first, n) for t, first, _, n, *_ in summary] == [
+        ("both", _at(1.25), 3), ("late", _at(2), 2), ("sparse", _at(5), 1)]
+
+
+def test_unfolded_deltas_of_the_dropped_rows_do_not_bring_a_thread_back(store: LogStore) -> None:
+    """Rows whose insert deltas nobody folded yet are dropped: the prune folds them first, so the emptied
+    thread is gone and stays gone after the next fold, and the others' counts stay exact."""
+    _fill(store)  # nothing folded: every count is still a pending delta
+    run_prune(store, PrunePlan(_at(1), None, None))
+    fold_summary(store)
+    assert query(store.dsn, _SUMMARY) == query(store.dsn, _TRUTH)
+    assert "gone" not in {r[0] for r in query(store.dsn, _SUMMARY)}
+
+
+def test_a_partition_left_detached_is_dropped_with_the_others_and_every_time_read_again(store: LogStore) -> None:
+    """A partition an interrupted prune detached (its bounds unknown now) is counted and dropped with the new
+    ones; first and last times are then read again for every thread that lost rows, still exactly."""
+    _fill(store)
+    store.insert(records("last-gone", 1, created_at=_at(-2)))
+    fold_summary(store)
+    query(store.dsn, "ALTER TABLE thread_logs DETACH PARTITION thread_logs_p20200108")
+    result = run_prune(store, PrunePlan(_at(1), None, None))
+    assert result.deleted == 11
+    assert query(store.dsn, "SELECT to_regclass('thread_logs_p20200108') IS NULL") == [(True,)]
+    assert query(store.dsn, _SUMMARY) == query(store.dsn, _TRUTH)
+    assert {r[0] for r in query(store.dsn, _SUMMARY)} == {"both", "late", "sparse"}
+
+
+def test_rows_written_during_the_prune_stay_counted(store: LogStore) -> None:
+    """Rows of a dropped thread written again after the prune, and new rows of a kept one, are listed exactly."""
+    _fill(store)
+    fold_summary(store)
+    run_prune(store, PrunePlan(_at(1), None, None))
+    store.insert([*records("gone", 1, start=9, created_at=_at(4)), *records("both", 1, start=9, created_at=_at(1.1))])
+    fold_summary(store)
+    assert query(store.dsn, _SUMMARY) == query(store.dsn, _TRUTH)
