@@ -37,6 +37,7 @@ from logctl.core.protocol import (
     Subscribe,
     Unsubscribe,
     encode,
+    encoded_history_body,
     error_frame,
     history_body,
     parse_frame,
@@ -499,12 +500,12 @@ class Hub:
     async def _history(self, ws: ServerConnection, req: routes.History) -> Response:
         try:
             page = await asyncio.to_thread(
-                self.store.history, req.thread_id, limit=req.limit, before=req.before, after=req.after
+                self.store.history_json, req.thread_id, limit=req.limit, before=req.before, after=req.after
             )
         except DatabaseError as exc:
             logger.warning("history of thread %r failed: %s", req.thread_id, exc)  # details stay in the hub's log
             return _refusal_reply(ws, routes.Refusal(503 if exc.unavailable else 500, _database_code(exc), exc.public_message))
-        return _json_reply(ws, 200, history_body(page))
+        return _text_reply(ws, 200, encoded_history_body(page), "application/json")
 
     async def _selection_history(self, ws: ServerConnection, req: routes.SelectionHistory) -> Response:
         selection = req.selection

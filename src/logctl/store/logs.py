@@ -18,11 +18,13 @@ from psycopg_pool import ConnectionPool
 
 from logctl.core.cursor import Cursor
 from logctl.core.merge import HistoryPage
+from logctl.core.protocol.history import EncodedHistoryPage, page_cursors
 from logctl.core.partitions import Partition, Period, periods_ahead, periods_of
 from logctl.core.records import LogRecord, Row, check_created_at, escape_nul
 from logctl.store.connect import CONNECT_TIMEOUT, connect, translating
 from logctl.store.partitioned_write import write_partitioned
 from logctl.store.partitions import create_partitions, is_no_partition, read_layout
+from logctl.store.record_json import RECORD_JSON
 from logctl.store.scope import ALL_THREADS, ThreadSelector, thread_filter
 
 __all__ = ["LogStore", "WriteResult"]
@@ -48,7 +50,21 @@ _COPY_TYPES: Final = ("text", "text", "text", "timestamptz", "text", "int8")
 #: How often a store reads the layout of thread_logs again (a conversion while it runs).
 _LAYOUT_TTL: Final = 30.0
 
-_HORIZON: Final = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8"
+_HORIZON_XID: Final = "SELECT pg_snapshot_xmin(pg_current_snapshot())"
+_HORIZON: Final = f"{_HORIZON_XID}::text::int8"
+
+# A page of history as one row: the horizon of the statement's snapshot (the same one that
+# bounds the rows: one statement, one snapshot), the rows read, the page's records as the
+# text of a JSON array, oldest first, and the cursors of its oldest and newest record. The
+# rows are numbered oldest first; the page is the newest ``limit`` of them (all of them after
+# a cursor, where at most ``limit`` are read). Arguments: limit, limit, then the rows'.
+_ENCODED_PAGE: Final = (
+    f"SELECT ({_HORIZON}), count(*),"
+    " '[' || coalesce(string_agg(j, ',' ORDER BY r) FILTER (WHERE r > n - %s), '') || ']',"
+    " min(c) FILTER (WHERE r = greatest(1, n - %s + 1)), min(c) FILTER (WHERE r = n)"
+    " FROM (SELECT p.j, p.txid || '-' || p.id AS c, row_number() OVER (ORDER BY p.txid, p.id) AS r,"
+    "   count(*) OVER () AS n FROM ({rows}) p) q"
+)
 
 _FEED: Final = (
     f"SELECT l.{_COLUMNS.replace(', ', ', l.')}"
@@ -59,6 +75,29 @@ _FEED: Final = (
     "   ORDER BY t.txid, t.id LIMIT %s) l"
     " ORDER BY l.txid, l.id"
 )
+
+
+def _page_rows(
+    columns: str, horizon: str, thread_id: str, *, limit: int, before: Cursor | None, after: Cursor | None
+) -> tuple[str, list[Any]]:
+    """The SELECT of a history page's rows of ``thread_id``, in the order read, and its arguments.
+
+    ``horizon`` is the SQL of the xmin horizon (an xid8; its arguments come first): only rows
+    of transactions below it are read. After a cursor: the ``limit`` oldest rows past it,
+    oldest first. Otherwise the ``limit + 1`` newest (before ``before``), newest first: the
+    extra row says whether older rows exist.
+    """
+    where = f"txid < {horizon} AND thread_id = %s"
+    if after is not None:
+        return (
+            f"SELECT {columns} FROM thread_logs WHERE {where} AND (txid, id) > (%s::text::xid8, %s) ORDER BY txid, id LIMIT %s",
+            [thread_id, str(after.txid), after.id, limit],
+        )
+    args: list[Any] = [thread_id]
+    if before is not None:
+        where += " AND (txid, id) < (%s::text::xid8, %s)"
+        args += [str(before.txid), before.id]
+    return f"SELECT {columns} FROM thread_logs WHERE {where} ORDER BY txid DESC, id DESC LIMIT %s", [*args, limit + 1]
 
 
 def _xmin(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
@@ -276,31 +315,44 @@ class LogStore:
         """The latest ``limit`` stable rows of a thread (or those before/after a cursor), oldest first."""
         with translating(self.dsn), self.pool.connection() as conn:
             xmin = _xmin(conn)
-            where = "thread_id = %s AND txid < %s::text::xid8"
-            args: list[Any] = [thread_id, str(xmin)]
-            if after is not None:
-                rows = conn.execute(
-                    f"SELECT {_COLUMNS} FROM thread_logs WHERE {where}"
-                    " AND (txid, id) > (%s::text::xid8, %s) ORDER BY txid, id LIMIT %s",
-                    [*args, str(after.txid), after.id, limit],
-                ).fetchall()
-                records = tuple(_record(r) for r in rows)
-                full = len(records) == limit and limit > 0
-                resume = records[-1].cursor if full and records else Cursor.horizon(xmin)
-                first = records[0].cursor if records else after
-                assert resume is not None
-                return HistoryPage(records, max(resume, after), first)
-            if before is not None:
-                where += " AND (txid, id) < (%s::text::xid8, %s)"
-                args += [str(before.txid), before.id]
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM thread_logs WHERE {where} ORDER BY txid DESC, id DESC LIMIT %s",
-                [*args, limit + 1],
-            ).fetchall()
-        more = len(rows) > limit
-        records = tuple(_record(r) for r in reversed(rows[:limit]))
-        older = records[0].cursor if more and records else None
-        return HistoryPage(records, Cursor.horizon(xmin), older)
+            query, args = _page_rows(_COLUMNS, "%s::text::xid8", thread_id, limit=limit, before=before, after=after)
+            rows = conn.execute(query, [str(xmin), *args]).fetchall()
+        records = [_record(r) for r in rows[:limit]]
+        if after is None:
+            records.reverse()  # read newest first
+        resume, older = page_cursors(
+            xmin, limit=limit, after=after, read=len(rows),
+            oldest=records[0].cursor if records else None, newest=records[-1].cursor if records else None,
+        )
+        return HistoryPage(tuple(records), resume, older)
+
+    def history_json(
+        self,
+        thread_id: str,
+        *,
+        limit: int = 1000,
+        before: Cursor | None = None,
+        after: Cursor | None = None,
+    ) -> EncodedHistoryPage:
+        """:meth:`history`, its records encoded as JSON by PostgreSQL: one statement, one row back.
+
+        The statement reads the horizon of its own snapshot, the page's rows (the same query as
+        :meth:`history`) and aggregates them, oldest first, into the text of a JSON array
+        (:data:`~logctl.store.record_json.RECORD_JSON`), with the cursors that the page's
+        ``resume`` and ``before`` are made from. So the hub turns no row into a Python value.
+        """
+        query, args = _page_rows(
+            f"txid, id, {RECORD_JSON} AS j", f"({_HORIZON_XID})", thread_id, limit=limit, before=before, after=after
+        )
+        with translating(self.dsn), self.pool.connection() as conn:
+            row = conn.execute(_ENCODED_PAGE.format(rows=query), [limit, limit, *args]).fetchone()
+        assert row is not None
+        xmin, read, logs, oldest, newest = row
+        resume, older = page_cursors(
+            int(xmin), limit=limit, after=after, read=int(read),
+            oldest=None if oldest is None else Cursor.parse(oldest), newest=None if newest is None else Cursor.parse(newest),
+        )
+        return EncodedHistoryPage(str(logs), min(int(read), limit), resume, older)
 
     def feed(self, positions: Mapping[str, Cursor], *, limit: int = 2000) -> tuple[int, list[LogRecord]]:
         """Stable rows after each thread's cursor, in stream order, and the horizon used.

@@ -13,7 +13,14 @@ checks that no module of the package does I/O. The hub's names are re-exported h
 they were when this package was one module.
 """
 
-from logctl.core.protocol.history import HistoryPage, history_body, parse_history, parse_record
+from logctl.core.protocol.history import (
+    EncodedHistoryPage,
+    HistoryPage,
+    encoded_history_body,
+    history_body,
+    parse_history,
+    parse_record,
+)
 from logctl.core.protocol.hub import (
     DEFAULT_MAX_ERRORS_PER_FRAME,
     DEFAULT_MAX_RECORDS_PER_FRAME,
@@ -48,6 +55,7 @@ from logctl.core.protocol.subscriber import (
 __all__ = [
     "DEFAULT_MAX_ERRORS_PER_FRAME",
     "DEFAULT_MAX_RECORDS_PER_FRAME",
+    "EncodedHistoryPage",
     "HistoryPage",
     "HubStatus",
     "LiveRecords",
@@ -65,6 +73,7 @@ __all__ = [
     "decode_reply",
     "encode",
     "encode_publish",
+    "encoded_history_body",
     "error_frame",
     "history_body",
     "parse_frame",

@@ -3,11 +3,16 @@
 See docs/protocol.md, "History". ``{"logs": [record, …], "count": n, "cursor": resume,
 "before": cursor or null}``, records oldest first, each in the shape of
 :meth:`~logctl.core.records.LogRecord.to_json`.
+
+The hub answers one thread's history with :class:`EncodedHistoryPage`: PostgreSQL encodes the
+records (``logctl.store.record_json``) and :func:`encoded_history_body` splices that text into
+the body, so the hub parses no row (docs/performance.md, "History latency").
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,7 +20,16 @@ from logctl.core.cursor import Cursor
 from logctl.core.records import LogRecord, normalise_level, parse_timestamp
 from logctl.errors import InvalidRecord, ProtocolError
 
-__all__ = ["HistoryPage", "history_body", "history_threads", "parse_history", "parse_record"]
+__all__ = [
+    "EncodedHistoryPage",
+    "HistoryPage",
+    "encoded_history_body",
+    "history_body",
+    "history_threads",
+    "page_cursors",
+    "parse_history",
+    "parse_record",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -25,6 +39,35 @@ class HistoryPage:
     records: tuple[LogRecord, ...]
     resume: Cursor | None
     before: Cursor | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EncodedHistoryPage:
+    """A :class:`HistoryPage` whose records are already JSON: ``logs`` is the text of their array, oldest first."""
+
+    logs: str
+    count: int
+    resume: Cursor | None
+    before: Cursor | None
+
+
+def page_cursors(
+    xmin: int, *, limit: int, after: Cursor | None, read: int, oldest: Cursor | None, newest: Cursor | None
+) -> tuple[Cursor, Cursor | None]:
+    """A history page's ``resume`` and ``before`` cursors, from what the store read below the horizon ``xmin``.
+
+    ``read``: the rows read, at most ``limit`` after a cursor, else at most ``limit + 1`` (the
+    extra row says that older rows exist); ``oldest``/``newest``: the cursors of the page's
+    first and last record (None when it is empty). After a cursor, a full page resumes at its
+    last record (more may follow), any other at the horizon, never behind ``after``; and
+    ``before`` is the page's first record (``after`` when empty). Otherwise the page resumes
+    at the horizon, and ``before`` is its first record when older rows exist.
+    """
+    horizon = Cursor.horizon(xmin)
+    if after is not None:
+        resume = newest if read == limit and limit > 0 and newest is not None else horizon
+        return max(resume, after), oldest if oldest is not None else after
+    return horizon, oldest if read > limit else None
 
 
 def parse_record(raw: object) -> LogRecord:
@@ -86,6 +129,13 @@ def history_body(page: HistoryPage, *, threads: Sequence[str] | None = None) -> 
     if threads is not None:
         body["threads"] = list(threads)
     return body
+
+
+def encoded_history_body(page: EncodedHistoryPage) -> str:
+    """:func:`history_body` of a page whose records are already JSON text, without decoding them."""
+    resume = json.dumps(str(page.resume)) if page.resume is not None else "null"
+    before = json.dumps(str(page.before)) if page.before is not None else "null"
+    return f'{{"logs":{page.logs},"count":{page.count},"cursor":{resume},"before":{before}}}'
 
 
 def history_threads(body: Mapping[str, Any]) -> tuple[str, ...]:
