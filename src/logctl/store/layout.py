@@ -53,7 +53,7 @@ _TRIGGERS: Final = (
     "thread_logs_summary_truncate",
 )
 
-# The partitioned table: the columns, defaults and constraints of migrations 001-005, with the
+# The partitioned table: the columns, defaults, constraints and triggers of migrations 001-007, with the
 # partition key in the primary key and in the producers' unique key.
 _PARENT: Final = """
 CREATE TABLE thread_logs (
@@ -78,7 +78,9 @@ CREATE INDEX idx_thread_logs_thread_cursor ON thread_logs (thread_id, txid, id);
 CREATE TRIGGER thread_logs_notify AFTER INSERT ON thread_logs
     FOR EACH STATEMENT EXECUTE FUNCTION logctl_notify();
 CREATE TRIGGER thread_logs_summary_insert AFTER INSERT ON thread_logs
-    REFERENCING NEW TABLE AS logctl_new_rows FOR EACH STATEMENT EXECUTE FUNCTION logctl_summary_add();
+    REFERENCING NEW TABLE AS logctl_new_rows FOR EACH STATEMENT
+    WHEN (current_setting('logctl.summary_by_writer', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION logctl_summary_add();
 CREATE TRIGGER thread_logs_summary_delete AFTER DELETE ON thread_logs
     REFERENCING OLD TABLE AS logctl_old_rows FOR EACH STATEMENT EXECUTE FUNCTION logctl_summary_remove();
 CREATE TRIGGER thread_logs_summary_update_1 AFTER UPDATE ON thread_logs

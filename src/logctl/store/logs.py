@@ -26,6 +26,7 @@ from logctl.store.partitioned_write import write_partitioned
 from logctl.store.partitions import create_partitions, is_no_partition, read_layout
 from logctl.store.record_json import RECORD_JSON
 from logctl.store.scope import ALL_THREADS, ThreadSelector, thread_filter
+from logctl.store.writer_sums import declare_sums, writer_sums_enabled
 
 __all__ = ["LogStore", "WriteResult"]
 
@@ -173,6 +174,8 @@ class LogStore:
         )
         #: The partition period of thread_logs (None: the plain layout), read at open() and every 30 s.
         self.period: Period | None = None
+        #: Whether writes append their own summary deltas (migration 007's trigger), read with the period.
+        self.writer_sums = False
         self._layout_read = -_LAYOUT_TTL
 
     def open(self, timeout: float = 10.0) -> LogStore:
@@ -186,6 +189,7 @@ class LogStore:
 
     def _read_layout(self, conn: psycopg.Connection[tuple[Any, ...]]) -> Period | None:
         self.period, self._layout_read = read_layout(conn), time.monotonic()
+        self.writer_sums = writer_sums_enabled(conn)
         return self.period
 
     def maintain_partitions(self, now: dt.datetime | None = None) -> list[Partition]:
@@ -268,20 +272,25 @@ class LogStore:
 
     def _write(self, conn: psycopg.Connection[tuple[Any, ...]], rows: Sequence[Row]) -> WriteResult:
         if self.period is not None:
-            inserted, conflicts = write_partitioned(conn, rows, _COPY, _COPY_TYPES)
+            inserted, conflicts = write_partitioned(conn, rows, _COPY, _COPY_TYPES, sums=self.writer_sums)
             return WriteResult(inserted, conflicts)
         try:
-            with conn.transaction(), conn.cursor().copy(_COPY) as copy:
-                copy.set_types(_COPY_TYPES)
-                write = copy.write_row
-                for row in rows:
-                    write(row)
+            with conn.transaction():
+                if self.writer_sums:
+                    declare_sums(conn, rows)  # rolled back with the COPY if it fails
+                with conn.cursor().copy(_COPY) as copy:
+                    copy.set_types(_COPY_TYPES)
+                    write = copy.write_row
+                    for row in rows:
+                        write(row)
             return WriteResult(len(rows))
         except psycopg.errors.UniqueViolation:
             pass
+        # A resend: the trigger sums the rows this insert writes.
         with conn.transaction():
             written = conn.execute(_INSERT_RETURNING, [list(column) for column in zip(*rows)]).fetchall()
-            return _with_conflicts(conn, rows, {(str(p), int(q)) for p, q in written})
+            # Rows without a key come back as (NULL, NULL): always inserted, never a conflict.
+            return _with_conflicts(conn, rows, {(str(p), int(q)) for p, q in written if p is not None and q is not None})
 
     # -- reads ----------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from typing import Any, Final
 import psycopg
 
 from logctl.core.records import Row
+from logctl.store.writer_sums import declare_sums
 
 __all__ = ["write_partitioned"]
 
@@ -90,13 +91,14 @@ def _ledger_moves(rows: Sequence[Row]) -> tuple[list[str], list[int], list[dt.da
 
 
 def write_partitioned(
-    conn: psycopg.Connection[Any], rows: Sequence[Row], copy_sql: str, copy_types: Sequence[str]
+    conn: psycopg.Connection[Any], rows: Sequence[Row], copy_sql: str, copy_types: Sequence[str], *, sums: bool = False
 ) -> tuple[int, tuple[int, ...]]:
     """Write ``rows`` in one transaction; return (rows inserted, positions of conflicting rows).
 
     A row whose ``(producer_id, seq)`` is stored (or earlier in the batch) with the same thread,
     message and level is a resend and is skipped; with other content, a conflict. Rows without
-    a key are always written. Raises psycopg's errors (the caller creates missing partitions).
+    a key are always written. With ``sums``, the COPY appends its own summary deltas
+    (:mod:`logctl.store.writer_sums`). Raises psycopg's errors (the caller creates missing partitions).
     """
     producers = sorted({row[4] for row in rows if row[4] is not None and row[5] is not None})
     with conn.transaction():
@@ -123,10 +125,13 @@ def write_partitioned(
         inserted = len(write)
         if write:
             try:
-                with conn.transaction(), conn.cursor().copy(copy_sql) as copy:
-                    copy.set_types(list(copy_types))
-                    for row in write:
-                        copy.write_row(row)
+                with conn.transaction():
+                    if sums:
+                        declare_sums(conn, write)  # rolled back with the savepoint if the COPY fails
+                    with conn.cursor().copy(copy_sql) as copy:
+                        copy.set_types(list(copy_types))
+                        for row in write:
+                            copy.write_row(row)
             except psycopg.errors.UniqueViolation:
                 # The same (producer_id, seq, created_at) written by a writer outside the ledger
                 # (plain SQL): a resend, skipped.
