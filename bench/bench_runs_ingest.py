@@ -16,6 +16,11 @@ Two schemas on the same server, both fully migrated; in one the summary triggers
          counted at the last ack. Per round one run against each hub, in alternating order; the
          ratio of their throughputs and, when the server runs on this machine, of the CPU time
          per record of the hub's process and its server backends (with the fold that follows).
+  pair   End to end, both at once: the two hubs flooded at the same time, each by a producer
+         process of its own, for ``--seconds``; the records each committed (acked) in that
+         window. Running together, they share whatever else the machine does, so its noise falls
+         on both in the same moment, and on two cores the one that costs more per record
+         commits fewer. Per round the ratio of their counts; the median over the rounds.
 
 Prints every round's cost and, per mode, the median over the rounds with the spread (min, max).
 The issue's target: at most 5 % of ingest throughput.
@@ -113,6 +118,45 @@ def hub_run(hub: Hub, frames: list[str]) -> float:
         return 1000 * len(frames) / (time.perf_counter() - t0)
 
 
+def flood(url: str, frames: list[str], seconds: float, start: float, out: list[int]) -> None:
+    """Send ``frames`` round and round (8 in flight) from ``start`` for ``seconds``; append the records acked in time."""
+    with connect(url + "/ws", max_size=None) as ws:
+        while time.time() < start:
+            time.sleep(0.001)
+        deadline = start + seconds
+        sent = acked = 0
+        while time.time() < deadline:
+            if sent == len(frames):
+                raise RuntimeError("flood: every prepared frame was sent before the deadline; prepare more")
+            while sent - acked < 8 and sent < len(frames):
+                ws.send(frames[sent])
+                sent += 1
+            frame = json.loads(ws.recv(timeout=120))
+            if frame["type"] == "ack":
+                acked += 1
+            elif frame["type"] == "error":
+                raise RuntimeError(frame)
+        out.append(1000 * acked)
+        while acked < sent:  # drain, so the next round starts from an idle hub
+            if json.loads(ws.recv(timeout=120))["type"] == "ack":
+                acked += 1
+
+
+def pair_round(hubs: dict[str, Hub], threads: int, seconds: float) -> dict[str, float]:
+    """Records per second each hub committed while both were flooded at once."""
+    import threading
+
+    counts: dict[str, list[int]] = {name: [] for name in hubs}
+    frames = {name: hub_frames(int(seconds * 40_000), threads) for name in hubs}  # a new producer id each
+    start = time.time() + 1.0
+    workers = [threading.Thread(target=flood, args=(hub.url, frames[name], seconds, start, counts[name])) for name, hub in hubs.items()]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return {name: counts[name][0] / seconds for name in hubs}
+
+
 def hub_frames(records: int, threads: int) -> list[str]:
     producer = str(uuid.uuid4())
     return [
@@ -133,7 +177,8 @@ def main() -> None:
     parser.add_argument("--threads", default="1,10,100", help="threads per batch, comma-separated")
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--modes", default="store,hub")
+    parser.add_argument("--modes", default="store,hub", help="store, hub and/or pair (see above)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="pair: the length of each round's flood")
     args = parser.parse_args()
     modes = args.modes.split(",")
     now = dt.datetime.now(dt.timezone.utc)
@@ -186,6 +231,16 @@ def main() -> None:
                               f" {cpus['without'] / 1000:.1f} -> {cpus['with'] / 1000:.1f} us per record ({cpu_costs[-1]:+.1f} %)", flush=True)
                 print(f"  hub, time per record:   {spread(costs)}")
                 print(f"  hub, CPU per record:    {spread(cpu_costs)}")
+            if "pair" in modes:
+                pair_costs: list[float] = []
+                with Hub(with_dsn) as with_hub, Hub(without_dsn) as without_hub:
+                    pair_hubs = {"with": with_hub, "without": without_hub}
+                    for n in range(args.rounds):
+                        got = pair_round(pair_hubs, threads, args.seconds)
+                        pair_costs.append(100 * (got["without"] / got["with"] - 1))
+                        print(f"  pair round {n + 1}: without {got['without']:,.0f}, with {got['with']:,.0f} records/s"
+                              f" ({pair_costs[-1]:+.1f} % time per record)", flush=True)
+                print(f"  pair, time per record:  {spread(pair_costs)}")
 
 
 if __name__ == "__main__":
