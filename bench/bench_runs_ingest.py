@@ -236,9 +236,9 @@ def main() -> None:
                 with Hub(with_dsn) as with_hub, Hub(without_dsn) as without_hub:
                     pair_hubs = {"with": with_hub, "without": without_hub}
                     for n in range(args.rounds):
-                        got = pair_round(pair_hubs, threads, args.seconds)
-                        pair_costs.append(100 * (got["without"] / got["with"] - 1))
-                        print(f"  pair round {n + 1}: without {got['without']:,.0f}, with {got['with']:,.0f} records/s"
+                        rates_now = pair_round(pair_hubs, threads, args.seconds)
+                        pair_costs.append(100 * (rates_now["without"] / rates_now["with"] - 1))
+                        print(f"  pair round {n + 1}: without {rates_now['without']:,.0f}, with {rates_now['with']:,.0f} records/s"
                               f" ({pair_costs[-1]:+.1f} % time per record)", flush=True)
                 print(f"  pair, time per record:  {spread(pair_costs)}")
 
