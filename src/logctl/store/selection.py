@@ -3,9 +3,12 @@
 Everything is read in one ``REPEATABLE READ`` snapshot: its xmin horizon, the threads a glob
 matches (from ``thread_log_summary`` and its pending deltas, migration 005, so a thread whose
 first row is below the horizon is always among them), and the rows, as one ordered index scan
-per thread (``idx_thread_logs_thread_cursor``), LIMITed, merged by
-:class:`~logctl.core.kmerge.KWayMerge`. So a page holds every row of every matching thread in its
-range, in global ``(txid, id)`` order, and reads about as many rows as it returns.
+per thread (``idx_thread_logs_thread_cursor``). A small selection (few threads, few partitions:
+:data:`ONE_QUERY_SCANS`) puts those scans under one ``UNION ALL … ORDER BY … LIMIT`` that
+PostgreSQL merges lazily (Merge Append); a larger one reads them LIMITed, in rounds, merged by
+:class:`~logctl.core.kmerge.KWayMerge`, whose plan does not grow with the threads. Either way a
+page holds every row of every matching thread in its range, in global ``(txid, id)`` order, and
+reads about as many rows as it returns.
 """
 
 from __future__ import annotations
@@ -126,6 +129,68 @@ def _fill(conn: psycopg.Connection[tuple[Any, ...]], merge: KWayMerge[_Raw], xmi
         merge.add(thread, got, wanted[thread][1])
 
 
+#: A selection is read with one query (:func:`_one_query`) when it plans at most this many index scans:
+#: its threads times the table's partitions (1 on the plain layout); else with :class:`KWayMerge`. One
+#: query's plan grows with its scans (a ``UNION ALL`` branch per thread, each a scan per partition), the
+#: merge's does not. bench/bench_selection.py compares the two: on a 1M-row table one query cost less CPU
+#: up to 200 threads on the plain layout, and up to 3 threads (204 scans) but not 8 with 68 partitions.
+ONE_QUERY_SCANS: Final = 256
+
+#: The snapshot's xmin horizon and the number of partitions of thread_logs (0: the plain layout), in one round trip.
+_HORIZON_AND_PARTITIONS: Final = (
+    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8,"
+    " (SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('thread_logs'))"
+)
+
+
+def _branch(direction: str, order: str) -> str:
+    return (
+        f"(SELECT {_COLUMNS.replace('txid::text::int8', 'txid')} FROM thread_logs"
+        f" WHERE thread_id = %s AND (txid, id) {direction} (%s::text::xid8, %s) AND txid < %s::text::xid8"
+        f" ORDER BY txid {order}, id {order} LIMIT %s)"
+    )
+
+
+_BRANCH_AFTER: Final = _branch(">", "ASC")
+_BRANCH_BEFORE: Final = _branch("<", "DESC")
+
+
+def _one_query(
+    conn: psycopg.Connection[tuple[Any, ...]], threads: Sequence[str], start: Cursor, xmin: int, limit: int, *, descending: bool
+) -> list[_Raw]:
+    """The first ``limit`` rows of ``threads`` after ``start`` (``descending``: before it), in merge order, in one query.
+
+    One ordered index scan per thread (``idx_thread_logs_thread_cursor``) under a ``UNION ALL``,
+    which PostgreSQL merges with a Merge Append that pulls each scan only as far as the merged
+    ``LIMIT`` needs: the rows the k-way merge returns, in one round trip and no Python merge.
+    (``thread_id = ANY(…) ORDER BY … LIMIT`` instead reads and sorts every row of the threads.)
+    """
+    if not threads or limit <= 0:
+        return []
+    order = "DESC" if descending else "ASC"
+    branch = _BRANCH_BEFORE if descending else _BRANCH_AFTER
+    sql = (
+        f"SELECT {_COLUMNS} FROM ({' UNION ALL '.join([branch] * len(threads))}) u"
+        f" ORDER BY u.txid {order}, u.id {order} LIMIT %s"
+    )
+    params: list[object] = []
+    for thread in threads:
+        params += [thread, str(start.txid), start.id, str(xmin), limit]
+    return conn.execute(sql, [*params, limit]).fetchall()
+
+
+def _rows(
+    conn: psycopg.Connection[tuple[Any, ...]], threads: Sequence[str], start: Cursor, xmin: int, limit: int, *,
+    descending: bool, one_query: bool,
+) -> list[_Raw]:
+    """The first ``limit`` rows of ``threads`` beyond ``start`` below ``xmin``, in merge order: with one query
+    (``one_query``) or with the k-way merge (the same rows either way)."""
+    if one_query:
+        return _one_query(conn, threads, start, xmin, limit, descending=descending)
+    merge = KWayMerge(threads, start, _position, descending=descending, page=_first_page(threads, limit), max_page=limit)
+    return merged(conn, merge, xmin, limit)
+
+
 def merged(conn: psycopg.Connection[tuple[Any, ...]], merge: KWayMerge[_Raw], xmin: int, limit: int) -> list[_Raw]:
     """Up to ``limit`` rows of ``merge``, reading its threads as it asks."""
     out: list[_Raw] = []
@@ -148,37 +213,42 @@ def selection_history(
     before: Cursor | None = None,
     after: Cursor | None = None,
     max_matches: int = 1000,
+    one_query_scans: int = ONE_QUERY_SCANS,
 ) -> SelectionPage:
     """The latest ``limit`` stable rows across the selection (or those before/after a cursor), oldest first.
 
     The same page shape as :meth:`LogStore.history`: ``resume`` is the horizon (or, after a
     cursor, the last row of a full page), and ``before`` the cursor to page back from.
+    ``one_query_scans``: a selection whose threads times partitions is at most this is read with
+    one query, a larger one with the k-way merge (see :data:`ONE_QUERY_SCANS`; the page is the same).
     """
     with translating(store.dsn), store.pool.connection() as conn:
         if selection.match is not None:
             _compact(conn)
-        return _selection_history(conn, selection, limit=limit, before=before, after=after, max_matches=max_matches)
+        return _selection_history(conn, selection, limit=limit, before=before, after=after, max_matches=max_matches,
+                                  one_query_scans=one_query_scans)
 
 
 def _selection_history(
     conn: psycopg.Connection[tuple[Any, ...]], selection: Selection, *, limit: int, before: Cursor | None,
-    after: Cursor | None, max_matches: int,
+    after: Cursor | None, max_matches: int, one_query_scans: int,
 ) -> SelectionPage:
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        xmin = _xmin(conn)
+        row = conn.execute(_HORIZON_AND_PARTITIONS).fetchone()
+        assert row is not None
+        xmin, partitions = int(row[0]), int(row[1])
         threads = matching_threads(conn, selection, max_matches)
         horizon = Cursor.horizon(xmin)
+        one_query = len(threads) * max(1, partitions) <= one_query_scans
         if after is not None:
-            merge = KWayMerge(threads, after, _position, page=_first_page(threads, limit), max_page=limit)
-            records = tuple(_record(row) for row in merged(conn, merge, xmin, limit))
+            records = tuple(_record(row) for row in _rows(conn, threads, after, xmin, limit, descending=False, one_query=one_query))
             full = len(records) == limit and limit > 0
             resume = records[-1].cursor if full and records else horizon
             assert resume is not None
             return SelectionPage(HistoryPage(records, max(resume, after), records[0].cursor if records else after), threads, horizon)
         start = before if before is not None and before < horizon else horizon
-        merge = KWayMerge(threads, start, _position, descending=True, page=_first_page(threads, limit + 1), max_page=limit + 1)
-        latest = merged(conn, merge, xmin, limit + 1)
+        latest = _rows(conn, threads, start, xmin, limit + 1, descending=True, one_query=one_query)
     more = len(latest) > limit
     records = tuple(_record(row) for row in reversed(latest[:limit]))
     older = records[0].cursor if more and records else None
