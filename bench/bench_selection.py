@@ -166,7 +166,6 @@ def side_by_side(modes: dict[str, Any], pids: list[int], rounds: int = 6, per: i
 
 
 def table_part(server: str, records: int, name: str, keep: bool, partitioned: bool) -> None:
-    from logctl.core.protocol.runs import glob_to_like
     from logctl.store import LogStore
     from logctl.store.selection import ONE_QUERY_SCANS, selection_history
 
@@ -225,11 +224,8 @@ def table_part(server: str, records: int, name: str, keep: bool, partitioned: bo
                         " WHERE thread_id = ANY(%s) ORDER BY txid DESC, id DESC LIMIT 1001", (threads,)).fetchall()
 
             def threads_of(selection: Selection) -> list[str]:
-                if selection.match is None:
-                    return list(selection.threads)
-                like = glob_to_like(selection.match)
-                return [str(r[0]) for r in conn.execute(
-                    "SELECT thread_id FROM thread_log_summary WHERE thread_id LIKE %s", (like,)).fetchall()]
+                """The selection's threads as the store resolves them (named, then matched in the summary and its deltas)."""
+                return list(selection_history(store, selection, limit=1).threads)
 
             for label, selection in (("3 named threads", named), ("glob, 10 threads", wide), ("glob, 90 threads", many)):
                 threads = threads_of(selection)
