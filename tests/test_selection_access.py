@@ -7,18 +7,26 @@ the one way a selection's stream goes on without one of its threads, and it is n
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import json
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from websockets.sync.client import ClientConnection
 
 from helpers import HubProcess, TailProcess, publish, recv_json, recv_until, run_cli, sql_insert, wait_for_horizon, wait_until, ws
+from logctl.core.merge import Marker
 from logctl.core.records import LogRecord
 from logctl.store import LogStore
+from logctl.tail import tail_settings
+from logctl.tail.app import TailApp
+from logctl.tail.log_view import LogView
+from logctl.tail.status_bar import StatusBar
 from logctl.tokens_file import create_token
 from test_access import _headers, http, open_ws
 from test_hub_subscribers import poison
@@ -141,11 +149,14 @@ def test_a_thread_the_hub_cannot_read_is_named_to_its_selections_which_go_on(
 ) -> None:
     """One thread of a selection turns unreadable: its subscriber gets thread_unreadable with its sub and the thread,
     `tail fine poisoned --plain` prints a warning and keeps following; the other thread's records still arrive."""
-    sql_insert(dsn, [("fine", "before", None)])
+    sql_insert(dsn, [("fine", "before", None), ("poisoned", "still readable", None)])
     wait_for_horizon(dsn, WAIT)
     tail = TailProcess(["fine", "poisoned", "--plain", "--color", "never", "--server", hub.url], cli_env)
-    tails.append(tail)
-    assert tail.take(1, timeout=WAIT)[0].endswith("before")
+    alone = TailProcess(["poisoned", "--plain", "--color", "never", "--server", hub.url], cli_env)
+    tails.extend([tail, alone])
+    first = tail.take(2, timeout=WAIT)
+    assert first[0].endswith("before") and first[1].endswith("still readable"), first
+    assert alone.take(1, timeout=WAIT)[0].endswith("still readable")
     with ws(hub) as victim, ws(hub) as bystander:
         victim.send(json.dumps({"type": "subscribe", "sub": "both", "threads": ["fine", "poisoned"], "cursor": "now"}))
         assert recv_until(victim, "subscribed", WAIT)["threads"] == ["fine", "poisoned"]
@@ -163,3 +174,40 @@ def test_a_thread_the_hub_cannot_read_is_named_to_its_selections_which_go_on(
     assert tail.proc.poll() is None, tail.err
     (warning,) = [line for line in tail.err if "poisoned" in line]
     assert "the other threads go on" in warning and warning.startswith("logctl: warning:"), warning
+    wait_until(lambda: any("warning: thread 'poisoned'" in line for line in alone.err), timeout=WAIT)
+    assert alone.proc.poll() is None, alone.err  # one thread: told, and still waiting for it
+    assert not any("the other threads go on" in line for line in alone.err), alone.err
+
+
+def test_the_viewer_shows_a_warning_line_for_a_thread_left_out_and_keeps_the_others_live(
+    hub: HubProcess, store: LogStore, dsn: str
+) -> None:
+    """The viewer (headless) of `fine poisoned`: a WARN marker line names the unreadable thread; fine's records still come."""
+
+    async def scenario() -> None:
+        store.insert([LogRecord("fine", "before"), LogRecord("poisoned", "readable")])
+        app = TailApp(tail_settings(["fine", "poisoned"], server=hub.url), tz=dt.timezone.utc)
+        async with app.run_test(size=(120, 24)) as pilot:
+            view = app.query_one(LogView)
+
+            def messages() -> list[str]:
+                return [e.text if isinstance(e, Marker) else e.message for e in view.model.entries]
+
+            await until(pilot, lambda: view.model.records_loaded == 2 and "● live" in str(app.query_one(StatusBar).render()))
+            poison(dsn, "poisoned")
+            await until(pilot, lambda: any("warning: thread 'poisoned'" in m for m in messages()))
+            store.insert([LogRecord("fine", "after the poison")])
+            await until(pilot, lambda: messages()[-1] == "after the poison")
+            (marker,) = [e for e in view.model.entries if isinstance(e, Marker)]
+            assert marker.level == "WARN" and "the other threads go on" in marker.text
+            assert "● live" in str(app.query_one(StatusBar).render())
+
+    asyncio.run(scenario())
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
