@@ -178,3 +178,23 @@ def test_the_hub_serves_the_encoded_page(hub: HubProcess, store: LogStore) -> No
                lambda: served(f"limit=5&before={first['before']}"))
     _same_page(lambda: history_body(store.history("served", limit=4, after=ORIGIN)), lambda: served("limit=4&after=0-0"))
     _same_page(lambda: history_body(store.history("served")), lambda: served(""))
+
+
+def _node_types(plan: dict[str, Any]) -> set[str]:
+    return {plan["Node Type"]}.union(*(_node_types(p) for p in plan.get("Plans", [])))
+
+
+def test_a_page_is_read_in_index_order_with_no_sort_of_the_thread(store: LogStore, dsn: str) -> None:
+    """The page query can take its rows in (txid, id) order from the index: a page never sorts all of a thread's rows."""
+    from logctl.store.logs import _COLUMNS, _page_rows  # the query itself: no public way to EXPLAIN it
+
+    for columns in (_COLUMNS, "txid, id"):
+        for before, after in ((None, None), (None, ORIGIN), (Cursor(2**62, 0), None)):
+            query, args = _page_rows(columns, "%s::text::xid8", "t", limit=10, before=before, after=after)
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("SET enable_sort = off")
+                conn.execute("SET enable_incremental_sort = off")
+                row = conn.execute(f"EXPLAIN (FORMAT JSON) {query}", ["1000", *args]).fetchone()
+            assert row is not None
+            nodes = _node_types(row[0][0]["Plan"])
+            assert not nodes & {"Sort", "Incremental Sort"}, (columns, before, after, nodes)

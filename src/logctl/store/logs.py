@@ -88,17 +88,22 @@ def _page_rows(
     oldest first. Otherwise the ``limit + 1`` newest (before ``before``), newest first: the
     extra row says whether older rows exist.
     """
+    # ORDER BY names the table's columns: a bare ``txid`` would be the output column of that
+    # name (``txid::text::int8`` in _COLUMNS), which no index orders, and PostgreSQL would
+    # sort every row of the thread to return a page (0.5 s for a thread of 300,000 rows).
     where = f"txid < {horizon} AND thread_id = %s"
     if after is not None:
         return (
-            f"SELECT {columns} FROM thread_logs WHERE {where} AND (txid, id) > (%s::text::xid8, %s) ORDER BY txid, id LIMIT %s",
+            f"SELECT {columns} FROM thread_logs WHERE {where} AND (txid, id) > (%s::text::xid8, %s)"
+            " ORDER BY thread_logs.txid, thread_logs.id LIMIT %s",
             [thread_id, str(after.txid), after.id, limit],
         )
     args: list[Any] = [thread_id]
     if before is not None:
         where += " AND (txid, id) < (%s::text::xid8, %s)"
         args += [str(before.txid), before.id]
-    return f"SELECT {columns} FROM thread_logs WHERE {where} ORDER BY txid DESC, id DESC LIMIT %s", [*args, limit + 1]
+    order = "ORDER BY thread_logs.txid DESC, thread_logs.id DESC"
+    return f"SELECT {columns} FROM thread_logs WHERE {where} {order} LIMIT %s", [*args, limit + 1]
 
 
 def _xmin(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
