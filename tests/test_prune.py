@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-
-import pytest
 import re
+from typing import Any
+
+import psycopg
+import pytest
 
 from helpers import HOSTILE_THREAD_ID, query, records, run_cli
 
@@ -133,3 +135,22 @@ def test_prune_on_a_terminal_shows_a_progress_bar(store: LogStore, dsn: str, cli
     assert b"pruning" in screen and b"\x1b[" in screen  # drawn with terminal control sequences
     assert b"logctl: prune: deleted" not in screen
     assert store.count() == 0
+
+
+@pytest.mark.both_layouts
+def test_the_keep_boundary_is_read_in_index_order_with_no_sort_of_the_thread(dsn: str) -> None:
+    """`--keep-per-thread` finds a thread's boundary row from the (thread_id, txid, id) index, never by sorting the thread."""
+    from logctl.store.prune import _KEEP_BOUNDARY  # the query itself: no public way to EXPLAIN it
+    from logctl.store.scope import thread_filter
+
+    where, args = thread_filter("t")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET enable_sort = off")
+        conn.execute("SET enable_incremental_sort = off")
+        row = conn.execute(f"EXPLAIN (FORMAT JSON) {_KEEP_BOUNDARY.format(where=where)}", (*args, 9)).fetchone()
+    assert row is not None
+
+    def nodes(plan: dict[str, Any]) -> set[str]:
+        return {plan["Node Type"]}.union(*(nodes(p) for p in plan.get("Plans", [])))
+
+    assert not nodes(row[0][0]["Plan"]) & {"Sort", "Incremental Sort"}

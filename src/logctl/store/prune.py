@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 import psycopg
 from psycopg import sql
@@ -143,15 +143,19 @@ def threads_over(store: LogStore, keep: int, thread: ThreadSelector) -> list[tup
     return [(r[0], int(r[1])) for r in rows]
 
 
+# thread_logs.txid, not the output column of the same name (txid::text::int8), which no index
+# orders: ORDER BY a bare ``txid`` would sort every row of the thread (the page query's trap, store/logs.py).
+_KEEP_BOUNDARY: Final = (
+    "SELECT txid::text::int8, id FROM thread_logs WHERE {where}"
+    " ORDER BY thread_logs.txid DESC, thread_logs.id DESC OFFSET %s LIMIT 1"
+)
+
+
 def keep_boundary(store: LogStore, thread: ThreadSelector, keep: int) -> Cursor | None:
     """The cursor of the ``keep``-th newest row of a thread (rows before it may go)."""
     with store.connection() as conn:
         where, args = thread_filter(thread)
-        row = conn.execute(
-            f"SELECT txid::text::int8, id FROM thread_logs WHERE {where}"
-            " ORDER BY txid DESC, id DESC OFFSET %s LIMIT 1",
-            (*args, keep - 1),
-        ).fetchone()
+        row = conn.execute(_KEEP_BOUNDARY.format(where=where), (*args, keep - 1)).fetchone()
     return Cursor(int(row[0]), int(row[1])) if row else None
 
 
