@@ -15,7 +15,9 @@ from helpers import HubProcess, ensure_partitions, examples, get_json, wait_for_
 from logctl.core.cursor import ORIGIN, Cursor
 from logctl.core.protocol.history import encoded_history_body, history_body
 from logctl.core.records import CREATED_AT_RANGE, LEVELS, Row, escape_nul
+from logctl.core.selection import Selection
 from logctl.store import LogStore
+from logctl.store.selection import ONE_QUERY_SCANS, selection_history, selection_history_json
 
 pytestmark = pytest.mark.both_layouts  # each test runs on the plain and the partitioned thread_logs
 
@@ -71,6 +73,14 @@ def _pages(store: LogStore, thread_id: str, **kwargs: Any) -> dict[str, Any]:
     return _same_page(
         lambda: history_body(store.history(thread_id, **kwargs)),
         lambda: json.loads(encoded_history_body(store.history_json(thread_id, **kwargs))),
+    )
+
+
+def _selection_pages(store: LogStore, selection: Selection, **kwargs: Any) -> dict[str, Any]:
+    return _same_page(
+        lambda: history_body((got := selection_history(store, selection, **kwargs)).page, threads=got.threads),
+        lambda: json.loads(encoded_history_body((got := selection_history_json(store, selection, **kwargs)).page,
+                                                threads=got.threads)),
     )
 
 
@@ -198,3 +208,29 @@ def test_a_page_is_read_in_index_order_with_no_sort_of_the_thread(store: LogStor
             assert row is not None
             nodes = _node_types(row[0][0]["Plan"])
             assert not nodes & {"Sort", "Incremental Sort"}, (columns, before, after, nodes)
+
+
+@pytest.mark.parametrize("scans", [0, ONE_QUERY_SCANS], ids=["k-way merge", "one query"])
+@pytest.mark.parametrize("limit", [1, 4, 1000])
+def test_a_selections_pages_encode_the_same(store: LogStore, limit: int, scans: int) -> None:
+    """A selection's page (named threads and a glob, merged) decodes the same both ways, by either plan, paging back and forth."""
+    _write(store, "job-é", TRICKY[:9])
+    _write(store, "job-2", TRICKY[9:])
+    _write(store, "named \"x\"", TRICKY[3:6])
+    _write(store, "other", TRICKY[:2])
+    wait_for_horizon(store.dsn)
+    selection = Selection(('named "x"', "nobody"), "job-*")
+    page = _selection_pages(store, selection, one_query_scans=scans, limit=limit)
+    assert page["threads"] == ['named "x"', "nobody", "job-2", "job-é"]
+    count = len(page["logs"])
+    while page["before"] is not None:
+        page = _selection_pages(store, selection, one_query_scans=scans, limit=limit, before=_cursor(page["before"]))
+        count += len(page["logs"])
+    assert count == len(TRICKY) + 3
+    after: Cursor | None = ORIGIN
+    while True:
+        page = _selection_pages(store, selection, one_query_scans=scans, limit=limit, after=after)
+        if len(page["logs"]) < limit:
+            break
+        after = _cursor(page["cursor"])
+    assert _selection_pages(store, Selection((), "none-*"), one_query_scans=scans, limit=limit)["logs"] == []

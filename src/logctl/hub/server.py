@@ -39,7 +39,6 @@ from logctl.core.protocol import (
     encode,
     encoded_history_body,
     error_frame,
-    history_body,
     parse_frame,
     publish_error_frames,
     status_frame,
@@ -58,7 +57,7 @@ from logctl.hub.writer import Failure, GroupWriter
 from logctl.core.protocol.runs import runs_body
 from logctl.store import LogStore
 from logctl.store.runs import list_runs
-from logctl.store.selection import TooManyMatches, selection_history, selection_threads
+from logctl.store.selection import TooManyMatches, selection_history_json, selection_threads
 from logctl.hub.summary import SummaryFolder
 
 __all__ = ["Hub", "HubConfig", "run_hub"]
@@ -515,7 +514,7 @@ class Hub:
             return _refusal_reply(ws, routes.Refusal(400, refused.code, str(refused)))
         try:
             got = await asyncio.to_thread(
-                selection_history, self.store, selection, limit=req.limit, before=req.before, after=req.after,
+                selection_history_json, self.store, selection, limit=req.limit, before=req.before, after=req.after,
                 max_matches=self.config.max_match_threads,
             )
         except TooManyMatches:
@@ -525,7 +524,7 @@ class Hub:
         except DatabaseError as exc:
             logger.warning("history of selection %r failed: %s", selection.label()[:200], exc)  # details stay in the hub's log
             return _refusal_reply(ws, routes.Refusal(503 if exc.unavailable else 500, _database_code(exc), exc.public_message))
-        return _json_reply(ws, 200, history_body(got.page, threads=got.threads))
+        return _text_reply(ws, 200, encoded_history_body(got.page, threads=got.threads), "application/json")
 
     async def _runs(self, ws: ServerConnection, req: routes.Runs) -> Response:
         since = req.since

@@ -9,12 +9,17 @@ PostgreSQL merges lazily (Merge Append); a larger one reads them LIMITed, in rou
 :class:`~logctl.core.kmerge.KWayMerge`, whose plan does not grow with the threads. Either way a
 page holds every row of every matching thread in its range, in global ``(txid, id)`` order, and
 reads about as many rows as it returns.
+
+:func:`selection_history` makes the page's rows records (a selection subscriber's catch-up);
+:func:`selection_history_json` (``GET /admin/logs``) reads each row as its id, thread, txid and
+its record's JSON text built by PostgreSQL (:data:`~logctl.store.record_json.RECORD_JSON`), and
+joins those texts into the page: the same plans and merge, no row parsed further.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import psycopg
@@ -22,29 +27,71 @@ import psycopg
 from logctl.core.cursor import Cursor
 from logctl.core.kmerge import MIN_PAGE, KWayMerge
 from logctl.core.merge import HistoryPage
+from logctl.core.protocol.history import EncodedHistoryPage, page_cursors
 from logctl.core.protocol.runs import glob_to_like
 from logctl.core.selection import Selection
 from logctl.store.connect import translating
 from logctl.store.logs import _COLUMNS, LogStore, _record, _xmin
+from logctl.store.record_json import RECORD_JSON
 
-__all__ = ["SelectionPage", "TooManyMatches", "discover_threads", "selection_history", "selection_threads"]
+__all__ = [
+    "EncodedSelectionPage",
+    "SelectionPage",
+    "TooManyMatches",
+    "discover_threads",
+    "selection_history",
+    "selection_history_json",
+    "selection_threads",
+]
 
-_L_COLUMNS: Final = "l." + _COLUMNS.replace(", ", ", l.")
+#: A row as read; merged raw, made a record (or its JSON text spliced) only once taken.
+_Raw = tuple[Any, ...]
 
 
-def _read(direction: str, order: str) -> str:
+def _read(direction: str, order: str, inner: str, outer: str) -> str:
     return (
-        f"SELECT {_L_COLUMNS}"
+        f"SELECT {'l.' + outer.replace(', ', ', l.')}"
         " FROM unnest(%s::text[], %s::text[], %s::int8[], %s::int8[]) AS p(thread_id, ctx, cid, lim)"
         " CROSS JOIN LATERAL ("
-        "   SELECT * FROM thread_logs t"
+        f"  SELECT {inner} FROM thread_logs t"
         f"  WHERE t.thread_id = p.thread_id AND (t.txid, t.id) {direction} (p.ctx::xid8, p.cid) AND t.txid < %s::text::xid8"
         f"  ORDER BY t.txid {order}, t.id {order} LIMIT p.lim) l"
     )
 
 
-_AFTER: Final = _read(">", "ASC")
-_BEFORE: Final = _read("<", "DESC")
+def _branch(direction: str, order: str, inner: str) -> str:
+    return (
+        f"(SELECT {inner} FROM thread_logs"
+        f" WHERE thread_id = %s AND (txid, id) {direction} (%s::text::xid8, %s) AND txid < %s::text::xid8"
+        f" ORDER BY txid {order}, id {order} LIMIT %s)"
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a selection's rows are read as, by either plan: the SQL of each read, and a row's ``(txid, id)``."""
+
+    #: The select list of a row as read (``txid`` made an int8).
+    outer: str
+    position: Callable[[_Raw], tuple[int, int]]
+    after: str  # the k-way merge's reads
+    before: str
+    branch_after: str  # one query's branches
+    branch_before: str
+
+    @classmethod
+    def of(cls, inner: str, outer: str, position: Callable[[_Raw], tuple[int, int]]) -> _Shape:
+        """``inner``: the columns taken from thread_logs (bare names: RECORD_JSON's are thread_logs'); ``outer``: see above."""
+        return cls(outer, position, _read(">", "ASC", inner, outer), _read("<", "DESC", inner, outer),
+                   _branch(">", "ASC", inner), _branch("<", "DESC", inner))
+
+
+#: Rows as ``_COLUMNS`` (id first, txid last), to become records.
+_RECORDS: Final = _Shape.of(_COLUMNS.replace("txid::text::int8", "txid"), _COLUMNS, lambda row: (row[7], row[0]))
+#: Rows as ``(id, thread_id, txid, the record's JSON text)``.
+_ENCODED: Final = _Shape.of(
+    f"id, thread_id, txid, {RECORD_JSON} AS j", "id, thread_id, txid::text::int8, j", lambda row: (row[2], row[0])
+)
 # The threads whose ids match a LIKE pattern and that hold rows in this snapshot: the folded
 # summary plus the deltas not folded yet (a thread's first row and its delta commit together).
 _MATCHING: Final = (
@@ -89,6 +136,15 @@ class SelectionPage:
     horizon: Cursor
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class EncodedSelectionPage:
+    """:class:`SelectionPage` with its records as JSON text (:func:`selection_history_json`)."""
+
+    page: EncodedHistoryPage
+    threads: tuple[str, ...]
+    horizon: Cursor
+
+
 def matching_threads(conn: psycopg.Connection[tuple[Any, ...]], selection: Selection, max_matches: int) -> tuple[str, ...]:
     """The selection's threads in the connection's current snapshot: named ones, then the glob's (sorted).
 
@@ -103,21 +159,13 @@ def matching_threads(conn: psycopg.Connection[tuple[Any, ...]], selection: Selec
     return tuple(dict.fromkeys([*selection.threads, *matched]))
 
 
-#: A row as read (``_COLUMNS``: id first, txid last); merged raw, made a record only once taken.
-_Raw = tuple[Any, ...]
-
-
-def _position(row: _Raw) -> tuple[int, int]:
-    return row[7], row[0]
-
-
-def _fill(conn: psycopg.Connection[tuple[Any, ...]], merge: KWayMerge[_Raw], xmin: int) -> None:
+def _fill(conn: psycopg.Connection[tuple[Any, ...]], merge: KWayMerge[_Raw], shape: _Shape, xmin: int) -> None:
     wanted = merge.wanted()
     if not wanted:
         return
     threads = list(wanted)
     rows = conn.execute(
-        _BEFORE if merge.descending else _AFTER,
+        shape.before if merge.descending else shape.after,
         (threads, [str(wanted[t][0].txid) for t in threads], [wanted[t][0].id for t in threads],
          [wanted[t][1] for t in threads], str(xmin)),
     ).fetchall()
@@ -125,7 +173,7 @@ def _fill(conn: psycopg.Connection[tuple[Any, ...]], merge: KWayMerge[_Raw], xmi
     for row in rows:
         by_thread[row[1]].append(row)
     for thread, got in by_thread.items():
-        got.sort(key=_position, reverse=merge.descending)
+        got.sort(key=shape.position, reverse=merge.descending)
         merge.add(thread, got, wanted[thread][1])
 
 
@@ -143,20 +191,9 @@ _HORIZON_AND_PARTITIONS: Final = (
 )
 
 
-def _branch(direction: str, order: str) -> str:
-    return (
-        f"(SELECT {_COLUMNS.replace('txid::text::int8', 'txid')} FROM thread_logs"
-        f" WHERE thread_id = %s AND (txid, id) {direction} (%s::text::xid8, %s) AND txid < %s::text::xid8"
-        f" ORDER BY txid {order}, id {order} LIMIT %s)"
-    )
-
-
-_BRANCH_AFTER: Final = _branch(">", "ASC")
-_BRANCH_BEFORE: Final = _branch("<", "DESC")
-
-
 def _one_query(
-    conn: psycopg.Connection[tuple[Any, ...]], threads: Sequence[str], start: Cursor, xmin: int, limit: int, *, descending: bool
+    conn: psycopg.Connection[tuple[Any, ...]], shape: _Shape, threads: Sequence[str], start: Cursor, xmin: int, limit: int, *,
+    descending: bool,
 ) -> list[_Raw]:
     """The first ``limit`` rows of ``threads`` after ``start`` (``descending``: before it), in merge order, in one query.
 
@@ -168,9 +205,9 @@ def _one_query(
     if not threads or limit <= 0:
         return []
     order = "DESC" if descending else "ASC"
-    branch = _BRANCH_BEFORE if descending else _BRANCH_AFTER
+    branch = shape.branch_before if descending else shape.branch_after
     sql = (
-        f"SELECT {_COLUMNS} FROM ({' UNION ALL '.join([branch] * len(threads))}) u"
+        f"SELECT {shape.outer} FROM ({' UNION ALL '.join([branch] * len(threads))}) u"
         f" ORDER BY u.txid {order}, u.id {order} LIMIT %s"
     )
     params: list[object] = []
@@ -180,22 +217,24 @@ def _one_query(
 
 
 def _rows(
-    conn: psycopg.Connection[tuple[Any, ...]], threads: Sequence[str], start: Cursor, xmin: int, limit: int, *,
-    descending: bool, one_query: bool,
+    conn: psycopg.Connection[tuple[Any, ...]], shape: _Shape, threads: Sequence[str], start: Cursor, xmin: int, limit: int,
+    *, descending: bool, one_query: bool,
 ) -> list[_Raw]:
     """The first ``limit`` rows of ``threads`` beyond ``start`` below ``xmin``, in merge order: with one query
     (``one_query``) or with the k-way merge (the same rows either way)."""
     if one_query:
-        return _one_query(conn, threads, start, xmin, limit, descending=descending)
-    merge = KWayMerge(threads, start, _position, descending=descending, page=_first_page(threads, limit), max_page=limit)
-    return merged(conn, merge, xmin, limit)
+        return _one_query(conn, shape, threads, start, xmin, limit, descending=descending)
+    merge = KWayMerge(threads, start, shape.position, descending=descending, page=_first_page(threads, limit), max_page=limit)
+    return merged(conn, merge, shape, xmin, limit)
 
 
-def merged(conn: psycopg.Connection[tuple[Any, ...]], merge: KWayMerge[_Raw], xmin: int, limit: int) -> list[_Raw]:
+def merged(
+    conn: psycopg.Connection[tuple[Any, ...]], merge: KWayMerge[_Raw], shape: _Shape, xmin: int, limit: int
+) -> list[_Raw]:
     """Up to ``limit`` rows of ``merge``, reading its threads as it asks."""
     out: list[_Raw] = []
     while len(out) < limit and not merge.done:
-        _fill(conn, merge, xmin)
+        _fill(conn, merge, shape, xmin)
         out.extend(merge.take(limit - len(out)))
     return out
 
@@ -222,37 +261,73 @@ def selection_history(
     ``one_query_scans``: a selection whose threads times partitions is at most this is read with
     one query, a larger one with the k-way merge (see :data:`ONE_QUERY_SCANS`; the page is the same).
     """
+    got = _read_selection(store, selection, _RECORDS, limit=limit, before=before, after=after, max_matches=max_matches,
+                          one_query_scans=one_query_scans)
+    records = tuple(_record(row) for row in got.rows)
+    resume, older = got.cursors(limit, after)
+    return SelectionPage(HistoryPage(records, resume, older), got.threads, Cursor.horizon(got.xmin))
+
+
+def selection_history_json(
+    store: LogStore,
+    selection: Selection,
+    *,
+    limit: int = 1000,
+    before: Cursor | None = None,
+    after: Cursor | None = None,
+    max_matches: int = 1000,
+    one_query_scans: int = ONE_QUERY_SCANS,
+) -> EncodedSelectionPage:
+    """:func:`selection_history`, its records encoded as JSON by PostgreSQL (``RECORD_JSON``) and joined, not parsed."""
+    got = _read_selection(store, selection, _ENCODED, limit=limit, before=before, after=after, max_matches=max_matches,
+                          one_query_scans=one_query_scans)
+    resume, older = got.cursors(limit, after)
+    logs = "[" + ",".join([row[3] for row in got.rows]) + "]"
+    return EncodedSelectionPage(EncodedHistoryPage(logs, len(got.rows), resume, older), got.threads, Cursor.horizon(got.xmin))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Read:
+    """A page's rows as read (oldest first), the rows read (before a cursor, ``limit + 1`` at most), the horizon, the threads."""
+
+    rows: list[_Raw]
+    read: int
+    xmin: int
+    threads: tuple[str, ...]
+    shape: _Shape
+
+    def cursors(self, limit: int, after: Cursor | None) -> tuple[Cursor, Cursor | None]:
+        """The page's ``resume`` and ``before`` (:func:`~logctl.core.protocol.history.page_cursors`)."""
+        ends = [Cursor(*self.shape.position(row)) for row in self.rows[:1] + self.rows[-1:]]
+        return page_cursors(
+            self.xmin, limit=limit, after=after, read=self.read,
+            oldest=ends[0] if ends else None, newest=ends[-1] if ends else None,
+        )
+
+
+def _read_selection(
+    store: LogStore, selection: Selection, shape: _Shape, *, limit: int, before: Cursor | None, after: Cursor | None,
+    max_matches: int, one_query_scans: int,
+) -> _Read:
     with translating(store.dsn), store.pool.connection() as conn:
         if selection.match is not None:
             _compact(conn)
-        return _selection_history(conn, selection, limit=limit, before=before, after=after, max_matches=max_matches,
-                                  one_query_scans=one_query_scans)
-
-
-def _selection_history(
-    conn: psycopg.Connection[tuple[Any, ...]], selection: Selection, *, limit: int, before: Cursor | None,
-    after: Cursor | None, max_matches: int, one_query_scans: int,
-) -> SelectionPage:
-    with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        row = conn.execute(_HORIZON_AND_PARTITIONS).fetchone()
-        assert row is not None
-        xmin, partitions = int(row[0]), int(row[1])
-        threads = matching_threads(conn, selection, max_matches)
-        horizon = Cursor.horizon(xmin)
-        one_query = len(threads) * max(1, partitions) <= one_query_scans
-        if after is not None:
-            records = tuple(_record(row) for row in _rows(conn, threads, after, xmin, limit, descending=False, one_query=one_query))
-            full = len(records) == limit and limit > 0
-            resume = records[-1].cursor if full and records else horizon
-            assert resume is not None
-            return SelectionPage(HistoryPage(records, max(resume, after), records[0].cursor if records else after), threads, horizon)
-        start = before if before is not None and before < horizon else horizon
-        latest = _rows(conn, threads, start, xmin, limit + 1, descending=True, one_query=one_query)
-    more = len(latest) > limit
-    records = tuple(_record(row) for row in reversed(latest[:limit]))
-    older = records[0].cursor if more and records else None
-    return SelectionPage(HistoryPage(records, horizon, older), threads, horizon)
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            row = conn.execute(_HORIZON_AND_PARTITIONS).fetchone()
+            assert row is not None
+            xmin, partitions = int(row[0]), int(row[1])
+            threads = matching_threads(conn, selection, max_matches)
+            one_query = len(threads) * max(1, partitions) <= one_query_scans
+            if after is not None:
+                rows = _rows(conn, shape, threads, after, xmin, limit, descending=False, one_query=one_query)
+                return _Read(rows, len(rows), xmin, threads, shape)
+            horizon = Cursor.horizon(xmin)
+            start = before if before is not None and before < horizon else horizon
+            latest = _rows(conn, shape, threads, start, xmin, limit + 1, descending=True, one_query=one_query)
+    page = latest[:limit]
+    page.reverse()
+    return _Read(page, len(latest), xmin, threads, shape)
 
 
 def selection_threads(store: LogStore, selection: Selection, *, max_matches: int) -> tuple[tuple[str, ...], int]:

@@ -131,11 +131,12 @@ def history_body(page: HistoryPage, *, threads: Sequence[str] | None = None) -> 
     return body
 
 
-def encoded_history_body(page: EncodedHistoryPage) -> str:
+def encoded_history_body(page: EncodedHistoryPage, *, threads: Sequence[str] | None = None) -> str:
     """:func:`history_body` of a page whose records are already JSON text, without decoding them."""
     resume = json.dumps(str(page.resume)) if page.resume is not None else "null"
     before = json.dumps(str(page.before)) if page.before is not None else "null"
-    return f'{{"logs":{page.logs},"count":{page.count},"cursor":{resume},"before":{before}}}'
+    named = "" if threads is None else f',"threads":{json.dumps(list(threads), ensure_ascii=False)}'
+    return f'{{"logs":{page.logs},"count":{page.count},"cursor":{resume},"before":{before}{named}}}'
 
 
 def history_threads(body: Mapping[str, Any]) -> tuple[str, ...]:
