@@ -57,7 +57,7 @@ def test_pages_and_files_have_their_types_and_security_headers(hub: HubProcess) 
         assert int(headers["Content-Length"]) == len(body) > 0
     index = _get(hub, "/")[2]
     thread_page = _get(hub, "/runs/anything")[2]
-    assert b'"static/runs.js"' in index and b"/static/thread.js" in thread_page
+    assert b'"static/runs.js"' in index and b'"../static/thread.js"' in thread_page
     assert _get(hub, "/runs/other")[2] == thread_page  # one page for every id
 
 
@@ -99,6 +99,23 @@ def test_files_are_revalidated_with_etags_and_head_has_no_body(hub: HubProcess) 
     assert _get(hub, "/static/style.css", ("If-None-Match", '"stale"'))[0] == 200
     head_status, head_headers, head_body = _get(hub, "/static/style.css", method="HEAD")
     assert (head_status, head_body, head_headers["Content-Length"]) == (200, b"", str(len(body)))
+
+
+def test_the_thread_page_is_served_for_its_depth_with_its_own_etag(hub: HubProcess) -> None:
+    """/runs/{id} and /runs?… serve thread.html with relative URLs for their depth (../static/, static/), each copy
+    with its own ETag that revalidates (304) that copy only; no URL of either is absolute."""
+    one_status, one, one_body = _get(hub, "/runs/a%2Fb?level=WARN")
+    many_status, many, many_body = _get(hub, "/runs?match=build-*")
+    assert one_status == many_status == 200 and one["ETag"] != many["ETag"]
+    assert b'<script type="module" src="../static/thread.js">' in one_body and b'<a href="../">logctl</a>' in one_body
+    assert b'<script type="module" src="static/thread.js">' in many_body and b'<a href="./">logctl</a>' in many_body
+    for body in (one_body, many_body):
+        assert not re.search(rb'(?:href|src)="/', body)
+    assert _get(hub, "/runs/other", ("If-None-Match", one["ETag"]))[:3:2] == (304, b"")
+    assert _get(hub, "/runs?thread=x", ("If-None-Match", many["ETag"]))[:3:2] == (304, b"")
+    assert _get(hub, "/runs?thread=x", ("If-None-Match", one["ETag"]))[0] == 200
+    assert _get(hub, "/runs/x", ("If-None-Match", many["ETag"]))[0] == 200
+    assert _get(hub, "/runs/x", method="HEAD")[1]["ETag"] == one["ETag"]
 
 
 @pytest.mark.timeout(90)

@@ -19,7 +19,7 @@ def test_the_root_is_the_runs_page_unless_it_is_a_websocket_handshake() -> None:
 def test_every_thread_has_the_same_thread_page() -> None:
     """/runs/{thread_id} is thread.html for any valid (URL-encoded) id; an id no thread may have is 400."""
     for target in ("/runs/demo-build", "/runs/a%2Fb", "/runs/%3Cscript%3E?level=WARN&q=x", "/runs/%E2%80%AEevil"):
-        assert route(HttpRequest("GET", target)) == Page("thread.html"), target
+        assert route(HttpRequest("GET", target)) == Page("thread.html", depth=1), target
     for target in ("/runs/" + "x" * 300, "/runs/%00", "/runs/%FF"):
         decision = route(HttpRequest("GET", target))
         assert isinstance(decision, Refusal) and decision.status == 400, target
@@ -29,9 +29,38 @@ def test_every_thread_has_the_same_thread_page() -> None:
 
 
 def test_a_selection_of_threads_has_the_thread_page_too() -> None:
-    """/runs?match=build-* (several threads as one stream) is thread.html; the page reads the selection from the query."""
+    """/runs?match=build-* (several threads as one stream) is thread.html, at the root's depth; the page reads the
+    selection from the query."""
     for target in ("/runs?match=build-*", "/runs?thread=a&thread=b", "/runs"):
-        assert route(HttpRequest("GET", target)) == Page("thread.html"), target
+        assert route(HttpRequest("GET", target)) == Page("thread.html", depth=0), target
+
+
+def test_a_page_is_rebased_for_its_depth() -> None:
+    """A page's relative href and src get one ../ per folder (./ becomes ../); absolute URLs, schemes and fragments stay."""
+    page = (b'<script type="module" async src="static/a.js"></script><link rel="icon" href="static/i.svg">'
+            b'<a href="./">home</a><a href="/abs">x</a><a href="#top">y</a><a href="https://e.example/">z</a>'
+            b'<a href="mailto:a@b">m</a><p>href="static/not-an-attribute"</p>')
+    assert web.rebase_page(page, 0) == page
+    assert web.rebase_page(page, 1) == (
+        b'<script type="module" async src="../static/a.js"></script><link rel="icon" href="../static/i.svg">'
+        b'<a href="../">home</a><a href="/abs">x</a><a href="#top">y</a><a href="https://e.example/">z</a>'
+        b'<a href="mailto:a@b">m</a><p>href="static/not-an-attribute"</p>'
+    )
+    assert web.rebase_page(b'<a href="runs/x">', 2) == b'<a href="../../runs/x">'
+
+
+def test_the_viewers_files_use_no_absolute_url() -> None:
+    """No page or module of the web viewer names a URL from the server's root (``/static/…``, ``from "/…"``), which a
+    proxy serving the hub under a path prefix would send to its own root (docs/web.md: Relative URLs)."""
+    import re
+    from importlib import resources
+
+    absolute = re.compile(r'url\(\s*["\']?/|(?:href|src)\s*=\s*["\']/|(?:from|import)\s*\(?\s*["\']/|fetch\(\s*["\'`]/|new (?:URL|WebSocket)\(\s*["\'`]/')
+    static = resources.files("logctl.web").joinpath("static")
+    names = [f.name for f in static.iterdir() if f.name.endswith((".html", ".js", ".css"))]
+    assert {"thread.html", "thread.js", "thread-feed.js", "thread-boot.js"} <= set(names)
+    found = {name: absolute.findall(static.joinpath(name).read_text()) for name in names}
+    assert not {name: hits for name, hits in found.items() if hits}
 
 
 @pytest.mark.parametrize("name", ["style.css", "runs.js", "a/b.svg", "favicon.svg", "x-1_2.json"])

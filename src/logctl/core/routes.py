@@ -135,9 +135,14 @@ class Upgrade:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Page:
     """A web page: ``index.html`` (the runs page, ``/``) or ``thread.html`` (every ``/runs/{thread_id}``, and
-    ``/runs?match=…&thread=…``, several threads as one stream)."""
+    ``/runs?match=…&thread=…``, several threads as one stream).
+
+    ``depth``: how many folders below the hub's root the page's path is (1 for ``/runs/{thread_id}``);
+    the page's relative URLs are served rebased by as many ``../`` (:func:`logctl.core.web.rebase_page`).
+    """
 
     name: str
+    depth: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -417,7 +422,7 @@ def _route_path(path: str, query: str, *, websocket: bool) -> Route:
     parts = path.split("/")
     if len(parts) == 3 and parts[1] == "runs" and parts[2]:  # /runs/<thread_id>: the page reads its id from the URL
         _thread_id(parts[2])
-        return Page("thread.html")
+        return Page("thread.html", depth=1)
     # ['', 'admin', 'runs', '<thread_id>', 'logs']
     if len(parts) == 5 and parts[:3] == ["", "admin", "runs"] and parts[4] == "logs" and parts[3]:
         return _history(_thread_id(parts[3]), query)

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode
 __all__ = [
     "CACHE_CONTROL",
     "CONTENT_TYPES",
+    "MAX_PAGE_DEPTH",
     "PAGES",
     "TOKEN_PARAMETER",
     "content_type",
@@ -23,6 +24,7 @@ __all__ = [
     "etag",
     "is_static_name",
     "not_modified",
+    "rebase_page",
     "security_headers",
     "set_cookie",
     "without_token",
@@ -45,10 +47,15 @@ CONTENT_TYPES: Final = {
 #: The two pages: the runs page on ``/`` and one thread page for every ``/runs/{thread_id}``.
 PAGES: Final = ("index.html", "thread.html")
 
+#: How many folders below the hub's root a page's path may be: ``/runs/{thread_id}`` is one.
+MAX_PAGE_DEPTH: Final = 1
+
 #: Files carry no content hash in their names (there is no build step), so a browser keeps
 #: its copy but asks each time whether it is still good (ETag, 304).
 CACHE_CONTROL: Final = "no-cache"
 
+# A relative URL in a page's href="…" or src="…": no scheme, not absolute, not a fragment.
+_RELATIVE_URL: Final = re.compile(rb'(\s(?:href|src)=")(?![A-Za-z][A-Za-z0-9+.-]*:|/|#)([^"]*)"')
 # One path segment: starts with a letter or digit, then letters, digits, '_', '-', '.';
 # no segment may be '.' or '..', and no '%', '\\' or NUL can get in.
 _SEGMENT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -67,6 +74,26 @@ def content_type(name: str) -> str | None:
     """The ``Content-Type`` of a static file by its extension, or None for a kind never served."""
     _, dot, extension = name.rpartition(".")
     return CONTENT_TYPES.get(extension) if dot else None
+
+
+def rebase_page(body: bytes, depth: int) -> bytes:
+    """A page written as if at the hub's root (``static/x.css``, ``./``), as served ``depth`` folders below it.
+
+    Every relative ``href="…"`` and ``src="…"`` gets one ``../`` per folder (``./`` becomes
+    ``../``), so that the page finds the hub's files both directly and behind a proxy that
+    serves the hub under a path prefix; absolute URLs, fragments and schemes are left alone.
+    (The policy's ``base-uri 'none'`` rules out a ``<base>`` element, and a script could only
+    fix the links after the browser had already asked for them.)
+    """
+    if depth == 0:
+        return body
+    up = b"../" * depth
+
+    def rebased(match: re.Match[bytes]) -> bytes:
+        url = match[2].removeprefix(b"./")
+        return match[1] + up + url + b'"'
+
+    return _RELATIVE_URL.sub(rebased, body)
 
 
 def etag(body: bytes) -> str:

@@ -454,7 +454,7 @@ class Hub:
         elif isinstance(decision, routes.Runs):
             response = await self._runs(ws, decision)
         elif isinstance(decision, routes.Page):
-            response = self.web.reply(ws, decision.name, request.headers)
+            response = self.web.reply_page(ws, decision.name, decision.depth, request.headers)
         elif isinstance(decision, routes.Static):
             response = self.web.reply(ws, decision.name, request.headers)
         elif isinstance(decision, routes.SelectionHistory):

@@ -35,27 +35,37 @@ class Asset:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class WebFiles:
-    """The viewer's static files by name (``runs.js``, ``index.html``, ``sub/x.css``)."""
+    """The viewer's static files by name (``runs.js``, ``index.html``, ``sub/x.css``), and its pages
+    by name and depth (``("thread.html", 1)``: rebased for ``/runs/{thread_id}``, :func:`logctl.core.web.rebase_page`)."""
 
     assets: dict[str, Asset]
+    pages: dict[tuple[str, int], Asset]
 
     def reply(self, ws: ServerConnection, name: str, headers: Headers) -> Response:
         """The answer for file ``name``: 200 with the file, 304 if the client's copy is current, or 404."""
-        asset = self.assets.get(name)
-        if asset is None:
-            response = ws.respond(404, f"no static file {name[:200]!r}\n")
-        elif web.not_modified(asset.etag, headers.get("If-None-Match")):
-            response = dataclasses.replace(ws.respond(304, ""), body=b"")
-            del response.headers["Content-Length"], response.headers["Content-Type"]
-        else:
-            response = dataclasses.replace(ws.respond(200, ""), body=asset.body)
-            del response.headers["Content-Length"], response.headers["Content-Type"]
-            response.headers["Content-Length"] = str(len(asset.body))
-            response.headers["Content-Type"] = asset.content_type
-        if asset is not None:
-            response.headers["ETag"] = asset.etag
-            response.headers["Cache-Control"] = web.CACHE_CONTROL
-        return response
+        return _answer(ws, self.assets.get(name), name, headers)
+
+    def reply_page(self, ws: ServerConnection, name: str, depth: int, headers: Headers) -> Response:
+        """The answer for page ``name`` served ``depth`` folders below the hub's root (its own body and ETag)."""
+        return _answer(ws, self.pages.get((name, depth)), name, headers)
+
+
+def _answer(ws: ServerConnection, asset: Asset | None, name: str, headers: Headers) -> Response:
+    """200 with ``asset``, 304 if the client's copy is current, or 404 when there is none."""
+    if asset is None:
+        response = ws.respond(404, f"no static file {name[:200]!r}\n")
+    elif web.not_modified(asset.etag, headers.get("If-None-Match")):
+        response = dataclasses.replace(ws.respond(304, ""), body=b"")
+        del response.headers["Content-Length"], response.headers["Content-Type"]
+    else:
+        response = dataclasses.replace(ws.respond(200, ""), body=asset.body)
+        del response.headers["Content-Length"], response.headers["Content-Type"]
+        response.headers["Content-Length"] = str(len(asset.body))
+        response.headers["Content-Type"] = asset.content_type
+    if asset is not None:
+        response.headers["ETag"] = asset.etag
+        response.headers["Cache-Control"] = web.CACHE_CONTROL
+    return response
 
 
 def load_web_files() -> WebFiles:
@@ -76,7 +86,12 @@ def load_web_files() -> WebFiles:
     missing = [page for page in web.PAGES if page not in assets]
     if missing:
         raise ConfigError(f"the web viewer's files are missing from the installed package: {', '.join(missing)}")
-    return WebFiles(assets)
+    pages = {}
+    for page in web.PAGES:
+        for depth in range(web.MAX_PAGE_DEPTH + 1):
+            body = web.rebase_page(assets[page].body, depth)
+            pages[page, depth] = Asset(body, assets[page].content_type, web.etag(body))
+    return WebFiles(assets, pages)
 
 
 def with_security_headers(response: Response, host: str | None) -> Response:

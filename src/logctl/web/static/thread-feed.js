@@ -4,7 +4,7 @@
 // decision about what to show is the StreamMerge's (merge.js); this module moves frames
 // and reports to a sink: shown(entries, {history}), state(kind, detail, retryAt), db(up, backlog).
 
-import { parseJSON } from "/static/wire.js";
+import { parseJSON } from "./wire.js";
 
 /** The hub's largest page. */
 export const PAGE_LIMIT = 10_000;
@@ -23,11 +23,11 @@ export class HubAnswer extends Error {
   }
 }
 
-/** The hub's base path: what precedes /runs/ in this page's path (empty at the root). */
-export function basePath(pathname = location.pathname) {
-  const at = pathname.lastIndexOf("/runs/");
-  return at > 0 ? pathname.slice(0, at) : "";
-}
+/**
+ * The hub's root URL, with a proxy's path prefix if any (`https://host/logctl/`): the folder above
+ * the one this module was loaded from (`static/`), so it holds on every page at every depth.
+ */
+export const HUB_ROOT = new URL("../", import.meta.url);
 
 /** The selection's id on the connection (a page has one). */
 const SUB = "page";
@@ -37,13 +37,13 @@ export class ThreadFeed {
    * @param {string|{threads: string[], match: string|null}} target one thread id, or a selection
    *   of threads and/or a glob (GET /admin/logs and a selection subscription, docs/protocol.md)
    */
-  constructor(target, merge, sink, { base = basePath() } = {}) {
+  constructor(target, merge, sink, { root = HUB_ROOT } = {}) {
     this.selection = typeof target === "string" ? null : target;
     this.threadId = typeof target === "string" ? target : null;
     this.merge = merge;
     this.sink = sink;
-    this.base = base;
-    this.historyUrl = this.selection === null ? `${base}/admin/runs/${encodeURIComponent(target)}/logs` : `${base}/admin/logs`;
+    this.root = root;
+    this.historyUrl = new URL(this.selection === null ? `admin/runs/${encodeURIComponent(target)}/logs` : "admin/logs", root).href;
     this.socket = null;
     this.failures = 0;
     this.catchingUp = false;
@@ -124,7 +124,7 @@ export class ThreadFeed {
   /** Ask /healthz how the hub's database is (status frames only tell changes). */
   async refreshDatabase() {
     try {
-      const response = await fetch(`${this.base}/healthz`, { credentials: "same-origin", cache: "no-store" });
+      const response = await fetch(new URL("healthz", this.root), { credentials: "same-origin", cache: "no-store" });
       const body = await response.json();
       if (body && typeof body.database === "string") {
         this.sink.db(body.database === "up" && body.writes !== "failing", Number(body.backlog) || 0);
@@ -147,8 +147,9 @@ export class ThreadFeed {
 
   _connect() {
     if (this.stopped) return;
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}${this.base}/ws`);
+    const url = new URL("ws", this.root);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(url);
     this.socket = socket;
     let reason = null;
     socket.onopen = () => {

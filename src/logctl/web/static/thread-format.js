@@ -1,6 +1,6 @@
 // How the thread page writes times and records, as logctl.core.times and plain_line do.
 
-import { toJSON } from "/static/wire.js";
+import { toJSON } from "./wire.js";
 
 export const TIME_MODES = ["local", "utc", "relative"];
 

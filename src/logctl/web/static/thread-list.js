@@ -3,10 +3,10 @@
 // the ThreadView's layout; a spacer gives the scroll area its full height and width.
 // Stored text reaches the DOM only as text nodes (textContent), after visible().
 
-import { visible } from "/static/common.js";
-import { Marker } from "/static/merge.js";
-import { formatTime, MAX_TAG_WIDTH, tagColour } from "/static/thread-format.js";
-import { entryText } from "/static/thread-view.js";
+import { visible } from "./common.js";
+import { Marker } from "./merge.js";
+import { formatTime, MAX_TAG_WIDTH, tagColour } from "./thread-format.js";
+import { entryText } from "./thread-view.js";
 
 /** Pixels of one line; the CSS (thread.css, .log) says the same. */
 export const LINE_HEIGHT = 18;

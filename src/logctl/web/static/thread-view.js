@@ -3,7 +3,7 @@
 // ERROR records for n/N and e/E, the selection, follow with its "N new" counter, and the
 // cap on records held. No DOM: thread-list.js draws it, thread.js feeds it.
 
-import { Marker } from "/static/merge.js";
+import { Marker } from "./merge.js";
 
 export const LEVELS = ["DEBUG", "INFO", "WARN", "ERROR"];
 

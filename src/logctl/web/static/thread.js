@@ -3,12 +3,12 @@
 // view model (thread-view.js), fed by thread-feed.js. This module wires them to the
 // controls, the keys (those of `logctl tail` where a browser allows) and the URL.
 
-import { visible } from "/static/common.js";
-import { adopt, Marker, recordKey, StreamMerge } from "/static/merge.js";
-import { ThreadFeed, basePath } from "/static/thread-feed.js";
-import { formatTime, localIso, parseTime, plainLine, recordJSON, TIME_MODES, zoneLabel } from "/static/thread-format.js";
-import { LogList } from "/static/thread-list.js";
-import { compilePattern, Filter, LEVELS, ThreadView } from "/static/thread-view.js";
+import { visible } from "./common.js";
+import { adopt, Marker, recordKey, StreamMerge } from "./merge.js";
+import { HUB_ROOT, ThreadFeed } from "./thread-feed.js";
+import { formatTime, localIso, parseTime, plainLine, recordJSON, TIME_MODES, zoneLabel } from "./thread-format.js";
+import { LogList } from "./thread-list.js";
+import { compilePattern, Filter, LEVELS, ThreadView } from "./thread-view.js";
 
 /** Records held before the oldest are unloaded (scrolling up loads them again); ?cap= changes it. */
 const DEFAULT_CAP = 50_000;
@@ -37,13 +37,14 @@ export const KEYS = [
 ];
 
 const $ = (id) => document.getElementById(id);
-const prefix = basePath();
 const params = new URLSearchParams(location.search);
+/** This page's path below the hub's root (a proxy's prefix taken off): "runs/{id}" or "runs". */
+const path = location.pathname.slice(HUB_ROOT.pathname.length);
 /** /runs?match=build-*&thread=deploy: several threads as one stream (a selection); /runs/{id}: one. */
-const selection = location.pathname.endsWith("/runs")
+const selection = path === "runs"
   ? { threads: params.getAll("thread"), match: params.get("match") || null }
   : null;
-const threadId = selection !== null ? null : decodeURIComponent(location.pathname.slice(location.pathname.lastIndexOf("/runs/") + "/runs/".length));
+const threadId = selection !== null ? null : decodeURIComponent(path.slice("runs/".length));
 /** The threads of the selection so far, in the order the hub named them. */
 const threads = new Set();
 const cap = Math.max(100, Number.parseInt(params.get("cap") || "", 10) || DEFAULT_CAP);
@@ -545,7 +546,7 @@ list.relayout();
 updateStatus();
 $("log").focus();
 /** The page's model, for tests and the benchmark (read-only by convention). */
-window.logctlThread = { view, merge, feed, list, prefix, cap, threads };
+window.logctlThread = { view, merge, feed, list, root: HUB_ROOT.href, cap, threads };
 if (selection !== null && !selection.threads.length && !selection.match) {
   $("notice").hidden = false;
   $("notice").textContent = "name the threads to show: /runs?match=build-* or /runs?thread=a&thread=b";
