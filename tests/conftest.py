@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
     from helpers import HubProcess, TailProcess
+    from prefix_proxy import ProxiedHub
 
 # max_examples is the scale that helpers.examples() applies to each property's full count
 # (100 = full). CI starts from a clean clone, so it keeps no example database; a failure
@@ -116,6 +117,28 @@ def hub(dsn: str, cli_env: dict[str, str]) -> Iterator["HubProcess"]:
     proc = HubProcess(dsn, cli_env)
     yield proc
     proc.close()
+
+
+@pytest.fixture
+def proxied_hub(dsn: str, cli_env: dict[str, str], tmp_path: Path) -> Iterator["ProxiedHub"]:
+    """A hub that needs tokens behind a real reverse proxy serving it under ``/logctl/``, set up as docs/security.md's
+    nginx example: the prefix taken off, ``Host`` the hub's own, ``Origin`` and WebSocket upgrades passed on, the
+    proxy's origin in ``--allow-origin``; with a read token and a write token."""
+    from helpers import HubProcess
+    from prefix_proxy import PrefixProxy, ProxiedHub
+    from logctl.tokens_file import create_token
+
+    tokens = tmp_path / "tokens.json"
+    reader = create_token(tokens, "viewer", frozenset({"read"}))
+    writer = create_token(tokens, "producer", frozenset({"write"}))
+    proxy = PrefixProxy(prefix="/logctl", rewrite_host=True)
+    try:
+        hub = HubProcess(dsn, cli_env, "--tokens-file", str(tokens), "--allow-origin", proxy.origin)
+        proxy.target_port = hub.port
+        yield ProxiedHub(hub, proxy, reader, writer)
+        hub.close()
+    finally:
+        proxy.close()
 
 
 @pytest.fixture

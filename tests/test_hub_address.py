@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import HubProcess, query, run_cli, wait_for_horizon
+from prefix_proxy import PrefixProxy
 
 from logctl.config import HubAddress
 from logctl.errors import ConfigError
@@ -79,65 +78,6 @@ def test_the_tail_client_puts_history_behind_the_prefix() -> None:
     client = TailClient("wss://host/prefix/ws", "build 1")
     assert client.ws_url == "wss://host/prefix/ws"
     assert client.history_url == "https://host/prefix/admin/runs/build%201/logs"
-
-
-class PrefixProxy:
-    """A real reverse proxy on loopback that serves a hub under ``/pfx``: it strips the prefix
-    from each request line and relays the bytes both ways; any other path gets 404."""
-
-    def __init__(self, target_port: int, prefix: str = "/pfx") -> None:
-        self.target_port, self.prefix = target_port, prefix
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.listener.getsockname()[1])
-        self.paths: list[str] = []
-        self.closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
-        with client:
-            head = b""
-            while b"\r\n" not in head:
-                chunk = client.recv(65536)
-                if not chunk:
-                    return
-                head += chunk
-            line, rest = head.split(b"\r\n", 1)
-            method, path, version = line.decode("latin-1").split(" ", 2)
-            self.paths.append(path)
-            if not path.startswith(self.prefix + "/"):
-                client.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            with upstream:
-                upstream.sendall(f"{method} {path[len(self.prefix):]} {version}\r\n".encode("latin-1") + rest)
-                back = threading.Thread(target=self._pipe, args=(upstream, client), daemon=True)
-                back.start()
-                self._pipe(client, upstream)
-                back.join(timeout=10)
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            try:
-                dst.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 @pytest.fixture

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import http.client
-import http.server
 import os
 import struct
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
-from helpers import BROWSER_TIMEOUT_MS, HubProcess, free_port, open_page, publish, recv_until, ws
+from helpers import BROWSER_TIMEOUT_MS, HubProcess, open_page, publish, recv_until, ws
+from prefix_proxy import ProxiedHub
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the docs' screenshots live; the suite rewrites them when LOGCTL_UPDATE_SCREENSHOTS=1.
@@ -191,64 +189,19 @@ def test_serve_demo_shows_the_demo_threads_and_the_docs_screenshots(demo_hub: Hu
             context.close()
 
 
-@pytest.fixture
-def proxied_hub(dsn: str, cli_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[HubProcess, str, str, str]]:
-    """A hub that needs tokens behind a plain HTTP reverse proxy serving it under ``/logctl/``, set up as docs/security.md's
-    nginx example: the prefix removed, ``Host`` the hub's own, ``Origin`` passed on, the proxy's origin in ``--allow-origin``.
-
-    Yields the hub, the proxy's base URL, a read token and a write token.
-    """
-    from logctl.tokens_file import create_token
-
-    tokens = tmp_path / "tokens.json"
-    reader = create_token(tokens, "viewer", frozenset({"read"}))
-    writer = create_token(tokens, "producer", frozenset({"write"}))
-    hub_port: list[int] = []
-
-    class Proxy(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if not self.path.startswith("/logctl/"):
-                self.send_error(404)
-                return
-            conn = http.client.HTTPConnection("127.0.0.1", hub_port[0], timeout=10)
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-            conn.request("GET", self.path[len("/logctl"):], headers={**headers, "Host": f"127.0.0.1:{hub_port[0]}"})
-            answer = conn.getresponse()
-            body = answer.read()
-            self.send_response(answer.status)
-            for name, value in answer.getheaders():
-                if name.lower() not in ("connection", "content-length", "date", "server"):
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            conn.close()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Proxy)
-    origin = f"http://127.0.0.1:{server.server_address[1]}"
-    hub = HubProcess(dsn, cli_env, "--tokens-file", str(tokens), "--allow-origin", origin)
-    hub_port.append(hub.port)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield hub, f"{origin}/logctl/", reader, writer
-    server.shutdown()
-    server.server_close()
-    hub.close()
-
-
 @pytest.mark.timeout(90)
-def test_the_runs_page_and_its_session_work_under_a_proxy_path_prefix(proxied_hub: tuple[HubProcess, str, str, str], page: Page) -> None:
+def test_the_runs_page_and_its_session_work_under_a_proxy_path_prefix(proxied_hub: ProxiedHub, page: Page) -> None:
     """Behind a proxy serving the hub under /logctl/: ?token= lands on /logctl/ with the cookie, and the runs page loads
-    its files and data and links under the prefix."""
+    its files and data and links under the prefix, and asks for nothing outside it."""
     from websockets.sync.client import connect
 
-    hub, base, reader, writer = proxied_hub
-    with connect(hub.url + "/ws", additional_headers={"Authorization": f"Bearer {writer}"}) as conn:
+    hub, base = proxied_hub.hub, proxied_hub.base
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    with connect(hub.url + "/ws", additional_headers={"Authorization": f"Bearer {proxied_hub.writer}"}) as conn:
         publish(conn, [{"thread_id": "build-1", "message": "x"}, {"thread_id": "a/b", "message": "y"}])
         recv_until(conn, "ack")
-    page.goto(f"{base}?match=*&token={reader}")
+    page.goto(f"{base}?match=*&token={proxied_hub.reader}")
     assert page.url == f"{base}?match=%2A"
     expect(page.locator("#runs tbody tr")).to_have_count(2)
     links = page.locator("#runs tbody a").evaluate_all("links => links.map(a => a.href)")
@@ -257,3 +210,5 @@ def test_the_runs_page_and_its_session_work_under_a_proxy_path_prefix(proxied_hu
     page.locator("#filter").fill("build")
     expect(page.locator("#runs tbody tr")).to_have_count(1)
     assert page.url == f"{base}?match=build"
+    assert asked and all(url.startswith(base) for url in asked), [u for u in asked if not u.startswith(base)]
+    assert all(path.startswith("/logctl/") for path in proxied_hub.proxy.paths)
