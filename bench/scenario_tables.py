@@ -174,21 +174,28 @@ def ingest_for(url: str, seconds: float, stop: threading.Event | None = None) ->
     return done / (time.perf_counter() - t0)
 
 
-def measure_retention(dsn: str, hub: Hub, size: int, layout: str, seconds: float) -> list[Measure]:
-    """Prune 30 days (half the rows) while one producer floods the hub; the ingest rate before and during."""
+def measure_retention(
+    dsn: str, hub: Hub, size: int, layout: str, seconds: float, prune_args: Sequence[str] = ()
+) -> list[Measure]:
+    """Prune 30 days (half the rows) while one producer floods the hub; the ingest rate before, during and after.
+
+    "After" is the ``seconds`` right after the prune ends, while the hub folds what the prune left
+    in the summary's deltas (if anything). ``prune_args``: more options for ``logctl prune``.
+    """
     before = ingest_for(hub.url, seconds)
     stop = threading.Event()
     during: list[float] = []
     worker = threading.Thread(target=lambda: during.append(ingest_for(hub.url, 0, stop)))
     worker.start()
     t0 = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "logctl", "prune", "--days", "30", "--database-url", dsn],
+    result = subprocess.run([sys.executable, "-m", "logctl", "prune", "--days", "30", *prune_args, "--database-url", dsn],
                             capture_output=True, text=True)
     prune_s = time.perf_counter() - t0
     stop.set()
     worker.join()
     if result.returncode != 0:
         raise RuntimeError(f"prune failed: {result.stderr.strip()}")
+    after = ingest_for(hub.url, seconds)
     log(f"prune {layout} {size:,}: {prune_s:.1f} s: {result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ''}")
     params = {"rows": size, "layout": layout}
     kind = "delete-based" if layout == "plain" else "partitioned"
@@ -196,8 +203,10 @@ def measure_retention(dsn: str, hub: Hub, size: int, layout: str, seconds: float
         Measure("retention", f"{layout} prune 30 days", "s", [prune_s], params, False, kind),
         Measure("retention", f"{layout} ingest before", "records/s", [before], params),
         Measure("retention", f"{layout} ingest during", "records/s", during, params),
+        Measure("retention", f"{layout} ingest after", "records/s", [after], params),
     ]
     out[2].ratios = {"before": (during[0] / before) if during and before else float("nan")}
+    out[3].ratios = {"before": after / before if before else float("nan")}
     return out
 
 

@@ -9,6 +9,7 @@ import typer
 
 from logctl.cli.app import DatabaseUrl, app, dsn, say
 from logctl.config import resolve_database
+from logctl.core.prune_plan import DEFAULT_PACE
 
 
 @app.command("apply-schema")
@@ -72,6 +73,9 @@ def prune(
     thread: Annotated[Optional[str], typer.Option("--thread", help="Prune only this thread.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print how many rows would go; delete nothing.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per delete transaction.")] = 5000,
+    pace: Annotated[
+        float, typer.Option("--pace", help="After each step, rest N times as long as it took (0: no rest).")
+    ] = DEFAULT_PACE,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Delete old rows in short batched transactions (safe to run from cron on many machines)."""
@@ -82,7 +86,7 @@ def prune(
 
     plan = plan_prune(
         days=days, keep_per_thread=keep_per_thread, thread_id=thread,
-        now=dt.datetime.now(dt.timezone.utc), batch_size=batch_size,
+        now=dt.datetime.now(dt.timezone.utc), batch_size=batch_size, pace=pace,
     )
     with LogStore(dsn(database_url), max_size=2) as store, prune_progress(plan) as progress:
         result = run_prune(store, plan, dry_run=dry_run, progress=progress)

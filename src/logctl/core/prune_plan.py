@@ -10,9 +10,13 @@ from typing import Final
 from logctl.core.records import CREATED_AT_RANGE
 from logctl.errors import ConfigError
 
-__all__ = ["DEFAULT_BATCH", "PrunePlan", "plan_prune"]
+__all__ = ["DEFAULT_BATCH", "DEFAULT_PACE", "MAX_PACE", "PrunePlan", "plan_prune"]
 
 DEFAULT_BATCH: Final = 5000
+#: Rest after each step of a prune (a batch, a partition detached or counted), as a multiple of
+#: the time the step took: the prune then works about 1 / (1 + pace) of the time.
+DEFAULT_PACE: Final = 0.0
+MAX_PACE: Final = 100.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -23,6 +27,11 @@ class PrunePlan:
     keep_per_thread: int | None
     thread_id: str | None
     batch_size: int = DEFAULT_BATCH
+    pace: float = DEFAULT_PACE
+
+    def rest_after(self, worked: float) -> float:
+        """Seconds to rest after a step that took ``worked`` seconds."""
+        return max(worked, 0.0) * self.pace
 
     def describe(self) -> str:
         parts = []
@@ -46,6 +55,7 @@ def plan_prune(
     thread_id: str | None,
     now: dt.datetime,
     batch_size: int = DEFAULT_BATCH,
+    pace: float = DEFAULT_PACE,
 ) -> PrunePlan:
     """Validate prune options into a plan; at least one criterion is required."""
     if days is None and keep_per_thread is None:
@@ -58,5 +68,7 @@ def plan_prune(
         raise ConfigError(f"--keep-per-thread must be 1 or more, not {keep_per_thread}")
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be 1 or more, not {batch_size}")
+    if not (math.isfinite(pace) and 0 <= pace <= MAX_PACE):
+        raise ConfigError(f"--pace must be a number from 0 to {MAX_PACE:g}, not {pace}")
     cutoff = now - dt.timedelta(days=days) if days is not None else None
-    return PrunePlan(cutoff, keep_per_thread, thread_id, batch_size)
+    return PrunePlan(cutoff, keep_per_thread, thread_id, batch_size, pace)

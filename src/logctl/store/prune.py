@@ -28,7 +28,7 @@ from logctl.store.partition_drop import count_rows, detach, drop_detached, lefto
 from logctl.store.partitions import read_layout, read_partitions
 from logctl.store.scope import ALL_THREADS, ThreadSelector, thread_filter
 
-__all__ = ["Progress", "PruneResult", "count_planned", "run_prune", "try_lock"]
+__all__ = ["Pacer", "Progress", "PruneResult", "count_planned", "run_prune", "try_lock"]
 
 #: Called with (rows done, rows in all) after each batch.
 Progress = Callable[[int, int], None]
@@ -105,8 +105,29 @@ def partitions_before(store: LogStore, plan: PrunePlan, *, exact: bool) -> list[
     return out
 
 
+class Pacer:
+    """Rests after each step of a prune for ``plan.rest_after()`` of the time the step took (``--pace``).
+
+    ``clock`` and ``sleep`` are passed in, so that pacing can be tested without waiting.
+    """
+
+    def __init__(self, plan: PrunePlan, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self.plan, self.clock, self.sleep = plan, clock, sleep
+        self.rested = 0.0
+        self._mark = clock()
+
+    def step(self) -> None:
+        """One step is done: rest in proportion to it, then start timing the next."""
+        rest = self.plan.rest_after(self.clock() - self._mark)
+        if rest > 0:
+            self.sleep(rest)
+            self.rested += rest
+        self._mark = self.clock()
+
+
 def drop_partitions(
-    store: LogStore, plan: PrunePlan, whole: Sequence[tuple[Partition, int]], report: Callable[[int], None]
+    store: LogStore, plan: PrunePlan, whole: Sequence[tuple[Partition, int]], report: Callable[[int], None],
+    pacer: Pacer,
 ) -> int:
     """Detach the partitions ``whole`` (and finish what an interrupted prune left), count their rows, drop them; return rows dropped.
 
@@ -119,9 +140,11 @@ def drop_partitions(
         for part, _ in whole:
             detach(conn, part.name)
             names.append(part.name)
+            pacer.step()
         sums = DroppedSums()
         for name in names:
             count_rows(conn, name, sums)
+            pacer.step()
         # A leftover's bounds are unknown once detached: then every first and last time is read again.
         bound = rows_before([p for p, _ in whole]) if len(names) == len(whole) else None
         drop_detached(conn, names, sums, bound)
@@ -210,8 +233,9 @@ def run_prune(
     dry_run: bool = False,
     progress: Progress | None = None,
     clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> PruneResult:
-    """Apply ``plan``: age first, then per-thread limits, each in batches of ``plan.batch_size``."""
+    """Apply ``plan``: age first, then per-thread limits, each in batches of ``plan.batch_size``, paced by ``plan.pace``."""
     started = clock()
     lock = None if dry_run else try_lock(store, "prune")
     if not dry_run and lock is None:
@@ -222,6 +246,7 @@ def run_prune(
         if dry_run:
             return PruneResult(planned, 0, clock() - started, True, partitions=whole)
         done = 0
+        pacer = Pacer(plan, clock, sleep)
         report = progress or (lambda _done, _total: None)
         report(0, planned)
         if store.period is not None and plan.cutoff is not None and plan.thread_id is None:
@@ -231,17 +256,19 @@ def run_prune(
                 done += n
                 report(done, max(planned, done))
 
-            drop_partitions(store, plan, whole, dropped)
+            drop_partitions(store, plan, whole, dropped, pacer)
         if plan.cutoff is not None:
             while n := delete_older_than(store, plan.cutoff, _selector(plan), plan.batch_size):
                 done += n
                 report(done, planned)
+                pacer.step()
         if plan.keep_per_thread is not None:
             for thread_id, _ in over:
                 boundary = keep_boundary(store, thread_id, plan.keep_per_thread)  # None: the NULL thread
                 while boundary is not None and (n := delete_before(store, thread_id, boundary, plan.batch_size)):
                     done += n
                     report(done, max(planned, done))
+                    pacer.step()
         return PruneResult(planned, done, clock() - started, False, partitions=whole)
     finally:
         if lock is not None:
