@@ -5,8 +5,9 @@ whose cost depends on the rows and threads dropped, not on the rows kept:
 
 1. :func:`detach` each partition (``DETACH … CONCURRENTLY`` from PostgreSQL 14: two short
    transactions that wait for the transactions using ``thread_logs`` but block none);
-2. :func:`count_rows` of each detached partition per thread and level: one sequential read,
-   read-only, so it holds no transaction id (and not the live feed's horizon);
+2. :func:`count_rows` of each detached partition per thread and level: a sequential read in
+   chunks of :data:`COUNT_PAGES` pages, read-only, so it holds no transaction id (and not the
+   live feed's horizon);
 3. :func:`drop_detached`: one short transaction that takes the summary folders' lock, folds the
    pending deltas, subtracts the counts from each thread's summary row once (whatever the number
    of partitions), reads ``first_at`` again for the threads that lost rows (the oldest remaining
@@ -20,7 +21,7 @@ half-detached), and the next one finishes them (:func:`leftovers`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import psycopg
@@ -30,15 +31,19 @@ from logctl.core.thread_sums import DroppedSums, SumsRow
 from logctl.store.migrate import LOCK_NAMESPACE
 from logctl.store.partitions import PARTITION_COMMENT, PartitionState
 
-__all__ = ["count_rows", "detach", "drop_detached", "leftovers"]
+__all__ = ["COUNT_PAGES", "count_rows", "detach", "drop_detached", "leftovers"]
 
 Conn = psycopg.Connection[Any]
 
 _COUNT: Final = (
     "SELECT thread_id, count(*), count(*) FILTER (WHERE lv = 'DEBUG'), count(*) FILTER (WHERE lv = 'INFO'),"
     " count(*) FILTER (WHERE lv = 'WARN'), count(*) FILTER (WHERE lv = 'ERROR')"
-    " FROM (SELECT thread_id, logctl_level(level) AS lv FROM {table}) r GROUP BY thread_id"
+    " FROM (SELECT thread_id, logctl_level(level) AS lv FROM {table} {where}) r GROUP BY thread_id"
 )
+#: Pages of a detached partition counted per statement (about 60,000 rows of ~130 bytes), read
+#: through a TID range scan (PostgreSQL 14 and later): a paced prune rests between them, so a
+#: big partition is not one long burst.
+COUNT_PAGES: Final = 1000
 
 _DETACHED: Final = (
     "SELECT c.relname FROM pg_class c"
@@ -88,10 +93,25 @@ def leftovers(conn: Conn, state: PartitionState) -> list[str]:
     return [str(name) for (name,) in conn.execute(_DETACHED, (PARTITION_COMMENT,)).fetchall()]
 
 
-def count_rows(conn: Conn, name: str, into: DroppedSums) -> int:
-    """Add detached partition ``name``'s rows per thread and level to ``into``; return its rows."""
-    rows: list[SumsRow] = conn.execute(sql.SQL(_COUNT).format(table=sql.Identifier(name))).fetchall()
-    return into.add(rows)
+def count_rows(
+    conn: Conn, name: str, into: DroppedSums, *, pages: int = COUNT_PAGES, after_chunk: Callable[[], None] = lambda: None
+) -> int:
+    """Add detached partition ``name``'s rows per thread and level to ``into``, ``pages`` at a time; return its rows.
+
+    ``after_chunk`` is called after each statement (the prune's pacing).
+    """
+    table = sql.Identifier(name)
+    if not _concurrently(conn):  # no TID range scans before PostgreSQL 14 either: the whole table at once
+        rows: list[SumsRow] = conn.execute(sql.SQL(_COUNT).format(table=table, where=sql.SQL(""))).fetchall()
+        after_chunk()
+        return into.add(rows)
+    size = conn.execute("SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int8", [name]).fetchone()
+    statement = sql.SQL(_COUNT).format(table=table, where=sql.SQL("WHERE ctid >= %s::tid AND ctid < %s::tid"))
+    counted = 0
+    for lo in range(0, max(int(size[0]) if size else 0, 1), pages):
+        counted += into.add(conn.execute(statement, [f"({lo},0)", f"({lo + pages},0)"]).fetchall())
+        after_chunk()
+    return counted
 
 
 def drop_detached(conn: Conn, names: Sequence[str], sums: DroppedSums, bound: dt.datetime | None) -> None:
