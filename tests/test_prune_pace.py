@@ -16,12 +16,12 @@ from logctl.store.prune import run_prune
 NOW = dt.datetime(2026, 12, 2, tzinfo=dt.timezone.utc)
 
 
-def test_the_rest_is_the_step_times_the_pace_and_none_without_a_pace() -> None:
-    """A step of 0.2 s rests 0.6 s at pace 3, nothing at pace 0 (the default), and never a negative time."""
-    plan = plan_prune(days=30, keep_per_thread=None, thread_id=None, now=NOW, pace=3)
+def test_the_rest_is_the_step_times_the_pace_three_by_default_and_none_at_zero() -> None:
+    """A step of 0.2 s rests 0.6 s at pace 3 (the default), nothing at pace 0, and never a negative time."""
+    plan = plan_prune(days=30, keep_per_thread=None, thread_id=None, now=NOW)
     assert plan.rest_after(0.2) == pytest.approx(0.6)
     assert plan.rest_after(-1.0) == 0.0
-    assert plan_prune(days=30, keep_per_thread=None, thread_id=None, now=NOW).rest_after(5.0) == 0.0
+    assert plan_prune(days=30, keep_per_thread=None, thread_id=None, now=NOW, pace=0).rest_after(5.0) == 0.0
 
 
 @pytest.mark.parametrize("pace", [float("nan"), float("inf"), -0.5, 101.0])

@@ -15,7 +15,7 @@ __all__ = ["DEFAULT_BATCH", "DEFAULT_PACE", "MAX_PACE", "PrunePlan", "plan_prune
 DEFAULT_BATCH: Final = 5000
 #: Rest after each step of a prune (a batch, a partition detached or counted), as a multiple of
 #: the time the step took: the prune then works about 1 / (1 + pace) of the time.
-DEFAULT_PACE: Final = 0.0
+DEFAULT_PACE: Final = 3.0
 MAX_PACE: Final = 100.0
 
 
