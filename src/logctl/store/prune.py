@@ -26,6 +26,7 @@ from logctl.store.connect import connect, translating
 from logctl.store.logs import LogStore
 from logctl.store.partition_drop import count_rows, detach, drop_detached, leftovers
 from logctl.store.partitions import read_layout, read_partitions
+from logctl.store.runs import fold_summary
 from logctl.store.scope import ALL_THREADS, ThreadSelector, thread_filter
 
 __all__ = ["Pacer", "Progress", "PruneResult", "count_planned", "run_prune", "try_lock"]
@@ -146,6 +147,10 @@ def drop_partitions(
             count_rows(conn, name, sums, after_chunk=pacer.step)
         # A leftover's bounds are unknown once detached: then every first and last time is read again.
         bound = rows_before([p for p, _ in whole]) if len(names) == len(whole) else None
+        if names:
+            # The backlog of deltas folded in short transactions first (a hub may be folding
+            # it: then it is skipped), so that drop_detached's transaction folds only a few.
+            fold_summary(store)
         drop_detached(conn, names, sums, bound)
         report(sums.rows)
         # The producers' ledger: producers with nothing left to resend against.
