@@ -98,19 +98,22 @@ def test_rows_written_during_the_prune_stay_counted(store: LogStore) -> None:
     assert query(store.dsn, _SUMMARY) == query(store.dsn, _TRUTH)
 
 
-def test_counting_a_partition_page_range_by_page_range_gives_the_same_counts(store: LogStore) -> None:
-    """A detached partition of several pages counted one page per statement (each followed by the pacing
-    callback) adds up to the same per-thread counts as one statement over the whole table."""
+def test_counting_partitions_page_range_by_page_range_gives_the_same_counts(store: LogStore) -> None:
+    """Detached partitions counted one page per statement (each followed by the pacing callback) add up
+    to the same per-thread counts as one statement over both tables."""
     from logctl.core.thread_sums import DroppedSums
     from logctl.store.partition_drop import count_rows
 
-    store.insert([*records("a", 900, created_at=_at(-2)), *records("b", 100, created_at=_at(-2), level="WARN")])
+    store.insert([*records("a", 900, created_at=_at(-2)), *records("b", 100, created_at=_at(-2), level="WARN"),
+                  *records("b", 1, start=100, created_at=_at(-1), level="error")])
     query(store.dsn, "ALTER TABLE thread_logs DETACH PARTITION thread_logs_p20200108")
+    query(store.dsn, "ALTER TABLE thread_logs DETACH PARTITION thread_logs_p20200109")
+    names = ["thread_logs_p20200108", "thread_logs_p20200109"]
     pages = query(store.dsn, "SELECT pg_relation_size('thread_logs_p20200108') / current_setting('block_size')::int8")
     assert pages[0][0] > 3  # type: ignore[operator]
     whole, paged, chunks = DroppedSums(), DroppedSums(), []
     with store.connection() as conn:
-        assert count_rows(conn, "thread_logs_p20200108", whole) == 1000
-        assert count_rows(conn, "thread_logs_p20200108", paged, pages=1, after_chunk=lambda: chunks.append(1)) == 1000
-    assert paged.columns() == whole.columns() == (["a", "b"], [900, 100], [0, 0], [900, 0], [0, 100], [0, 0])
-    assert len(chunks) == pages[0][0]
+        assert count_rows(conn, names, whole) == 1001
+        assert count_rows(conn, names, paged, pages=1, after_chunk=lambda: chunks.append(1)) == 1001
+    assert paged.columns() == whole.columns() == (["a", "b"], [900, 101], [0, 0], [900, 0], [0, 100], [0, 1])
+    assert len(chunks) == pages[0][0] + 1  # type: ignore[operator]

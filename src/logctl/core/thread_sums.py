@@ -1,14 +1,15 @@
 """Rows leaving ``thread_logs`` whole (dropped partitions), counted per thread and level, summed over partitions.
 
-Pure: the rows counted by SQL in, columns for one ``unnest`` out (the SQL is in
-:mod:`logctl.store.partition_drop`). Levels are the summary's four (``logctl_level()``).
+Pure: which page ranges each counting statement reads, then the rows counted by SQL in and
+columns for one ``unnest`` out (the SQL is in :mod:`logctl.store.partition_drop`). Levels are
+the summary's four (``logctl_level()``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-__all__ = ["DroppedSums", "SumsRow"]
+__all__ = ["DroppedSums", "PageRange", "SumsRow", "count_statements"]
 
 #: One thread's rows in one partition: (thread_id, rows, DEBUG, INFO, WARN, ERROR); thread_id None: rows with no thread.
 SumsRow = tuple[str | None, int, int, int, int, int]
@@ -52,3 +53,30 @@ class DroppedSums:
         ids = sorted(self._by_thread)
         cols = [self._by_thread[t] for t in ids]
         return ids, [c[0] for c in cols], [c[1] for c in cols], [c[2] for c in cols], [c[3] for c in cols], [c[4] for c in cols]
+
+
+#: One page range of a detached partition to count: (table, first page, page after the last).
+PageRange = tuple[str, int, int]
+
+
+def count_statements(pages: Sequence[tuple[str, int]], per_statement: int) -> list[list[PageRange]]:
+    """Split partitions of ``pages`` pages each into page ranges, packed into statements of about ``per_statement`` pages.
+
+    A big partition is counted over several statements; small ones share one (fewer rows back
+    to add up). An empty partition still gets its range, so every table is read.
+    """
+    out: list[list[PageRange]] = []
+    current: list[PageRange] = []
+    filled = 0
+    for name, size in pages:
+        for lo in range(0, max(size, 1), per_statement):
+            hi = lo + per_statement
+            take = min(hi, max(size, 1)) - lo
+            if current and filled + take > per_statement:
+                out.append(current)
+                current, filled = [], 0
+            current.append((name, lo, hi))
+            filled += take
+    if current:
+        out.append(current)
+    return out

@@ -5,9 +5,9 @@ whose cost depends on the rows and threads dropped, not on the rows kept:
 
 1. :func:`detach` each partition (``DETACH … CONCURRENTLY`` from PostgreSQL 14: two short
    transactions that wait for the transactions using ``thread_logs`` but block none);
-2. :func:`count_rows` of each detached partition per thread and level: a sequential read in
-   chunks of :data:`COUNT_PAGES` pages, read-only, so it holds no transaction id (and not the
-   live feed's horizon);
+2. :func:`count_rows` of the detached partitions per thread and level: a sequential read,
+   about :data:`COUNT_PAGES` pages per statement (small partitions together, big ones in page
+   ranges), read-only, so it holds no transaction id (and not the live feed's horizon);
 3. :func:`drop_detached`: one short transaction that takes the summary folders' lock, folds the
    pending deltas, subtracts the counts from each thread's summary row once (whatever the number
    of partitions), reads ``first_at`` again for the threads that lost rows (the oldest remaining
@@ -27,7 +27,7 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
-from logctl.core.thread_sums import DroppedSums, SumsRow
+from logctl.core.thread_sums import DroppedSums, count_statements
 from logctl.store.migrate import LOCK_NAMESPACE
 from logctl.store.partitions import PARTITION_COMMENT, PartitionState
 
@@ -35,11 +35,14 @@ __all__ = ["COUNT_PAGES", "count_rows", "detach", "drop_detached", "leftovers"]
 
 Conn = psycopg.Connection[Any]
 
+# Per thread and level, over the page ranges of one statement ({rows}: one SELECT per range).
 _COUNT: Final = (
     "SELECT thread_id, count(*), count(*) FILTER (WHERE lv = 'DEBUG'), count(*) FILTER (WHERE lv = 'INFO'),"
     " count(*) FILTER (WHERE lv = 'WARN'), count(*) FILTER (WHERE lv = 'ERROR')"
-    " FROM (SELECT thread_id, logctl_level(level) AS lv FROM {table} {where}) r GROUP BY thread_id"
+    " FROM ({rows}) r GROUP BY thread_id"
 )
+_RANGE: Final = "SELECT thread_id, logctl_level(level) AS lv FROM {table} WHERE ctid >= {lo}::tid AND ctid < {hi}::tid"
+_WHOLE: Final = "SELECT thread_id, logctl_level(level) AS lv FROM {table}"
 #: Pages of a detached partition counted per statement (about 60,000 rows of ~130 bytes), read
 #: through a TID range scan (PostgreSQL 14 and later): a paced prune rests between them, so a
 #: big partition is not one long burst.
@@ -94,22 +97,31 @@ def leftovers(conn: Conn, state: PartitionState) -> list[str]:
 
 
 def count_rows(
-    conn: Conn, name: str, into: DroppedSums, *, pages: int = COUNT_PAGES, after_chunk: Callable[[], None] = lambda: None
+    conn: Conn, names: Sequence[str], into: DroppedSums, *, pages: int = COUNT_PAGES,
+    after_chunk: Callable[[], None] = lambda: None,
 ) -> int:
-    """Add detached partition ``name``'s rows per thread and level to ``into``, ``pages`` at a time; return its rows.
+    """Add the rows of the detached partitions ``names`` per thread and level to ``into``; return their rows.
 
-    ``after_chunk`` is called after each statement (the prune's pacing).
+    About ``pages`` pages per statement (:func:`~logctl.core.thread_sums.count_statements`): a
+    big partition over several, small ones together. ``after_chunk`` is called after each
+    statement (the prune's pacing).
     """
-    table = sql.Identifier(name)
-    if not _concurrently(conn):  # no TID range scans before PostgreSQL 14 either: the whole table at once
-        rows: list[SumsRow] = conn.execute(sql.SQL(_COUNT).format(table=table, where=sql.SQL(""))).fetchall()
-        after_chunk()
-        return into.add(rows)
-    size = conn.execute("SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int8", [name]).fetchone()
-    statement = sql.SQL(_COUNT).format(table=table, where=sql.SQL("WHERE ctid >= %s::tid AND ctid < %s::tid"))
+    if not names:
+        return 0
+    sizes = conn.execute(
+        "SELECT n, pg_relation_size(n::regclass) / current_setting('block_size')::int8 FROM unnest(%s::text[]) n",
+        [list(names)],
+    ).fetchall()
+    ranges = _concurrently(conn)  # TID range scans, like DETACH … CONCURRENTLY, from PostgreSQL 14
     counted = 0
-    for lo in range(0, max(int(size[0]) if size else 0, 1), pages):
-        counted += into.add(conn.execute(statement, [f"({lo},0)", f"({lo + pages},0)"]).fetchall())
+    for statement in count_statements([(str(n), int(size)) for n, size in sizes], pages if ranges else 2**62):
+        selects = [
+            sql.SQL(_RANGE if ranges else _WHOLE).format(
+                table=sql.Identifier(name), lo=sql.Literal(f"({lo},0)"), hi=sql.Literal(f"({hi},0)"))
+            for name, lo, hi in statement
+        ]
+        query = sql.SQL(_COUNT).format(rows=sql.SQL(" UNION ALL ").join(selects))
+        counted += into.add(conn.execute(query).fetchall())
         after_chunk()
     return counted
 

@@ -143,8 +143,7 @@ def drop_partitions(
             names.append(part.name)
             pacer.step()
         sums = DroppedSums()
-        for name in names:
-            count_rows(conn, name, sums, after_chunk=pacer.step)
+        count_rows(conn, names, sums, after_chunk=pacer.step)
         # A leftover's bounds are unknown once detached: then every first and last time is read again.
         bound = rows_before([p for p, _ in whole]) if len(names) == len(whole) else None
         if names:
