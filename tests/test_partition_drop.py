@@ -117,3 +117,17 @@ def test_counting_partitions_page_range_by_page_range_gives_the_same_counts(stor
         assert count_rows(conn, names, paged, pages=1, after_chunk=lambda: chunks.append(1)) == 1001
     assert paged.columns() == whole.columns() == (["a", "b"], [900, 101], [0, 0], [900, 0], [0, 100], [0, 1])
     assert len(chunks) == pages[0][0] + 1  # type: ignore[operator]
+
+
+def test_thread_ids_with_quotes_backslashes_and_non_ascii_are_corrected_exactly(store: LogStore) -> None:
+    """The counts travel to SQL as JSON: a hostile id, one with quotes, a backslash and non-ASCII letters,
+    lose their dropped rows and keep their others, exactly."""
+    from helpers import HOSTILE_THREAD_ID
+
+    odd = 'q"\\é\'\u2028✓'
+    for thread in (HOSTILE_THREAD_ID, odd):
+        store.insert([*records(thread, 2, created_at=_at(-2)), *records(thread, 1, start=2, created_at=_at(2))])
+    fold_summary(store)
+    run_prune(store, PrunePlan(_at(1), None, None, pace=0))
+    assert query(store.dsn, _SUMMARY) == query(store.dsn, _TRUTH)
+    assert {r[0]: r[3] for r in query(store.dsn, _SUMMARY)} == {HOSTILE_THREAD_ID: 1, odd: 1}

@@ -12,6 +12,7 @@ def test_counts_add_up_per_thread_over_partitions_and_rows_without_a_thread_coun
     assert sums.add([("b", 1, 0, 0, 0, 1)]) == 1
     assert (sums.rows, len(sums)) == (10, 2)
     assert sums.columns() == (["a", "b"], [2, 4], [0, 1], [2, 1], [0, 1], [0, 1])
+    assert sums.json() == '[["a",2,0,2,0,0],["b",4,1,1,1,1]]'
 
 
 def test_no_partition_counted_gives_empty_columns() -> None:

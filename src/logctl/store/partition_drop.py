@@ -68,11 +68,14 @@ _SUBTRACT: Final = (
     "   THEN (SELECT min(t.created_at) FROM thread_logs t WHERE t.thread_id = s.thread_id) ELSE s.first_at END,"
     " last_at = CASE WHEN s.count - d.n > 0 AND s.last_at < coalesce(%(bound)s::timestamptz, 'infinity')"
     "   THEN (SELECT max(t.created_at) FROM thread_logs t WHERE t.thread_id = s.thread_id) ELSE s.last_at END"
-    " FROM unnest(%(ids)s::text[], %(n)s::int8[], %(debug)s::int8[], %(info)s::int8[], %(warn)s::int8[],"
-    "   %(error)s::int8[]) AS d(thread_id, n, debug, info, warn, error)"
+    " FROM (SELECT e->>0 AS thread_id, (e->>1)::int8 AS n, (e->>2)::int8 AS debug, (e->>3)::int8 AS info,"
+    "   (e->>4)::int8 AS warn, (e->>5)::int8 AS error FROM json_array_elements(%(sums)s::json) e) d"
     " WHERE s.thread_id = d.thread_id"
 )
-_EMPTIED: Final = "DELETE FROM thread_log_summary WHERE thread_id = ANY (%(ids)s::text[]) AND count <= 0"
+_EMPTIED: Final = (
+    "DELETE FROM thread_log_summary WHERE count <= 0"
+    " AND thread_id IN (SELECT e->>0 FROM json_array_elements(%(sums)s::json) e)"
+)
 
 
 def _concurrently(conn: Conn) -> bool:
@@ -134,14 +137,13 @@ def drop_detached(conn: Conn, names: Sequence[str], sums: DroppedSums, bound: dt
     """
     if not names:
         return
-    ids, n, debug, info, warn, error = sums.columns()
-    args = {"ids": ids, "n": n, "debug": debug, "info": info, "warn": warn, "error": error, "bound": bound}
+    args = {"sums": sums.json(), "bound": bound}
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema() || ':summary'))", [LOCK_NAMESPACE])
         # Deltas folded first: a thread's count is then exact before the subtraction (and a
         # thread at 0 has no pending insert left to bring it back with a wrong count).
         conn.execute("SELECT logctl_summary_compact(NULL)")
-        if ids:
+        if len(sums):
             conn.execute(_SUBTRACT, args)
             conn.execute(_EMPTIED, args)
         conn.execute(sql.SQL("DROP TABLE {}").format(sql.SQL(", ").join(sql.Identifier(x) for x in names)))
