@@ -43,10 +43,12 @@ _COUNT: Final = (
 )
 _RANGE: Final = "SELECT thread_id, logctl_level(level) AS lv FROM {table} WHERE ctid >= {lo}::tid AND ctid < {hi}::tid"
 _WHOLE: Final = "SELECT thread_id, logctl_level(level) AS lv FROM {table}"
-#: Pages of a detached partition counted per statement (about 60,000 rows of ~130 bytes), read
-#: through a TID range scan (PostgreSQL 14 and later): a paced prune rests between them, so a
-#: big partition is not one long burst.
-COUNT_PAGES: Final = 1000
+#: Pages counted per statement: about 220,000 rows of ~130 bytes, a few tenths of a second.
+#: Small partitions share one; a big one is read in page ranges (a TID range scan, PostgreSQL 14
+#: and later), so a paced prune rests inside it too. Each statement returns one row per thread
+#: it saw, to be added up in Python: fewer, bigger statements cost less there, smaller ones
+#: pace more finely.
+COUNT_PAGES: Final = 4000
 
 _DETACHED: Final = (
     "SELECT c.relname FROM pg_class c"
