@@ -2,8 +2,11 @@
 // HTTP, then the live stream over WebSocket from the history's cursor, reconnects with
 // backoff that first catch up over HTTP (after=), and the hub's database state. Every
 // decision about what to show is the StreamMerge's (merge.js); this module moves frames
-// and reports to a sink: shown(entries, {history}), state(kind, detail, retryAt), db(up, backlog).
+// and reports to a sink: shown(entries, {history}), state(kind, detail, retryAt), db(up, backlog),
+// threads(ids), and leftOut(Map thread id → message): the threads whose live records the hub
+// cannot read now (thread_unreadable; the stream goes on without them).
 
+import { Marker } from "./merge.js";
 import { parseJSON } from "./wire.js";
 
 /** The hub's largest page. */
@@ -50,6 +53,8 @@ export class ThreadFeed {
     this.wasLive = false;
     this.stopped = false;
     this._timer = null;
+    /** Threads the hub said it cannot read (thread_unreadable), by id: their message. */
+    this.unreadable = new Map();
   }
 
   /** GET one history page ({limit, before, after}); the body, parsed exactly. */
@@ -190,8 +195,18 @@ export class ThreadFeed {
       } else if (frame.type === "records") {
         const shown = this.merge.live(frame.records, frame.pending === true);
         if (shown.length) this.sink.shown(shown, {});
+        if (frame.pending !== true) this._readableAgain(frame.records); // a pending copy says nothing of the feed
       } else if (frame.type === "status") {
         this.sink.db(frame.database === "up", Number(frame.backlog) || 0);
+      } else if (frame.type === "error" && frame.code === "thread_unreadable" && typeof frame.thread_id === "string") {
+        // One thread's live records stop; the subscription goes on (docs/protocol.md). Said once
+        // per thread until its records come again (a new subscription may be told again).
+        const message = String(frame.message);
+        if (this.unreadable.get(frame.thread_id) !== message) {
+          this.unreadable.set(frame.thread_id, message);
+          this.sink.shown([leftOutMarker(frame.thread_id, message, this.selection !== null, new Date().toISOString())], {});
+          this.sink.leftOut(new Map(this.unreadable));
+        }
       } else if (frame.type === "error") {
         if (RETRY_CODES.has(frame.code)) {
           reason = `the hub cannot serve the stream right now: ${frame.message}`;
@@ -209,6 +224,14 @@ export class ThreadFeed {
       if (this.stopped) return;
       this._retry(reason || closeReason(event.code, event.reason));
     };
+  }
+
+  /** Records of a thread said unreadable came after all: it is read again. */
+  _readableAgain(records) {
+    if (!this.unreadable.size) return;
+    let changed = false;
+    for (const record of records) changed = this.unreadable.delete(record.thread_id) || changed;
+    if (changed) this.sink.leftOut(new Map(this.unreadable));
   }
 
   _retry(reason) {
@@ -246,6 +269,15 @@ export class ThreadFeed {
     }
     this._connect();
   }
+}
+
+/**
+ * The warning line for a thread whose rows the hub cannot read (tail's ``_left_out``):
+ * ``warning: thread 'B': <message>; the other threads go on`` (the last part on a selection only).
+ */
+export function leftOutMarker(threadId, message, selection, now) {
+  const rest = selection ? "; the other threads go on" : "";
+  return new Marker(`warning: thread '${threadId}': ${message}${rest}`, now, "WARN");
 }
 
 function closeReason(code, reason) {

@@ -1,4 +1,5 @@
-// How the thread page writes times and records, as logctl.core.times and plain_line do.
+// How the thread page writes times and records, as logctl.core.times and plain_line do, and
+// its connection state.
 
 import { toJSON } from "./wire.js";
 
@@ -108,4 +109,31 @@ export function crc32(text) {
 /** The palette index of a thread (tail's thread_colour picks THREAD_PALETTE[crc32 % 12] the same way). */
 export function tagColour(threadId) {
   return crc32(threadId) % TAG_COLOURS;
+}
+
+/**
+ * The connection state's words: ``{kind, text, tone, title}`` of ``connection`` ({kind, detail,
+ * retryAt}) and ``leftOut`` (thread id → the hub's message: threads it cannot read now, told by
+ * thread_unreadable). ``threadId``: the page's thread (null: a selection). Connected with its
+ * thread left out, a thread page's kind is "stopped"; a selection stays "live" and names them.
+ */
+export function connectionState({ kind, detail, retryAt }, leftOut, threadId, now) {
+  const wait = retryAt === null ? "" : ` in ${Math.max(0, Math.ceil((retryAt - now) / 1000))} s`;
+  const names = [...leftOut.keys()].map((id) => `'${id}'`);
+  if (kind === "live" && threadId !== null && leftOut.has(threadId)) kind = "stopped";
+  const text = {
+    loading: "◌ loading history",
+    live: names.length
+      ? `● live, ${names.length} ${names.length === 1 ? "thread" : "threads"} left out: ${names.slice(0, 3).join(", ")}${names.length > 3 ? ", …" : ""}`
+      : "● live",
+    stopped: `⚠ live records stopped: ${leftOut.get(threadId)}`,
+    reconnecting: detail === "catching up" ? "↻ reconnecting: catching up" : `↻ reconnecting${wait} (${detail})`,
+    unreachable: `✖ hub unreachable, retrying${wait} (${detail})`,
+    failed: `✖ ${detail}`,
+  }[kind];
+  const tone = kind === "live" ? (names.length ? "wait" : "ok")
+    : kind === "stopped" ? "warn"
+    : kind === "loading" || kind === "reconnecting" ? "wait" : "bad";
+  const title = [...leftOut].map(([id, message]) => `thread '${id}': ${message}`).join("\n");
+  return { kind, text, tone, title };
 }

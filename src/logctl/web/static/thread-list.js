@@ -135,7 +135,8 @@ export class LogList {
     const row = document.createElement("div");
     const marker = entry instanceof Marker;
     const pending = !marker && (entry.cursor === null || entry.cursor === undefined);
-    row.className = `row lvl-${marker ? "MARKER" : entry.level}${pending ? " pending" : ""}${position === this.view.selected ? " selected" : ""}`;
+    const warning = marker && entry.level === "WARN"; // a thread left out (thread_unreadable)
+    row.className = `row lvl-${marker ? "MARKER" : entry.level}${warning ? " warning" : ""}${pending ? " pending" : ""}${position === this.view.selected ? " selected" : ""}`;
     row.dataset.position = String(position);
     const time = document.createElement("span");
     time.className = "t";
@@ -151,7 +152,7 @@ export class LogList {
     }
     const level = document.createElement("span");
     level.className = "l";
-    level.textContent = marker ? "" : entry.level + (pending ? "~" : "");
+    level.textContent = marker ? (warning ? "WARN" : "") : entry.level + (pending ? "~" : "");
     const message = document.createElement("span");
     message.className = "m";
     this._text(message, entryText(entry), marker);

@@ -6,7 +6,7 @@
 import { visible } from "./common.js";
 import { adopt, Marker, recordKey, StreamMerge } from "./merge.js";
 import { HUB_ROOT, ThreadFeed } from "./thread-feed.js";
-import { formatTime, localIso, parseTime, plainLine, recordJSON, TIME_MODES, zoneLabel } from "./thread-format.js";
+import { connectionState, formatTime, localIso, parseTime, plainLine, recordJSON, TIME_MODES, zoneLabel } from "./thread-format.js";
 import { LogList } from "./thread-list.js";
 import { compilePattern, Filter, LEVELS, ThreadView } from "./thread-view.js";
 
@@ -64,6 +64,8 @@ merge.onCommitted = (key, record) => {
 };
 const ui = {
   connection: { kind: "loading", detail: "", retryAt: null },
+  /** Threads whose live records the hub cannot read now (thread_unreadable), by id: the hub's message. */
+  leftOut: new Map(),
   database: { up: null, backlog: 0 },
   loadingOlder: false,
   origin: null,
@@ -138,6 +140,10 @@ const feed = new ThreadFeed(selection ?? threadId, merge, {
   db(up, backlog) {
     ui.database = { up, backlog };
     showDatabase();
+  },
+  leftOut(unreadable) {
+    ui.leftOut = unreadable;
+    showConnection();
   },
 });
 
@@ -486,18 +492,11 @@ function key(name) {
 // -- the status lines -------------------------------------------------------------------------
 
 function showConnection() {
-  const { kind, detail, retryAt } = ui.connection;
   const node = $("connection");
-  const wait = retryAt === null ? "" : ` in ${Math.max(0, Math.ceil((retryAt - Date.now()) / 1000))} s`;
-  const text = {
-    loading: "◌ loading history",
-    live: "● live",
-    reconnecting: detail === "catching up" ? "↻ reconnecting: catching up" : `↻ reconnecting${wait} (${detail})`,
-    unreachable: `✖ hub unreachable, retrying${wait} (${detail})`,
-    failed: `✖ ${detail}`,
-  }[kind];
+  const { kind, text, tone, title } = connectionState(ui.connection, ui.leftOut, threadId, Date.now());
   node.textContent = visible(text);
-  node.className = `state ${kind === "live" ? "ok" : kind === "loading" || kind === "reconnecting" ? "wait" : "bad"}`;
+  node.title = visible(title);
+  node.className = `state ${tone}`;
   node.dataset.kind = kind;
 }
 
