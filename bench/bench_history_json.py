@@ -10,6 +10,9 @@ pages of ``limit=1000`` from the probe threads, both ways in alternation on one 
   records   ``LogStore.history`` + ``history_body`` + ``json.dumps``: what the hub did before
   encoded   ``LogStore.history_json`` + ``encoded_history_body``: what the hub does now
 
+and the same for a selection of three probe threads (``GET /admin/logs``, ``limit=1000``):
+``selection_history`` against ``selection_history_json``, each by the plan it chooses,
+
 and prints, for each, the wall-clock p50/p99 per page, the client's CPU per page (the hub's
 share: psycopg, building records, encoding) and the PostgreSQL backend's CPU per page. No HTTP.
 Prints the load average before and after; no assertion anywhere.
@@ -34,7 +37,9 @@ from bench import data  # noqa: E402
 from bench.bench_cpu import process_cpu  # noqa: E402
 from bench.harness import Database, percentile  # noqa: E402
 from logctl.core.protocol.history import encoded_history_body, history_body  # noqa: E402
+from logctl.core.selection import Selection  # noqa: E402
 from logctl.store import LogStore  # noqa: E402
+from logctl.store.selection import selection_history, selection_history_json  # noqa: E402
 
 
 def _records(store: LogStore, thread: str) -> bytes:
@@ -45,8 +50,26 @@ def _encoded(store: LogStore, thread: str) -> bytes:
     return encoded_history_body(store.history_json(thread, limit=1000)).encode()
 
 
+def _selection(thread: str) -> Selection:
+    probes = data.probe_ids()
+    i = probes.index(thread)
+    return Selection(tuple(probes[(i + k) % len(probes)] for k in range(3)))
+
+
+def _selection_records(store: LogStore, thread: str) -> bytes:
+    got = selection_history(store, _selection(thread), limit=1000)
+    return json.dumps(history_body(got.page, threads=got.threads), ensure_ascii=False).encode()
+
+
+def _selection_encoded(store: LogStore, thread: str) -> bytes:
+    got = selection_history_json(store, _selection(thread), limit=1000)
+    return encoded_history_body(got.page, threads=got.threads).encode()
+
+
 def measure(dsn: str, pages: int) -> dict[str, dict[str, float]]:
-    ways: dict[str, Callable[[LogStore, str], bytes]] = {"records": _records, "encoded": _encoded}
+    ways: dict[str, Callable[[LogStore, str], bytes]] = {
+        "records": _records, "encoded": _encoded, "sel records": _selection_records, "sel encoded": _selection_encoded,
+    }
     wall: dict[str, list[float]] = {w: [] for w in ways}
     cpu = {w: 0.0 for w in ways}
     backend = {w: 0.0 for w in ways}
@@ -94,7 +117,7 @@ def main() -> None:
                     conn.execute("VACUUM (ANALYZE) thread_logs")  # all-visible pages: what a settled table looks like
                 got = measure(dsn, args.pages)
             for way, figures in got.items():
-                print(f"{layout:6} {args.rows:>10,} rows  {way:8} p50 {figures['p50']:6.2f} ms  p99 {figures['p99']:6.2f} ms"
+                print(f"{layout:6} {args.rows:>10,} rows  {way:11} p50 {figures['p50']:6.2f} ms  p99 {figures['p99']:6.2f} ms"
                       f"  client CPU {figures['client_cpu']:6.2f} ms/page  backend CPU {figures['backend_cpu']:6.2f} ms/page")
     finally:
         if not args.keep:

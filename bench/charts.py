@@ -147,7 +147,7 @@ def history(plt: Any, ms: list[Measure]) -> Any:
     _by_layout(b, ms, {"store p50": "-", "thread p50": ":", "probe CPU": "-."})
     _target(b, 10, "10 ms")
     b.set_ylabel("ms")
-    b.set_title("store p50: LogStore.history of the probe page, no HTTP; probe CPU: hub + PostgreSQL\nCPU per probe request; thread p50: a random thread (pages grow with the table)", fontsize=8)
+    b.set_title("store p50: LogStore.history_json of the probe page, no HTTP; probe CPU: hub + PostgreSQL\nCPU per probe request; thread p50: a random thread (pages grow with the table)", fontsize=8)
     fig.suptitle("History latency against table size", fontsize=11)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig

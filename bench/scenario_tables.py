@@ -7,7 +7,8 @@ every 60 days' worth; see :mod:`bench.data`). At each size:
 2 history   ``GET /admin/runs/{thread}/logs?limit=1000`` through ``logctl serve``: p50/p99 for
             probe threads (a full page of 1,000 rows at every size: the table's size alone
             varies) and for random ordinary threads (their pages grow with the table); and
-            ``LogStore.history`` in-process, which is the PostgreSQL part of it
+            ``LogStore.history_json`` in-process, which is the PostgreSQL part of it (and
+            ``LogStore.history``, the same page made records, for comparison)
 9 runs      ``GET /admin/runs`` (the first page of the list of threads): p50/p99, after a first
             read that folds the load's deltas
 3 retention at the retention sizes: ``logctl prune --days 30`` (half the rows) timed, while a
@@ -132,14 +133,18 @@ def measure_history(dsn: str, hub: Hub, size: int, layout: str, requests: int, t
     finally:
         http.close()
     with LogStore(dsn, max_size=1) as store:
-        s = latencies(lambda i: _timed_ms(lambda: store.history(probes[i % len(probes)], limit=1000)), requests)
+        s = latencies(lambda i: _timed_ms(lambda: store.history_json(probes[i % len(probes)], limit=1000)), requests)
+        rec = latencies(lambda i: _timed_ms(lambda: store.history(probes[i % len(probes)], limit=1000)), requests)
     per_thread = min(1000, max(1, size // threads))
     return [
         Measure("history", f"{layout} probe p50", "ms", [percentile(p, 0.5)], params, False,
                 f"{rows} rows a page" + (f"; waited {waited:.0f} s for the horizon" if waited >= 1 else "")),
         Measure("history", f"{layout} probe p99", "ms", [percentile(p, 0.99)], params, False),
         Measure("history", f"{layout} thread p50", "ms", [percentile(o, 0.5)], params, False, f"~{per_thread} rows a page"),
-        Measure("history", f"{layout} store p50", "ms", [percentile(s, 0.5)], params, False, "LogStore.history, no HTTP"),
+        Measure("history", f"{layout} store p50", "ms", [percentile(s, 0.5)], params, False,
+                "LogStore.history_json (what the hub serves), no HTTP"),
+        Measure("history", f"{layout} records p50", "ms", [percentile(rec, 0.5)], params, False,
+                "LogStore.history (rows made records), no HTTP"),
         Measure("history", f"{layout} probe CPU", "ms", [hub_cpu + pg_cpu], params, False,
                 f"CPU a request: hub {hub_cpu:.1f} ms + PostgreSQL {pg_cpu:.1f} ms"),
         Measure("runs", f"{layout} runs p50", "ms", [percentile(r, 0.5)], params, False, "GET /admin/runs"),
