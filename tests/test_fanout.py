@@ -356,3 +356,21 @@ def test_a_connection_past_its_subscription_limit_is_refused_but_may_resubscribe
     f.subscribe(c, "a", Cursor(2, 0))
     f.subscribe(other, "c", ORIGIN)
     assert f.subscription_count == 3
+
+
+def test_a_subscriber_who_comes_after_its_thread_failed_is_told_when_it_goes_live() -> None:
+    """The notice is not only for those subscribed when the thread failed: a later subscriber gets it once caught up."""
+    f = FanOut()
+    c1, c2 = f.connect(), f.connect()
+    f.subscribe(c1, "bad", ORIGIN)
+    assert f.read_failed(f.reads()[0], "cannot read") == [ThreadUnreadable("bad", "cannot read", (c1,))]
+    s2, actions = f.subscribe(c2, "bad", ORIGIN)
+    assert actions == [ReadPage(s2, "bad", ORIGIN)]
+    assert f.page_read(s2, []) == [GoLive(s2)]
+    assert f.caught_up(s2) == [ThreadUnreadable("bad", "cannot read", (c2,))]
+    # Once the thread reads again, a newcomer hears nothing.
+    f.rows_read(f.reads()[0], 7, [])
+    c3 = f.connect()
+    s3, _ = f.subscribe(c3, "bad", ORIGIN)
+    f.page_read(s3, [])
+    assert f.caught_up(s3) == []

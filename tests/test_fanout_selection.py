@@ -423,3 +423,15 @@ def test_a_thread_that_cannot_be_read_is_named_to_its_selections_and_the_rest_go
     good = row("good", 5, 1)
     assert f.rows_read(split[1], 6, [good]) == [Send("", (good,), (c1,), sub="mine"), Send("", (good,), (c2,), sub="theirs")]
     assert f.read_failed(f.reads()[1], "cannot read") == []  # told once
+
+
+def test_a_selection_that_comes_after_a_member_failed_is_told_when_it_goes_live() -> None:
+    """A selection joining a thread that already cannot be read names it once caught up; a healthy member is not named."""
+    f = FanOut()
+    c1, c2 = f.connect(), f.connect()
+    f.subscribe(c1, "bad", ORIGIN)
+    assert f.read_failed(f.reads()[0], "cannot read") == [ThreadUnreadable("bad", "cannot read", (c1,))]
+    sub, actions = f.subscribe_selection(c2, "mine", Selection(("bad", "good")), ORIGIN, ["bad", "good"], ORIGIN)
+    assert not any(isinstance(a, ThreadUnreadable) for a in actions)  # not before the selection is live
+    f.selection_page_read(sub, [], ["bad", "good"], ORIGIN)
+    assert f.caught_up(sub) == [ThreadUnreadable("bad", "cannot read", (), ((c2, "mine"),))]

@@ -118,6 +118,12 @@ def test_a_thread_whose_rows_cannot_be_read_is_reported_and_other_threads_stay_l
         assert metric(hub, "threads_unreadable_total") == 1
         status, body = health(hub)
         assert status == 200 and body["writes"] == "up"  # the database and writes are fine: truthful
+        # A subscriber who comes while the thread is unreadable is told too, once caught up.
+        with ws(hub) as latecomer:
+            latecomer.send(json.dumps({"type": "subscribe", "thread_id": "poisoned", "cursor": "now"}))
+            recv_until(latecomer, "subscribed")
+            late = recv_until(latecomer, "error", BOUND)
+            assert (late["code"], late["thread_id"]) == ("thread_unreadable", "poisoned")
         # Once the row is gone, the thread is read again and its subscriber goes on.
         query(dsn, "DELETE FROM thread_logs WHERE message = 'poison'")
         sql_insert(dsn, [("poisoned", "healed", None)])

@@ -426,7 +426,11 @@ class FanOut:
             return []
         held, s.held, s.held_bytes = s.held, [], 0
         s.phase = Phase.LIVE
-        return self._offer(s, held) if held else []
+        actions = self._offer(s, held) if held else []
+        feed = self._threads.get(s.thread_id)
+        if feed is not None and feed.failing is not None:  # it failed before this subscriber came: tell it too
+            actions.append(ThreadUnreadable(s.thread_id, feed.failing, (s.conn,)))
+        return actions
 
     # -- the feed -----------------------------------------------------------------------
 
@@ -663,6 +667,8 @@ class FanOut:
         feed.selections[s.id] = s
         if announce:
             actions.append(ThreadStarted(s.conn, s.name, thread_id))
+        if feed.failing is not None and s.phase is Phase.LIVE:  # a live selection joins a failing thread
+            actions.append(ThreadUnreadable(thread_id, feed.failing, (), ((s.conn, s.name),)))
         return fresh
 
     def _discovered(self, patterns: tuple[str, ...], horizon: Cursor, threads: Sequence[str], actions: list[Action]) -> bool:
@@ -702,7 +708,10 @@ class FanOut:
         s.phase = Phase.LIVE
         held, s.held = s.held, []
         s.waiting = [r for r in held if _cursor(r) > s.last]
-        return self._flush(s)
+        # Members that failed before this selection came: it goes on without them, and says so.
+        told = [ThreadUnreadable(t, f.failing, (), ((s.conn, s.name),))
+                for t in s.members if (f := self._threads[t]).failing is not None]
+        return [*told, *self._flush(s)]
 
     def _bound(self, s: _Selection) -> Cursor:
         """Every row of the selection at or below this has been read: its members' feed positions
