@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
 
@@ -98,9 +99,15 @@ def test_rows_written_during_the_prune_stay_counted(store: LogStore) -> None:
     assert query(store.dsn, _SUMMARY) == query(store.dsn, _TRUTH)
 
 
+@contextlib.contextmanager
+def _counting(steps: list[int]) -> Iterator[None]:
+    yield
+    steps.append(1)
+
+
 def test_counting_partitions_page_range_by_page_range_gives_the_same_counts(store: LogStore) -> None:
-    """Detached partitions counted one page per statement (each followed by the pacing callback) add up
-    to the same per-thread counts as one statement over both tables."""
+    """Detached partitions counted one page per statement (each inside a pacing step) add up to the same
+    per-thread counts as one statement over both tables."""
     from logctl.core.thread_sums import DroppedSums
     from logctl.store.partition_drop import count_rows
 
@@ -111,10 +118,11 @@ def test_counting_partitions_page_range_by_page_range_gives_the_same_counts(stor
     names = ["thread_logs_p20200108", "thread_logs_p20200109"]
     pages = query(store.dsn, "SELECT pg_relation_size('thread_logs_p20200108') / current_setting('block_size')::int8")
     assert pages[0][0] > 3  # type: ignore[operator]
-    whole, paged, chunks = DroppedSums(), DroppedSums(), []
+    whole, paged = DroppedSums(), DroppedSums()
+    chunks: list[int] = []
     with store.connection() as conn:
         assert count_rows(conn, names, whole) == 1001
-        assert count_rows(conn, names, paged, pages=1, after_chunk=lambda: chunks.append(1)) == 1001
+        assert count_rows(conn, names, paged, pages=1, step=lambda: _counting(chunks)) == 1001
     assert paged.columns() == whole.columns() == (["a", "b"], [900, 101], [0, 0], [900, 0], [0, 100], [0, 1])
     assert len(chunks) == pages[0][0] + 1  # type: ignore[operator]
 

@@ -33,9 +33,9 @@ def test_a_pace_out_of_range_is_refused(pace: float) -> None:
 
 @pytest.mark.both_layouts
 def test_a_paced_prune_rests_after_each_step_in_proportion_to_it(store: LogStore, layout: str) -> None:
-    """With a clock that moves one second a reading, each batch (partitioned: each partition detached, and
-    each counting statement: one for two small partitions) is followed by a rest of pace × one second,
-    and the prune deletes what it would unpaced."""
+    """With a clock that moves one second a reading, every step after the first (a batch; partitioned: a
+    partition detached, a counting statement for both small partitions, the boundary's delete) is preceded
+    by a rest of pace × one second, none follows the last, and the prune deletes what it would unpaced."""
     old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=40)
     store.insert(records("a", 5, created_at=old) + records("a", 2, created_at=old - dt.timedelta(days=1)))
     ticks = itertools.count()
@@ -43,5 +43,5 @@ def test_a_paced_prune_rests_after_each_step_in_proportion_to_it(store: LogStore
     plan = PrunePlan(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30), None, None, batch_size=3, pace=2.0)
     result = run_prune(store, plan, clock=lambda: float(next(ticks)), sleep=rests.append)
     assert result.deleted == 7 and store.count() == 0
-    steps = [3, 3, 1] if layout == "plain" else ["detach", "detach", "count"]
-    assert rests == [2.0] * len(steps)
+    steps = ["3 rows", "3 rows", "1 row"] if layout == "plain" else ["detach", "detach", "count", "no boundary row"]
+    assert rests == [2.0] * (len(steps) - 1)

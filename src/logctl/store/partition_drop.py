@@ -20,8 +20,10 @@ half-detached), and the next one finishes them (:func:`leftovers`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Final
 
 import psycopg
@@ -103,13 +105,13 @@ def leftovers(conn: Conn, state: PartitionState) -> list[str]:
 
 def count_rows(
     conn: Conn, names: Sequence[str], into: DroppedSums, *, pages: int = COUNT_PAGES,
-    after_chunk: Callable[[], None] = lambda: None,
+    step: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
 ) -> int:
     """Add the rows of the detached partitions ``names`` per thread and level to ``into``; return their rows.
 
     About ``pages`` pages per statement (:func:`~logctl.core.thread_sums.count_statements`): a
-    big partition over several, small ones together. ``after_chunk`` is called after each
-    statement (the prune's pacing).
+    big partition over several, small ones together. Each statement runs inside ``step()``
+    (the prune's pacing).
     """
     if not names:
         return 0
@@ -126,8 +128,8 @@ def count_rows(
             for name, lo, hi in statement
         ]
         query = sql.SQL(_COUNT).format(rows=sql.SQL(" UNION ALL ").join(selects))
-        counted += into.add(conn.execute(query).fetchall())
-        after_chunk()
+        with step():
+            counted += into.add(conn.execute(query).fetchall())
     return counted
 
 

@@ -9,10 +9,11 @@ then deletes the rest of the boundary partition in batches.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 import psycopg
@@ -29,7 +30,7 @@ from logctl.store.partitions import read_layout, read_partitions
 from logctl.store.runs import fold_summary
 from logctl.store.scope import ALL_THREADS, ThreadSelector, thread_filter
 
-__all__ = ["Pacer", "Progress", "PruneResult", "count_planned", "run_prune", "try_lock"]
+__all__ = ["Detached", "Pacer", "Progress", "PruneResult", "count_planned", "run_prune", "try_lock"]
 
 #: Called with (rows done, rows in all) after each batch.
 Progress = Callable[[int, int], None]
@@ -107,54 +108,67 @@ def partitions_before(store: LogStore, plan: PrunePlan, *, exact: bool) -> list[
 
 
 class Pacer:
-    """Rests after each step of a prune for ``plan.rest_after()`` of the time the step took (``--pace``).
+    """Paces a prune (``--pace``): before each step, rests ``plan.rest_after()`` of the time the step before took.
 
-    ``clock`` and ``sleep`` are passed in, so that pacing can be tested without waiting.
+    The rest is owed by a step and paid before the next one, so the prune never rests after
+    its last step. ``clock`` and ``sleep`` are passed in, so that pacing can be tested without
+    waiting.
     """
 
     def __init__(self, plan: PrunePlan, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
         self.plan, self.clock, self.sleep = plan, clock, sleep
         self.rested = 0.0
-        self._mark = clock()
+        self._owed = 0.0
 
-    def step(self) -> None:
-        """One step is done: rest in proportion to it, then start timing the next."""
-        rest = self.plan.rest_after(self.clock() - self._mark)
-        if rest > 0:
-            self.sleep(rest)
-            self.rested += rest
-        self._mark = self.clock()
+    @contextlib.contextmanager
+    def step(self) -> Iterator[None]:
+        """One step: the rest owed by the step before first, then the step, timed."""
+        if self._owed > 0:
+            self.sleep(self._owed)
+            self.rested += self._owed
+        started = self.clock()
+        yield
+        self._owed = self.plan.rest_after(self.clock() - started)
 
 
-def drop_partitions(
-    store: LogStore, plan: PrunePlan, whole: Sequence[tuple[Partition, int]], report: Callable[[int], None],
-    pacer: Pacer,
-) -> int:
-    """Detach the partitions ``whole`` (and finish what an interrupted prune left), count their rows, drop them; return rows dropped.
+@dataclasses.dataclass(slots=True)
+class Detached:
+    """Partitions detached and counted, not dropped yet: their names, rows per thread, and a time all their rows are older than."""
 
-    The summary is corrected once for all of them, in the transaction that drops them
-    (:mod:`logctl.store.partition_drop`).
-    """
-    assert plan.cutoff is not None
+    names: list[str]
+    sums: DroppedSums
+    bound: dt.datetime | None
+
+
+def detach_and_count(store: LogStore, whole: Sequence[tuple[Partition, int]], pacer: Pacer) -> Detached:
+    """Detach the partitions ``whole`` (and finish what an interrupted prune left) and count their rows, step by step."""
     with store.connection() as conn:
         names = leftovers(conn, read_partitions(conn))
         for part, _ in whole:
-            detach(conn, part.name)
+            with pacer.step():
+                detach(conn, part.name)
             names.append(part.name)
-            pacer.step()
         sums = DroppedSums()
-        count_rows(conn, names, sums, after_chunk=pacer.step)
-        # A leftover's bounds are unknown once detached: then every first and last time is read again.
-        bound = rows_before([p for p, _ in whole]) if len(names) == len(whole) else None
-        if names:
-            # The backlog of deltas folded in short transactions first (a hub may be folding
-            # it: then it is skipped), so that drop_detached's transaction folds only a few.
-            fold_summary(store)
-        drop_detached(conn, names, sums, bound)
-        report(sums.rows)
+        count_rows(conn, names, sums, step=pacer.step)
+    # A leftover's bounds are unknown once detached: then every first and last time is read again.
+    return Detached(names, sums, rows_before([p for p, _ in whole]) if len(names) == len(whole) else None)
+
+
+def drop_partitions(store: LogStore, plan: PrunePlan, detached: Detached) -> int:
+    """Drop the ``detached`` partitions, with the summary corrected in the same transaction; return rows dropped.
+
+    (:mod:`logctl.store.partition_drop`). The backlog of deltas is folded first in short
+    transactions (a hub may be folding it: then it is skipped), so that the drop's transaction
+    folds only a few.
+    """
+    assert plan.cutoff is not None
+    if detached.names:
+        fold_summary(store)
+    with store.connection() as conn:
+        drop_detached(conn, detached.names, detached.sums, detached.bound)
         # The producers' ledger: producers with nothing left to resend against.
         conn.execute("DELETE FROM thread_log_producers WHERE last_at < %s", (plan.cutoff,))
-    return sums.rows
+    return detached.sums.rows
 
 
 def threads_over(store: LogStore, keep: int, thread: ThreadSelector) -> list[tuple[str | None, int]]:
@@ -252,26 +266,34 @@ def run_prune(
         pacer = Pacer(plan, clock, sleep)
         report = progress or (lambda _done, _total: None)
         report(0, planned)
-        if store.period is not None and plan.cutoff is not None and plan.thread_id is None:
-
-            def dropped(n: int) -> None:
-                nonlocal done
-                done += n
-                report(done, max(planned, done))
-
-            drop_partitions(store, plan, whole, dropped, pacer)
+        # Partitioned, by age for every thread: detach and count the partitions wholly before the
+        # cutoff, delete the boundary partition's older rows, then drop them (the summary's one
+        # transaction last, with no rest after it).
+        partitioned = store.period is not None and plan.cutoff is not None and plan.thread_id is None
+        detached = detach_and_count(store, whole, pacer) if partitioned else None
         if plan.cutoff is not None:
-            while n := delete_older_than(store, plan.cutoff, _selector(plan), plan.batch_size):
+            while True:
+                with pacer.step():
+                    n = delete_older_than(store, plan.cutoff, _selector(plan), plan.batch_size)
                 done += n
-                report(done, planned)
-                pacer.step()
+                if n:
+                    report(done, max(planned, done))
+                if n < plan.batch_size:
+                    break
+        if detached is not None:
+            done += drop_partitions(store, plan, detached)
+            report(done, max(planned, done))
         if plan.keep_per_thread is not None:
             for thread_id, _ in over:
                 boundary = keep_boundary(store, thread_id, plan.keep_per_thread)  # None: the NULL thread
-                while boundary is not None and (n := delete_before(store, thread_id, boundary, plan.batch_size)):
+                while boundary is not None:
+                    with pacer.step():
+                        n = delete_before(store, thread_id, boundary, plan.batch_size)
                     done += n
-                    report(done, max(planned, done))
-                    pacer.step()
+                    if n:
+                        report(done, max(planned, done))
+                    if n < plan.batch_size:
+                        break
         return PruneResult(planned, done, clock() - started, False, partitions=whole)
     finally:
         if lock is not None:
