@@ -47,7 +47,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--database-url", default=os.environ.get("LOGCTL_TEST_DATABASE_URL") or DEFAULT_DSN,
                    help="the server (a database on it to connect to first); default LOGCTL_TEST_DATABASE_URL, else %(default)s")
     p.add_argument("--database", default=None, help="the harness's own database (default bench_logctl)")
-    p.add_argument("--keep-database", action="store_true", help="do not drop the harness's database at the end")
+    p.add_argument("--keep-database", action="store_true",
+                   help="do not drop the harness's database at the end, nor the tables scenario's schemas (see --schema)")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated, of: " + ", ".join(SCENARIOS))
     p.add_argument("--reps", type=int, default=None, help="repetitions of each measurement (default 3; 1 with --quick)")
     p.add_argument("--out", type=Path, default=None, help="where results.json, table.md and the charts go")
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                     scenario_tables.growing_table(
                         db, layout, sizes=args.sizes, retention_sizes=args.retention_sizes, threads=args.threads,
                         requests=args.requests, ingest_seconds=min(args.seconds, 5.0), report=report,
-                        reuse=args.schema, bulk=args.bulk_load)
+                        reuse=args.schema, bulk=args.bulk_load, keep=args.keep_database)
             elif scenario == "live":
                 report(scenario_live.live(db, rates=args.rates, fanouts=args.fanouts, fanout_rate=2000 if args.quick else 5000,
                                           seconds=args.seconds, reps=args.reps, quick=args.quick))

@@ -218,15 +218,16 @@ def measure_retention(
 def growing_table(
     db: Database, layout: str, *, sizes: Sequence[int], retention_sizes: Sequence[int], threads: int,
     requests: int, ingest_seconds: float, report: Callable[[list[Measure]], None], reuse: str | None = None,
-    bulk: bool | None = None,
+    bulk: bool | None = None, keep: bool = False,
 ) -> None:
     """Grow one table of ``layout`` through ``sizes``; measure history and runs at each, retention at some.
 
     Each growth goes through :func:`bench.data.load` (every index and trigger), or with ``bulk``
     (by default: a growth of :data:`bench.bulk.BULK_FROM` rows or more) through
     :func:`bench.bulk.bulk_load` (indexes built after, the summary counted once, vacuumed).
+    ``keep``: leave the schema in place (``--keep-database``), to measure it again with ``--schema``.
     """
-    with db.schema(layout, prefix="tables", reuse=reuse) as dsn:
+    with db.schema(layout, prefix="tables", reuse=reuse, keep=keep) as dsn:
         for size in sorted({s for s in (*sizes, *retention_sizes) if s > 0}):
             have = row_count(dsn)
             if size > have:
