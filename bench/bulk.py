@@ -21,7 +21,7 @@ back-fill query and written, with ``thread_log_summary_delta`` emptied, in one s
 transaction; and ``VACUUM (ANALYZE)`` sets the visibility map and hint bits as on a long-lived
 table. Index builds get ``maintenance_work_mem`` of :data:`MAINTENANCE_WORK_MEM` (this session
 only). Nothing here holds a transaction with an xid for more than one 200,000-row statement or
-one partition's ATTACH (a second or two): ``CREATE INDEX CONCURRENTLY`` builds without one, so
+one partition's ATTACH (1-5 s here): ``CREATE INDEX CONCURRENTLY`` builds without one, so
 other sessions' live feeds on the server are not held behind the cluster's xmin horizon for a
 whole index build.
 
@@ -50,7 +50,7 @@ from psycopg import sql
 
 from bench import data
 
-#: Rows per statement (each one transaction with an xid, a second or two on the shared machine).
+#: Rows per statement (each one transaction with an xid: 1-5 s on the shared machine, with its load).
 BULK_CHUNK = 200_000
 #: Loads of at least this many rows go this way unless ``--bulk-load``/``--no-bulk-load`` say otherwise.
 BULK_FROM = 2_000_000
