@@ -31,16 +31,20 @@ _DECLARE: Final = (
 )
 
 # Whether thread_logs' insert trigger is 007's, which skips a writer that sums its batch itself.
-# A schema still at 006 sums everything in the trigger: a writer must not add its own then.
+# A schema still at 006 sums everything in the trigger: a writer must not add its own then. And
+# whether this role may insert into both tables: if not, the COPY goes first and fails with the
+# error a user expects ("permission denied for table thread_logs"), not one about the delta table.
 _ENABLED: Final = (
     "SELECT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = to_regclass('thread_logs')"
     " AND tgname = 'thread_logs_summary_insert'"
     " AND pg_get_triggerdef(oid) LIKE '%logctl.summary_by_writer%')"
+    " AND has_table_privilege(to_regclass('thread_logs'), 'INSERT')"
+    " AND has_table_privilege(to_regclass('thread_log_summary_delta'), 'INSERT')"
 )
 
 
 def writer_sums_enabled(conn: psycopg.Connection[Any]) -> bool:
-    """True when thread_logs' insert trigger lets a writer sum its own batches (migration 007)."""
+    """True when thread_logs' insert trigger lets a writer sum its own batches (migration 007) and this role may."""
     row = conn.execute(_ENABLED).fetchone()
     return bool(row and row[0])
 
