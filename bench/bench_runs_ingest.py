@@ -41,7 +41,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import make_conninfo
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -102,41 +102,42 @@ def hub_cpu(hub: Hub, dsn: str, application: str) -> int:
     return total
 
 
+def pump(ws: ClientConnection, frames: list[str], until: Callable[[int, int], bool]) -> tuple[int, int]:
+    """Send ``frames`` in order, 8 in flight, reading acks, while ``until(sent, acked)`` is false; (sent, acked)."""
+    sent = acked = 0
+    while not until(sent, acked):
+        while sent - acked < 8 and sent < len(frames):
+            ws.send(frames[sent])
+            sent += 1
+        frame = json.loads(ws.recv(timeout=120))
+        if frame["type"] == "ack":
+            acked += 1
+        elif frame["type"] == "error":
+            raise RuntimeError(frame)
+    return sent, acked
+
+
 def hub_run(hub: Hub, frames: list[str]) -> float:
     """Records per second of one producer sending ``frames`` (1,000 records each, 8 in flight) to ``hub``."""
     with connect(hub.url + "/ws", max_size=None) as ws:
         t0 = time.perf_counter()
-        sent = acked = 0
-        while acked < len(frames):
-            while sent < len(frames) and sent - acked < 8:
-                ws.send(frames[sent])
-                sent += 1
-            frame = json.loads(ws.recv(timeout=120))
-            if frame["type"] == "ack":
-                acked += 1
-            elif frame["type"] == "error":
-                raise RuntimeError(frame)
+        pump(ws, frames, lambda sent, acked: acked == len(frames))
         return 1000 * len(frames) / (time.perf_counter() - t0)
 
 
 def flood(url: str, frames: list[str], seconds: float, start: float, out: list[int]) -> None:
-    """Send ``frames`` round and round (8 in flight) from ``start`` for ``seconds``; append the records acked in time."""
+    """Send ``frames`` (8 in flight) from ``start`` for ``seconds``; append the records acked in time."""
     with connect(url + "/ws", max_size=None) as ws:
         while time.time() < start:
             time.sleep(0.001)
         deadline = start + seconds
-        sent = acked = 0
-        while time.time() < deadline:
-            if sent == len(frames):
+
+        def done(sent: int, acked: int) -> bool:
+            if sent == len(frames) and time.time() < deadline:
                 raise RuntimeError("flood: every prepared frame was sent before the deadline; prepare more")
-            while sent - acked < 8 and sent < len(frames):
-                ws.send(frames[sent])
-                sent += 1
-            frame = json.loads(ws.recv(timeout=120))
-            if frame["type"] == "ack":
-                acked += 1
-            elif frame["type"] == "error":
-                raise RuntimeError(frame)
+            return time.time() >= deadline
+
+        sent, acked = pump(ws, frames, done)
         out.append(1000 * acked)
         while acked < sent:  # drain, so the next round starts from an idle hub
             if json.loads(ws.recv(timeout=120))["type"] == "ack":

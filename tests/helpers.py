@@ -19,7 +19,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import psycopg
 from hypothesis import settings
@@ -304,6 +304,17 @@ def ensure_partitions(conn: psycopg.Connection[Any], times: Sequence[dt.datetime
     period = read_layout(conn)
     if period is not None and times:
         create_partitions(conn, periods_of(times, period))
+
+
+#: thread_logs grouped as thread_log_summary counts it (levels through logctl_level()), by thread_id.
+SUMMARY_TRUTH: Final = """
+SELECT thread_id, min(created_at), max(created_at), count(*),
+       count(*) FILTER (WHERE logctl_level(level) = 'DEBUG'), count(*) FILTER (WHERE logctl_level(level) = 'INFO'),
+       count(*) FILTER (WHERE logctl_level(level) = 'WARN'), count(*) FILTER (WHERE logctl_level(level) = 'ERROR')
+FROM thread_logs WHERE thread_id IS NOT NULL GROUP BY thread_id ORDER BY thread_id
+"""
+#: thread_log_summary in the shape of :data:`SUMMARY_TRUTH` (folded rows only: fold first to compare).
+SUMMARY_ROWS: Final = "SELECT thread_id, first_at, last_at, count, debug, info, warn, error FROM thread_log_summary ORDER BY thread_id"
 
 
 def query(dsn: str, statement: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:

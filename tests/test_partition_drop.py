@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from helpers import migrate, query, records, sql_insert
+from helpers import SUMMARY_ROWS, SUMMARY_TRUTH, migrate, query, records, sql_insert
 
 from logctl.core.prune_plan import PrunePlan
 from logctl.store import LogStore
@@ -17,14 +17,6 @@ from logctl.store.runs import fold_summary
 UTC = dt.timezone.utc
 DAY = dt.datetime(2020, 1, 10, tzinfo=UTC)
 
-#: thread_logs grouped as the summary counts it.
-_TRUTH = """
-SELECT thread_id, min(created_at), max(created_at), count(*),
-       count(*) FILTER (WHERE logctl_level(level) = 'DEBUG'), count(*) FILTER (WHERE logctl_level(level) = 'INFO'),
-       count(*) FILTER (WHERE logctl_level(level) = 'WARN'), count(*) FILTER (WHERE logctl_level(level) = 'ERROR')
-FROM thread_logs WHERE thread_id IS NOT NULL GROUP BY thread_id ORDER BY thread_id
-"""
-_SUMMARY = "SELECT thread_id, first_at, last_at, count, debug, info, warn, error FROM thread_log_summary ORDER BY thread_id"
 
 
 @pytest.fixture
@@ -59,8 +51,8 @@ def test_dropping_partitions_corrects_each_thread_once_and_exactly_and_leaves_no
     assert result.deleted == 10 and [p.name for p, _ in result.partitions] == [
         "thread_logs_p20200107", "thread_logs_p20200108", "thread_logs_p20200109"]
     assert query(store.dsn, "SELECT count(*) FROM thread_log_summary_delta") == [(0,)]
-    summary = query(store.dsn, _SUMMARY)
-    assert summary == query(store.dsn, _TRUTH)
+    summary = query(store.dsn, SUMMARY_ROWS)
+    assert summary == query(store.dsn, SUMMARY_TRUTH)
     assert [(t, first, n) for t, first, _, n, *_ in summary] == [
         ("both", _at(1.25), 3), ("late", _at(2), 2), ("sparse", _at(5), 1)]
 
@@ -71,8 +63,8 @@ def test_unfolded_deltas_of_the_dropped_rows_do_not_bring_a_thread_back(store: L
     _fill(store)  # nothing folded: every count is still a pending delta
     run_prune(store, PrunePlan(_at(1), None, None))
     fold_summary(store)
-    assert query(store.dsn, _SUMMARY) == query(store.dsn, _TRUTH)
-    assert "gone" not in {r[0] for r in query(store.dsn, _SUMMARY)}
+    assert query(store.dsn, SUMMARY_ROWS) == query(store.dsn, SUMMARY_TRUTH)
+    assert "gone" not in {r[0] for r in query(store.dsn, SUMMARY_ROWS)}
 
 
 def test_a_partition_left_detached_is_dropped_with_the_others_and_every_time_read_again(store: LogStore) -> None:
@@ -85,8 +77,8 @@ def test_a_partition_left_detached_is_dropped_with_the_others_and_every_time_rea
     result = run_prune(store, PrunePlan(_at(1), None, None))
     assert result.deleted == 11
     assert query(store.dsn, "SELECT to_regclass('thread_logs_p20200108') IS NULL") == [(True,)]
-    assert query(store.dsn, _SUMMARY) == query(store.dsn, _TRUTH)
-    assert {r[0] for r in query(store.dsn, _SUMMARY)} == {"both", "late", "sparse"}
+    assert query(store.dsn, SUMMARY_ROWS) == query(store.dsn, SUMMARY_TRUTH)
+    assert {r[0] for r in query(store.dsn, SUMMARY_ROWS)} == {"both", "late", "sparse"}
 
 
 def test_rows_written_during_the_prune_stay_counted(store: LogStore) -> None:
@@ -96,7 +88,7 @@ def test_rows_written_during_the_prune_stay_counted(store: LogStore) -> None:
     run_prune(store, PrunePlan(_at(1), None, None))
     store.insert([*records("gone", 1, start=9, created_at=_at(4)), *records("both", 1, start=9, created_at=_at(1.1))])
     fold_summary(store)
-    assert query(store.dsn, _SUMMARY) == query(store.dsn, _TRUTH)
+    assert query(store.dsn, SUMMARY_ROWS) == query(store.dsn, SUMMARY_TRUTH)
 
 
 @contextlib.contextmanager
@@ -137,5 +129,5 @@ def test_thread_ids_with_quotes_backslashes_and_non_ascii_are_corrected_exactly(
         store.insert([*records(thread, 2, created_at=_at(-2)), *records(thread, 1, start=2, created_at=_at(2))])
     fold_summary(store)
     run_prune(store, PrunePlan(_at(1), None, None, pace=0))
-    assert query(store.dsn, _SUMMARY) == query(store.dsn, _TRUTH)
-    assert {r[0]: r[3] for r in query(store.dsn, _SUMMARY)} == {HOSTILE_THREAD_ID: 1, odd: 1}
+    assert query(store.dsn, SUMMARY_ROWS) == query(store.dsn, SUMMARY_TRUTH)
+    assert {r[0]: r[3] for r in query(store.dsn, SUMMARY_ROWS)} == {HOSTILE_THREAD_ID: 1, odd: 1}

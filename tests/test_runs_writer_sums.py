@@ -7,7 +7,7 @@ from typing import cast
 
 import psycopg
 import pytest
-from helpers import ensure_partitions, examples, query
+from helpers import SUMMARY_ROWS, SUMMARY_TRUTH, ensure_partitions, examples, query
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,19 +18,12 @@ from logctl.store import LogStore
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
-_TRUTH = """
-SELECT thread_id, min(created_at), max(created_at), count(*),
-       count(*) FILTER (WHERE logctl_level(level) = 'DEBUG'), count(*) FILTER (WHERE logctl_level(level) = 'INFO'),
-       count(*) FILTER (WHERE logctl_level(level) = 'WARN'), count(*) FILTER (WHERE logctl_level(level) = 'ERROR')
-FROM thread_logs WHERE thread_id IS NOT NULL GROUP BY thread_id ORDER BY thread_id
-"""
-_SUMMARY = "SELECT thread_id, first_at, last_at, count, debug, info, warn, error FROM thread_log_summary ORDER BY thread_id"
 _DELTAS = "SELECT thread_id, first_at, last_at, count, debug, info, warn, error FROM thread_log_summary_delta ORDER BY thread_id"
 
 
 def _assert_exact(dsn: str) -> None:
     query(dsn, "SELECT logctl_summary_compact()")
-    assert query(dsn, _SUMMARY) == query(dsn, _TRUTH)
+    assert query(dsn, SUMMARY_ROWS) == query(dsn, SUMMARY_TRUTH)
 
 
 def _row(thread_id: str | None, level: str | None, at: dt.datetime, producer: str | None = None, seq: int | None = None) -> Row:
