@@ -306,6 +306,21 @@ def ensure_partitions(conn: psycopg.Connection[Any], times: Sequence[dt.datetime
         create_partitions(conn, periods_of(times, period))
 
 
+def scoped_tokens(tmp_path: Path) -> dict[str, str]:
+    """Tokens by scope name ("read", "write", "both"), recorded in tmp_path/tokens.json ("path" is the file);
+    "wrong" is a well-formed token the hub never issued."""
+    from logctl.tokens_file import create_token
+
+    path = tmp_path / "tokens.json"
+    return {
+        "path": str(path),
+        "read": create_token(path, "reader", frozenset({"read"})),
+        "write": create_token(path, "writer", frozenset({"write"})),
+        "both": create_token(path, "both", frozenset({"read", "write"})),
+        "wrong": "lgt_" + "y" * 43,
+    }
+
+
 #: thread_logs grouped as thread_log_summary counts it (levels through logctl_level()), by thread_id.
 SUMMARY_TRUTH: Final = """
 SELECT thread_id, min(created_at), max(created_at), count(*),

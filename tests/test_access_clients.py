@@ -12,22 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from helpers import HubProcess, run_cli, wait_for_horizon
-from logctl.tokens_file import create_token
+from helpers import HubProcess, run_cli, scoped_tokens, wait_for_horizon
 
 REFUSED_EXIT = 5
 
 
 @pytest.fixture
 def tokens(tmp_path: Path) -> dict[str, str]:
-    """Tokens by scope name, recorded in tmp_path/tokens.json; 'wrong' is a well-formed token the hub never issued."""
-    path = tmp_path / "tokens.json"
-    return {
-        "path": str(path),
-        "read": create_token(path, "reader", frozenset({"read"})),
-        "write": create_token(path, "writer", frozenset({"write"})),
-        "wrong": "lgt_" + "y" * 43,
-    }
+    """Tokens by scope name (helpers.scoped_tokens)."""
+    return scoped_tokens(tmp_path)
 
 
 @pytest.fixture

@@ -19,7 +19,9 @@ import pytest
 from textual.pilot import Pilot
 from websockets.sync.client import ClientConnection
 
-from helpers import HubProcess, TailProcess, publish, recv_json, recv_until, run_cli, sql_insert, wait_for_horizon, wait_until, ws
+from helpers import (
+    HubProcess, TailProcess, publish, recv_json, recv_until, run_cli, scoped_tokens, sql_insert, wait_for_horizon, wait_until, ws,
+)
 from logctl.core.merge import Marker
 from logctl.core.records import LogRecord
 from logctl.store import LogStore
@@ -27,7 +29,6 @@ from logctl.tail import tail_settings
 from logctl.tail.app import TailApp
 from logctl.tail.log_view import LogView
 from logctl.tail.status_bar import StatusBar
-from logctl.tokens_file import create_token
 from test_access import _headers, http, open_ws
 from test_hub_subscribers import poison
 
@@ -40,14 +41,8 @@ QUERY = "/admin/logs?" + urllib.parse.urlencode([("thread", "a"), ("thread", "b"
 
 @pytest.fixture
 def tokens(tmp_path: Path) -> dict[str, str]:
-    """Tokens by scope name, recorded in tmp_path/tokens.json ("path" is the file)."""
-    path = tmp_path / "tokens.json"
-    return {
-        "path": str(path),
-        "read": create_token(path, "reader", frozenset({"read"})),
-        "write": create_token(path, "writer", frozenset({"write"})),
-        "both": create_token(path, "both", frozenset({"read", "write"})),
-    }
+    """Tokens by scope name (helpers.scoped_tokens)."""
+    return scoped_tokens(tmp_path)
 
 
 @pytest.fixture
