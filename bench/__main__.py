@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                 for layout in layouts:
                     scenario_tables.growing_table(
                         db, layout, sizes=args.sizes, retention_sizes=args.retention_sizes, threads=args.threads,
-                        requests=args.requests, ingest_seconds=min(args.seconds, 5.0), report=report,
+                        requests=args.requests, ingest_seconds=min(args.seconds, 2.0) if args.quick else max(args.seconds, 20.0), report=report,
                         reuse=args.schema, bulk=args.bulk_load, keep=args.keep_database)
             elif scenario == "live":
                 report(scenario_live.live(db, rates=args.rates, fanouts=args.fanouts, fanout_rate=2000 if args.quick else 5000,

@@ -35,7 +35,6 @@ from bench.bench_cpu import backends_cpu, process_cpu
 from bench.bulk import BULK_FROM, bulk_load
 from bench.common import Hub
 from bench.harness import Database, Measure, log, percentile
-from bench.scenario_ingest import run_producers
 from logctl.store import LogStore
 
 
@@ -167,16 +166,54 @@ def _timed_ms(fn: Callable[[], object]) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def ingest_for(url: str, seconds: float, stop: threading.Event | None = None) -> float:
-    """Records/s one flooding producer gets through the hub, for about ``seconds`` (or until ``stop``)."""
-    done = 0
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < seconds or (stop is not None and not stop.is_set()):
-        reports = run_producers([url], 1, ["--mode", "flood", "--records", "20000", "--frame", "1000"])
-        done += sum(int(r["records"]) for r in reports)  # type: ignore[call-overload]
-        if stop is not None and stop.is_set():
-            break
-    return done / (time.perf_counter() - t0)
+class IngestStream:
+    """One producer process flooding a hub without a pause (``bench.producer --mode stream``), its acked records sampled in time.
+
+    :meth:`rate` is the rate over any window of that one flood, so the windows before, during
+    and after a prune are measured on the same connection and producer, with no process
+    started or stopped at their edges (a producer per window paid its start inside it).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.producer", url, "--mode", "stream", "--thread", "flood"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        if (line := self.proc.stdout.readline()).strip() != "ready":
+            self.proc.kill()
+            raise RuntimeError(f"the streaming producer did not start: {line!r}")
+        self.samples: list[tuple[float, int]] = [(time.time(), 0)]
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            sample = json.loads(line)
+            self.samples.append((float(sample["t"]), int(sample["records"])))
+
+    def acked_at(self, t: float) -> float:
+        """Records acked by time ``t``, interpolated between the samples around it."""
+        samples = list(self.samples)
+        before = max((s for s in samples if s[0] <= t), default=samples[0])
+        after = min((s for s in samples if s[0] >= t), default=samples[-1])
+        if after[0] == before[0]:
+            return float(before[1])
+        return before[1] + (after[1] - before[1]) * (t - before[0]) / (after[0] - before[0])
+
+    def rate(self, t0: float, t1: float) -> float:
+        """Records per second acked between ``t0`` and ``t1`` (``time.time()``)."""
+        return (self.acked_at(t1) - self.acked_at(t0)) / (t1 - t0)
+
+    def stop(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("stop\n")
+        self.proc.stdin.flush()
+        self.proc.wait(timeout=120)
+        self._reader.join(timeout=10)
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"the streaming producer failed with exit code {self.proc.returncode}")
 
 
 def measure_retention(
@@ -184,33 +221,41 @@ def measure_retention(
 ) -> list[Measure]:
     """Prune 30 days (half the rows) while one producer floods the hub; the ingest rate before, during and after.
 
-    "After" is the ``seconds`` right after the prune ends, while the hub folds what the prune left
-    in the summary's deltas (if anything). ``prune_args``: more options for ``logctl prune``.
+    One uninterrupted flood (:class:`IngestStream`): ``seconds`` to warm up, ``seconds`` before
+    the prune, the prune, ``seconds`` after it (while the hub folds what the prune left in the
+    summary's deltas, if anything). The rate during the prune is given against the rate before
+    it (the issue's ratio) and against the mean of before and after (which cancels a drift of
+    the machine's rate over the run). ``prune_args``: more options for ``logctl prune``.
     """
-    before = ingest_for(hub.url, seconds)
-    stop = threading.Event()
-    during: list[float] = []
-    worker = threading.Thread(target=lambda: during.append(ingest_for(hub.url, 0, stop)))
-    worker.start()
-    t0 = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "logctl", "prune", "--days", "30", *prune_args, "--database-url", dsn],
-                            capture_output=True, text=True)
-    prune_s = time.perf_counter() - t0
-    stop.set()
-    worker.join()
+    stream = IngestStream(hub.url)
+    try:
+        time.sleep(seconds)
+        b0 = time.time()
+        time.sleep(seconds)
+        p0 = time.time()
+        result = subprocess.run([sys.executable, "-m", "logctl", "prune", "--days", "30", *prune_args, "--database-url", dsn],
+                                capture_output=True, text=True)
+        p1 = time.time()
+        time.sleep(seconds)
+        a1 = time.time()
+    finally:
+        stream.stop()
     if result.returncode != 0:
         raise RuntimeError(f"prune failed: {result.stderr.strip()}")
-    after = ingest_for(hub.url, seconds)
+    before, during, after = stream.rate(b0, p0), stream.rate(p0, p1), stream.rate(p1, a1)
+    prune_s = p1 - p0
     log(f"prune {layout} {size:,}: {prune_s:.1f} s: {result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ''}")
+    log(f"  ingest before {before:,.0f}, during {during:,.0f}, after {after:,.0f} records/s")
     params = {"rows": size, "layout": layout}
     kind = "delete-based" if layout == "plain" else "partitioned"
     out = [
         Measure("retention", f"{layout} prune 30 days", "s", [prune_s], params, False, kind),
         Measure("retention", f"{layout} ingest before", "records/s", [before], params),
-        Measure("retention", f"{layout} ingest during", "records/s", during, params),
+        Measure("retention", f"{layout} ingest during", "records/s", [during], params),
         Measure("retention", f"{layout} ingest after", "records/s", [after], params),
     ]
-    out[2].ratios = {"before": (during[0] / before) if during and before else float("nan")}
+    out[2].ratios = {"before": during / before if before else float("nan"),
+                     "before and after": 2 * during / (before + after) if before + after else float("nan")}
     out[3].ratios = {"before": after / before if before else float("nan")}
     return out
 
