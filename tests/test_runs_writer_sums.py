@@ -30,13 +30,20 @@ def _row(thread_id: str | None, level: str | None, at: dt.datetime, producer: st
     return cast(Row, (thread_id, f"m {seq}", level, at, producer, seq))
 
 
-rows_strategy = st.lists(
-    st.tuples(
-        st.sampled_from(["a", "b", "c", None]),
-        st.sampled_from([*LEVELS, None]),
-        st.integers(min_value=-10**6, max_value=10**6),
+rows_strategy = st.one_of(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", None]),
+            st.sampled_from([*LEVELS, None]),
+            st.integers(min_value=-10**6, max_value=10**6),
+        ),
+        max_size=40,
     ),
-    max_size=40,
+    # a batch of one thread: thread_sums' fast path
+    st.lists(
+        st.tuples(st.just("a"), st.sampled_from([*LEVELS, None]), st.integers(min_value=-10**6, max_value=10**6)),
+        min_size=1, max_size=40,
+    ),
 )
 
 
@@ -63,6 +70,28 @@ def test_the_writers_sums_are_the_triggers_sums(fresh_dsn: str, drawn: list[tupl
         theirs = sorted(conn.execute(_DELTAS).fetchall())
         conn.rollback()
     assert mine == theirs
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.lists(
+    st.tuples(
+        st.sampled_from(["a", "a", "a", "b", None]),
+        st.sampled_from([*LEVELS, None, "warning", "Info"]),
+        # about one row in ten without created_at
+        st.integers(min_value=-10**6, max_value=10**6).map(lambda us: us if us % 10 else None),
+    ),
+    max_size=30,
+))
+def test_the_fast_path_for_one_thread_sums_as_the_loop_does(drawn: list[tuple[str | None, str | None, int | None]]) -> None:
+    """Whatever the batch (one thread or several, odd levels, rows without created_at), thread_sums gives
+    what the one-loop summing gives: the fast path for a batch of one thread changes nothing but speed."""
+    from logctl.core.batch_sums import _by_loop
+
+    rows = [_row(t, lv, cast(dt.datetime, None) if us is None else NOW + dt.timedelta(microseconds=us)) for t, lv, us in drawn]
+    assert thread_sums(rows) == _by_loop(rows)
+    # the same batch as one thread, with canonical levels and times: the fast path sums it
+    one = [_row("a", lv if lv in LEVELS else None, NOW + dt.timedelta(microseconds=us or 0)) for _t, lv, us in drawn]
+    assert thread_sums(one) == _by_loop(one)
 
 
 def test_other_spellings_are_left_to_the_trigger() -> None:

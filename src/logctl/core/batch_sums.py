@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any, Final
 
 from logctl.core.records import LEVELS, Row
@@ -18,6 +20,10 @@ __all__ = ["ThreadSums", "thread_sums"]
 
 #: The position of each level's count in an entry of :func:`thread_sums` (after first_at, last_at, count).
 _COLUMN: Final = {level: 3 + n for n, level in enumerate(LEVELS)}
+
+_THREAD: Final = itemgetter(0)
+_LEVEL: Final = itemgetter(2)
+_CREATED: Final = itemgetter(3)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -38,15 +44,45 @@ class ThreadSums:
         return (self.thread_ids, self.first_at, self.last_at, self.count, self.debug, self.info, self.warn, self.error)
 
 
-def thread_sums(rows: Iterable[Row]) -> ThreadSums | None:
+def thread_sums(rows: Sequence[Row]) -> ThreadSums | None:
     """The per-thread sums of ``rows``, or None when the trigger must sum them instead.
 
     None when a row's level is not one of :data:`~logctl.core.records.LEVELS` (the hub's rows
     always are: it normalises them; SQL's ``upper()`` and Python's differ on a few non-ASCII
     letters, so other spellings are left to ``logctl_level()``), or a row has no ``created_at``
     (the column's default would give it the insert time). A missing level counts as INFO and a
-    row with no thread is not summed, as in SQL. One loop, about 0.2 µs a row.
+    row with no thread is not summed, as in SQL.
+
+    A batch of one thread (one busy producer's, the common case) is summed by C-level passes
+    (``min``, ``max``, ``Counter``): about 0.08 µs a row. Any other batch takes one Python loop,
+    about 0.15–0.2 µs a row.
     """
+    if rows:
+        first = rows[0][0]
+        # the last and middle rows first: most batches of several threads are told apart there,
+        # before the whole batch is compared
+        if (first is not None and rows[-1][0] == first and rows[len(rows) // 2][0] == first
+                and list(map(_THREAD, rows)).count(first) == len(rows)):
+            return _one_thread(first, rows)
+    return _by_loop(rows)
+
+
+def _one_thread(thread_id: str, rows: Sequence[Row]) -> ThreadSums | None:
+    """:func:`thread_sums` of rows that all belong to ``thread_id``."""
+    created = list(map(_CREATED, rows))
+    if None in created:
+        return None
+    counts = [0, 0, 0, 0]
+    for level, n in Counter(map(_LEVEL, rows)).items():
+        column = _COLUMN.get("INFO" if level is None else level)
+        if column is None:
+            return None
+        counts[column - 3] += n
+    return ThreadSums([thread_id], [min(created)], [max(created)], [len(rows)], *([n] for n in counts))
+
+
+def _by_loop(rows: Sequence[Row]) -> ThreadSums | None:
+    """:func:`thread_sums` of any rows, in one loop."""
     sums: dict[str, list[Any]] = {}  # thread -> [first_at, last_at, count, debug, info, warn, error]
     column = _COLUMN
     try:
