@@ -29,7 +29,7 @@ from websockets.sync.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Hub, arguments, raw_copy, schema  # noqa: E402
+from common import Hub, arguments, pump, raw_copy, schema  # noqa: E402
 
 
 def seed_naive(dsn: str, n: int, publishers: int) -> float:
@@ -68,16 +68,7 @@ def hub_ingest(hub: Hub, n: int, frame_size: int = 1000, window: int = 8) -> flo
         frames.append(json.dumps({"type": "publish", "producer": producer, "records": recs}))
     with connect(hub.url + "/ws", max_size=None) as ws:
         t0 = time.perf_counter()
-        sent = acked = 0
-        while acked < len(frames):
-            while sent < len(frames) and sent - acked < window:
-                ws.send(frames[sent])
-                sent += 1
-            frame = json.loads(ws.recv(timeout=60))
-            if frame["type"] == "ack":
-                acked += 1
-            elif frame["type"] == "error":
-                raise RuntimeError(frame)
+        pump(ws, frames, lambda _sent, acked: acked == len(frames), window=window, timeout=60)
         return n / (time.perf_counter() - t0)
 
 

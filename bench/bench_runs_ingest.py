@@ -41,11 +41,11 @@ from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import make_conninfo
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Hub, arguments, schema  # noqa: E402
+from common import Hub, arguments, pump, schema  # noqa: E402
 
 from logctl.store import LogStore  # noqa: E402
 
@@ -100,21 +100,6 @@ def hub_cpu(hub: Hub, dsn: str, application: str) -> int:
         clock = backend_cpu(pid)
         total += clock() if clock else 0
     return total
-
-
-def pump(ws: ClientConnection, frames: list[str], until: Callable[[int, int], bool]) -> tuple[int, int]:
-    """Send ``frames`` in order, 8 in flight, reading acks, while ``until(sent, acked)`` is false; (sent, acked)."""
-    sent = acked = 0
-    while not until(sent, acked):
-        while sent - acked < 8 and sent < len(frames):
-            ws.send(frames[sent])
-            sent += 1
-        frame = json.loads(ws.recv(timeout=120))
-        if frame["type"] == "ack":
-            acked += 1
-        elif frame["type"] == "error":
-            raise RuntimeError(frame)
-    return sent, acked
 
 
 def hub_run(hub: Hub, frames: list[str]) -> float:

@@ -4,17 +4,19 @@ subprocess and the raw COPY that every figure is measured against."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 
 import psycopg
 from psycopg.conninfo import make_conninfo
+from websockets.sync.client import ClientConnection
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -94,3 +96,19 @@ def raw_copy(dsn: str, n: int) -> float:
         t0 = time.perf_counter()
         copy_in(conn, n)
         return n / (time.perf_counter() - t0)
+
+
+def pump(ws: ClientConnection, frames: list[str], until: Callable[[int, int], bool], *, window: int = 8,
+         timeout: float = 120) -> tuple[int, int]:
+    """Send ``frames`` in order, ``window`` in flight, reading acks, while ``until(sent, acked)`` is false; (sent, acked)."""
+    sent = acked = 0
+    while not until(sent, acked):
+        while sent - acked < window and sent < len(frames):
+            ws.send(frames[sent])
+            sent += 1
+        frame = json.loads(ws.recv(timeout=timeout))
+        if frame["type"] == "ack":
+            acked += 1
+        elif frame["type"] == "error":
+            raise RuntimeError(frame)
+    return sent, acked
